@@ -1,0 +1,61 @@
+# The project's commands. `make` alone lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PY := .venv/bin/python
+UV := .tools/bin/uv
+ARGS ?=
+
+.PHONY: help install fmt lint test test-unit test-integration test-e2e check run run-proxy migrate bench clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
+
+.tools/bin/uv:
+	python3 -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==0.13.9
+
+.venv/.installed: pyproject.toml uv.lock | .tools/bin/uv
+	$(UV) sync --frozen --python python3.11
+	@touch $@
+
+install: .venv/.installed ## Create .venv with runtime and dev dependencies
+	@if [ -f package.json ]; then $(MAKE) --no-print-directory assets; fi
+
+assets: ## Install front-end assets from the npm lock file
+	@if [ -f package.json ]; then npm ci --no-audit --no-fund --loglevel=error && $(PY) -m tools.assets; fi
+
+fmt: install ## Format and autofix
+	.venv/bin/ruff format services tests bench tools
+	.venv/bin/ruff check --fix services tests bench tools
+
+lint: install ## Verify formatting, lint and types (no changes)
+	.venv/bin/ruff format --check services tests bench tools
+	.venv/bin/ruff check services tests bench tools
+	.venv/bin/mypy
+
+test: install lint ## Lint, then unit + integration tests (ARGS= passes to pytest)
+	$(PY) -m pytest tests/unit tests/integration -q $(ARGS)
+
+test-unit: install ## Unit tests only
+	$(PY) -m pytest tests/unit -q $(ARGS)
+
+test-integration: install ## Integration tests only
+	$(PY) -m pytest tests/integration -q $(ARGS)
+
+test-e2e: install ## End-to-end tests (whole product as processes)
+	$(PY) -m pytest tests/e2e -q $(ARGS)
+
+check: test test-e2e ## Everything CI runs
+
+run: install ## Run the whole product locally (no Docker)
+	$(PY) -m tools.run
+
+run-proxy: install ## Run only the proxy with the local config
+	$(PY) -m tools.run --only proxy
+
+bench: install ## Run the benchmarks and print figures
+	$(PY) -m bench.proxy_overhead
+
+clean: ## Remove caches (keeps .run data)
+	rm -rf .mypy_cache .ruff_cache .pytest_cache .hypothesis test-artifacts
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
