@@ -1,17 +1,17 @@
 """The error hierarchy every service raises; each app has one place that renders it.
 
-    AppError (500 internal_error)
-    ├── BadRequest (400 bad_request)
-    │   └── ValidationFailed (400 validation_error)
-    ├── Unauthorized (401 unauthorized)
-    ├── Forbidden (403 forbidden)
-    ├── NotFound (404 not_found)
-    ├── Conflict (409 conflict)
-    ├── PayloadTooLarge (413 request_too_large)
-    ├── Unprocessable (422 invalid_config)
-    ├── TooManyRequests (429 rate_limited)
-    └── UpstreamError (502 upstream_error)
-        └── Unavailable (503 unavailable)
+AppError (500 internal_error)
+├── BadRequest (400 bad_request)
+│   └── ValidationFailed (400 validation_error)
+├── Unauthorized (401 unauthorized)
+├── Forbidden (403 forbidden)
+├── NotFound (404 not_found)
+├── Conflict (409 conflict)
+├── PayloadTooLarge (413 request_too_large)
+├── Unprocessable (422 invalid_config)
+├── TooManyRequests (429 rate_limited)
+└── UpstreamError (502 upstream_error)
+    └── Unavailable (503 unavailable)
 """
 
 from __future__ import annotations

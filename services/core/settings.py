@@ -8,7 +8,9 @@ from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Values that .env.example ships with; a service refuses to start on any of them.
-PLACEHOLDERS = frozenset({"", "changeme", "change-me", "replace-me", "CHANGE_ME", "your-secret-here"})
+PLACEHOLDERS = frozenset(
+    {"", "changeme", "change-me", "replace-me", "CHANGE_ME", "your-secret-here"}
+)
 
 
 class CoreSettings(BaseSettings):

@@ -1,0 +1,164 @@
+"""Pydantic model of `config.yaml`, using CLIProxyAPI's key names for the subset we support.
+
+Unknown keys are kept (extra="allow") so an operator's file survives a round trip; the loader
+warns about them. Our own additions are marked "(ours)".
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
+
+
+class ModelMapping(_Section):
+    """One upstream model a credential serves, optionally exposed under an alias."""
+
+    name: str
+    alias: str = ""
+
+
+class ApiKeyEntry(_Section):
+    """One key of an OpenAI-compatible provider; each entry is a separate credential."""
+
+    api_key: str = Field(alias="api-key")
+    proxy_url: str = Field("", alias="proxy-url")
+    weight: int = Field(1, ge=0)
+
+
+class OpenAICompatibility(_Section):
+    name: str
+    base_url: str = Field(alias="base-url")
+    api_key_entries: list[ApiKeyEntry] = Field(default_factory=list, alias="api-key-entries")
+    models: list[ModelMapping] = Field(default_factory=list)
+    headers: dict[str, str] = Field(default_factory=dict)
+    prefix: str = ""
+    excluded_models: list[str] = Field(default_factory=list, alias="excluded-models")
+    priority: int = 0
+    disabled: bool = False
+    disable_cooling: bool = Field(False, alias="disable-cooling")
+
+
+class ProviderKey(_Section):
+    """An entry of `claude-api-key`, `gemini-api-key` or `codex-api-key`."""
+
+    api_key: str = Field(alias="api-key")
+    base_url: str = Field("", alias="base-url")
+    proxy_url: str = Field("", alias="proxy-url")
+    prefix: str = ""
+    headers: dict[str, str] = Field(default_factory=dict)
+    models: list[ModelMapping] = Field(default_factory=list)
+    excluded_models: list[str] = Field(default_factory=list, alias="excluded-models")
+    priority: int = 0
+    weight: int = Field(1, ge=0)
+    disable_cooling: bool = Field(False, alias="disable-cooling")
+
+
+class OAuthAlias(_Section):
+    name: str
+    alias: str
+    fork: bool = False
+    force_mapping: bool = Field(False, alias="force-mapping")
+
+
+class Routing(_Section):
+    strategy: Literal["round-robin", "fill-first", "weighted-round-robin"] = "round-robin"
+
+
+class Streaming(_Section):
+    keepalive_seconds: float = Field(15.0, alias="keepalive-seconds", ge=0)
+    bootstrap_retries: int = Field(1, alias="bootstrap-retries", ge=0)
+
+
+class Timeouts(_Section):
+    """Upstream timeouts in seconds (ours)."""
+
+    connect: float = Field(10.0, gt=0)
+    first_byte: float = Field(300.0, alias="first-byte", gt=0)
+    idle: float = Field(300.0, gt=0)
+
+
+class RemoteManagement(_Section):
+    allow_remote: bool = Field(False, alias="allow-remote")
+    secret_key: str = Field("", alias="secret-key")
+    disable_control_panel: bool = Field(False, alias="disable-control-panel")
+
+
+class ProxyConfig(_Section):
+    """The whole of `config.yaml`."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8317, ge=1, le=65535)
+    auth_dir: str = Field("", alias="auth-dir")
+    # Folders of ours; empty means a sibling of config.yaml with that name.
+    usage_dir: str = Field("", alias="usage-dir")
+    state_dir: str = Field("", alias="state-dir")
+    logs_dir: str = Field("", alias="logs-dir")
+
+    api_keys: list[str] = Field(default_factory=list, alias="api-keys")
+    openai_compatibility: list[OpenAICompatibility] = Field(
+        default_factory=list, alias="openai-compatibility"
+    )
+    claude_api_key: list[ProviderKey] = Field(default_factory=list, alias="claude-api-key")
+    gemini_api_key: list[ProviderKey] = Field(default_factory=list, alias="gemini-api-key")
+    codex_api_key: list[ProviderKey] = Field(default_factory=list, alias="codex-api-key")
+    oauth_excluded_models: dict[str, list[str]] = Field(
+        default_factory=dict, alias="oauth-excluded-models"
+    )
+    oauth_model_alias: dict[str, list[OAuthAlias]] = Field(
+        default_factory=dict, alias="oauth-model-alias"
+    )
+
+    routing: Routing = Field(default_factory=Routing)
+    request_retry: int = Field(3, alias="request-retry", ge=0)
+    max_retry_credentials: int = Field(0, alias="max-retry-credentials", ge=0)
+    max_retry_interval: float = Field(30.0, alias="max-retry-interval", ge=0)
+    disable_cooling: bool = Field(False, alias="disable-cooling")
+    streaming: Streaming = Field(default_factory=Streaming)
+    force_model_prefix: bool = Field(False, alias="force-model-prefix")
+    proxy_url: str = Field("", alias="proxy-url")
+    request_body_limit_mb: float = Field(32.0, alias="request-body-limit-mb", gt=0)
+    timeouts: Timeouts = Field(default_factory=Timeouts)
+
+    remote_management: RemoteManagement = Field(
+        default_factory=RemoteManagement, alias="remote-management"
+    )
+    debug: bool = False
+    logging_to_file: bool = Field(False, alias="logging-to-file")
+    logs_max_total_size_mb: int = Field(0, alias="logs-max-total-size-mb", ge=0)
+    error_logs_max_files: int = Field(10, alias="error-logs-max-files", ge=0)
+    usage_statistics_enabled: bool = Field(True, alias="usage-statistics-enabled")
+    request_log: bool = Field(False, alias="request-log")
+    usage_outbox_max_mb: float = Field(512.0, alias="usage-outbox-max-mb", gt=0)
+    latest_version: str = Field("", alias="latest-version")
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _keys_are_strings(cls, value: Any) -> Any:
+        if value is None:
+            return []
+        return value
+
+    @field_validator(
+        "openai_compatibility",
+        "claude_api_key",
+        "gemini_api_key",
+        "codex_api_key",
+        mode="before",
+    )
+    @classmethod
+    def _none_is_empty_list(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+    @property
+    def body_limit_bytes(self) -> int:
+        return int(self.request_body_limit_mb * 1024 * 1024)
+
+
+def known_keys(model: type[BaseModel]) -> set[str]:
+    """The YAML key names a section model understands (aliases where set)."""
+    return {field.alias or name for name, field in model.model_fields.items()}
