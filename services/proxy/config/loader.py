@@ -1,4 +1,4 @@
-"""Read and validate `config.yaml`: round-trip YAML (comments kept), errors that name key and line."""
+"""Read and validate `config.yaml`: round-trip YAML, errors that name key and line."""
 
 from __future__ import annotations
 

@@ -51,7 +51,7 @@ class ConfigStore:
         self._listeners.append(listener)
 
     async def replace_text(self, text: str) -> LoadedConfig:
-        """Validate `text`, persist it atomically and apply it; raises ConfigError, changing nothing."""
+        """Validate, persist atomically and apply `text`; on ConfigError nothing changes."""
         async with self._write_lock:
             loaded = validate_text(text)
             await asyncio.to_thread(self._write_atomic, text)
