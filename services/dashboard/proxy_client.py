@@ -1,0 +1,139 @@
+"""Client of the proxies' management API (`/v0/management`), one aiohttp session for all replicas.
+
+Writes go to every proxy in PROXY_URL; `update_everywhere` reads, transforms and writes a value
+on each replica and puts the old values back if any replica refuses, so replicas never diverge
+because of a half-applied change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import orjson
+import structlog
+
+from services.core.errors import UpstreamError
+
+log = structlog.get_logger(__name__)
+
+Transform = Callable[[Any], Any]
+
+
+class ProxyUnavailable(UpstreamError):
+    """A proxy did not answer, or answered a management call with an error."""
+
+    code = "proxy_error"
+
+
+class ManagementClient:
+    """Calls `/v0/management/*` on every configured proxy with the management key."""
+
+    def __init__(self, session: aiohttp.ClientSession, urls: list[str], key: str) -> None:
+        self._session = session
+        self.urls = urls
+        self._headers = {"Authorization": f"Bearer {key}"}
+
+    async def get_value(self, url: str, name: str) -> Any:
+        """GET a list, map or scalar; CLIProxyAPI wraps it as `{"<name>": value}`."""
+        body = await self._call("GET", url, f"/v0/management/{name}")
+        key = name.rsplit("/", 1)[-1]
+        if isinstance(body, dict) and key in body:
+            return body[key]
+        if isinstance(body, dict) and name in body:
+            return body[name]
+        return body
+
+    async def put_value(self, url: str, name: str, value: Any) -> None:
+        """PUT a whole list or map as the body, or a scalar as `{"value": x}`."""
+        payload = value if isinstance(value, list | dict) else {"value": value}
+        await self._call("PUT", url, f"/v0/management/{name}", json=payload)
+
+    async def get_config(self, url: str) -> dict[str, Any]:
+        body = await self._call("GET", url, "/v0/management/config")
+        if not isinstance(body, dict):
+            raise ProxyUnavailable(f"{url}: /config did not answer an object")
+        return body
+
+    async def get_config_yaml(self, url: str) -> str:
+        return await self._call_text("GET", url, "/v0/management/config.yaml")
+
+    async def put_config_yaml(self, url: str, text: str) -> None:
+        headers = {"Content-Type": "application/yaml"}
+        await self._call("PUT", url, "/v0/management/config.yaml", data=text, headers=headers)
+
+    async def healthz(self, url: str) -> None:
+        """Raise ProxyUnavailable unless the proxy's `/healthz` answers 200."""
+        await self._call("GET", url, "/healthz", auth=False)
+
+    async def list_models(self, url: str, client_key: str) -> list[str]:
+        """Model ids from the proxy's inference `/v1/models`, called with a client key."""
+        headers = {"Authorization": f"Bearer {client_key}"}
+        body = await self._call("GET", url, "/v1/models", headers=headers, auth=False)
+        data = body.get("data", []) if isinstance(body, dict) else []
+        return sorted({str(item["id"]) for item in data if isinstance(item, dict) and "id" in item})
+
+    async def update_everywhere(self, name: str, transform: Transform) -> None:
+        """Read `name` on every proxy, write `transform(value)`; on any failure restore the rest."""
+        currents = await asyncio.gather(*(self.get_value(url, name) for url in self.urls))
+        planned = [(url, old, transform(old)) for url, old in zip(self.urls, currents, strict=True)]
+        changed = [(url, old, new) for url, old, new in planned if new != old]
+        results = await asyncio.gather(
+            *(self.put_value(url, name, new) for url, _, new in changed), return_exceptions=True
+        )
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if not failures:
+            return
+        written = [
+            (url, old) for (url, old, _), r in zip(changed, results, strict=True) if r is None
+        ]
+        await self._restore(name, written)
+        first = failures[0]
+        if isinstance(first, ProxyUnavailable):
+            raise first
+        raise ProxyUnavailable(f"writing {name} failed: {first}") from first
+
+    async def _restore(self, name: str, written: list[tuple[str, Any]]) -> None:
+        for url, old in written:
+            try:
+                await self.put_value(url, name, old)
+            except ProxyUnavailable:
+                log.error("proxy_restore_failed", proxy=url, name=name)
+
+    async def _call(self, method: str, url: str, path: str, *, auth: bool = True, **kw: Any) -> Any:
+        text = await self._call_text(method, url, path, auth=auth, **kw)
+        try:
+            return orjson.loads(text) if text.strip() else None
+        except orjson.JSONDecodeError as exc:
+            raise ProxyUnavailable(f"{url}{path} did not answer JSON") from exc
+
+    async def _call_text(
+        self, method: str, url: str, path: str, *, auth: bool = True, **kw: Any
+    ) -> str:
+        headers = {**(self._headers if auth else {}), **kw.pop("headers", {})}
+        try:
+            async with self._session.request(method, url + path, headers=headers, **kw) as resp:
+                text = await resp.text()
+                if resp.status >= 400:
+                    raise ProxyUnavailable(
+                        f"{url}{path} answered HTTP {resp.status}: {_error_message(text)}",
+                        details={"proxy": url, "status": resp.status},
+                    )
+                return text
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise ProxyUnavailable(f"{url} is unreachable ({type(exc).__name__})") from exc
+
+
+def _error_message(text: str) -> str:
+    try:
+        body = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return text[:200]
+    if isinstance(body, dict):
+        err = body.get("error", body.get("message", ""))
+        if isinstance(err, dict):
+            err = err.get("message", "")
+        return str(err)[:200]
+    return text[:200]

@@ -1,0 +1,86 @@
+"""Dashboard settings: the environment of DESIGN.md section 3 plus HOST and PORT, validated."""
+
+from __future__ import annotations
+
+import re
+from typing import Self
+from urllib.parse import urlsplit
+
+from pydantic import SecretStr, field_validator, model_validator
+
+from services.core.settings import CoreSettings, require_secret
+
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+
+
+class DashboardSettings(CoreSettings):
+    """Everything the dashboard reads from its environment; built only in `__main__` and tests."""
+
+    database_url: SecretStr
+    jwt_secret: SecretStr
+    management_api_key: SecretStr
+    provider_encryption_key: SecretStr
+    collector_api_key: SecretStr | None = None
+    proxy_url: str = "http://127.0.0.1:8317"
+    dashboard_url: str = ""
+    api_url: str = ""
+    docker_host: str = ""
+    deploy_secret: SecretStr | None = None
+    webhook_host: str = ""
+    host: str = "127.0.0.1"
+    port: int = 3000
+    # Only behind a reverse proxy that overwrites X-Forwarded-For: rate limits then count the
+    # client's address instead of the proxy's.
+    trust_proxy_headers: bool = False
+    session_days: int = 7
+    # Host:port pairs that model discovery may reach although they are private (tests, or a
+    # provider on the operator's own network); empty in production.
+    fetch_models_allow: str = ""
+
+    @field_validator("proxy_url")
+    @classmethod
+    def _proxy_urls_are_http(cls, value: str) -> str:
+        for url in _split(value):
+            if urlsplit(url).scheme not in {"http", "https"}:
+                raise ValueError(f"PROXY_URL entry {url!r} must start with http:// or https://")
+        if not _split(value):
+            raise ValueError("PROXY_URL must name at least one proxy")
+        return value
+
+    @field_validator("dashboard_url")
+    @classmethod
+    def _dashboard_url_is_origin(cls, value: str) -> str:
+        if value and urlsplit(value).scheme not in {"http", "https"}:
+            raise ValueError("DASHBOARD_URL must start with http:// or https://")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _secrets_are_real(self) -> Self:
+        require_secret("JWT_SECRET", self.jwt_secret, min_length=32)
+        require_secret("MANAGEMENT_API_KEY", self.management_api_key, min_length=16)
+        require_secret("DATABASE_URL", self.database_url)
+        key = self.provider_encryption_key.get_secret_value()
+        if not _HEX64.fullmatch(key):
+            raise ValueError("PROVIDER_ENCRYPTION_KEY must be 64 hex characters (32 bytes)")
+        if self.collector_api_key is not None:
+            require_secret("COLLECTOR_API_KEY", self.collector_api_key, min_length=16)
+        return self
+
+    @property
+    def proxy_urls(self) -> list[str]:
+        """The base URL of every proxy replica, without a trailing slash."""
+        return _split(self.proxy_url)
+
+    @property
+    def encryption_key(self) -> bytes:
+        return bytes.fromhex(self.provider_encryption_key.get_secret_value())
+
+    @property
+    def fetch_models_allowed(self) -> frozenset[str]:
+        return frozenset(
+            item.strip().lower() for item in self.fetch_models_allow.split(",") if item.strip()
+        )
+
+
+def _split(value: str) -> list[str]:
+    return [item.strip().rstrip("/") for item in value.split(",") if item.strip()]
