@@ -8,7 +8,7 @@ because of a half-applied change.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -35,6 +35,12 @@ class ManagementClient:
         self._session = session
         self.urls = urls
         self._headers = {"Authorization": f"Bearer {key}"}
+
+    def only(self, url: str) -> ManagementClient:
+        """A client for one of the proxies, sharing this one's session and key."""
+        single = ManagementClient(self._session, [url], "")
+        single._headers = self._headers
+        return single
 
     async def get_value(self, url: str, name: str) -> Any:
         """GET a list, map or scalar; CLIProxyAPI wraps it as `{"<name>": value}`."""
@@ -77,30 +83,45 @@ class ManagementClient:
 
     async def update_everywhere(self, name: str, transform: Transform) -> None:
         """Read `name` on every proxy, write `transform(value)`; on any failure restore the rest."""
-        currents = await asyncio.gather(*(self.get_value(url, name) for url in self.urls))
+
+        async def read(url: str) -> Any:
+            return await self.get_value(url, name)
+
+        async def write(url: str, value: Any) -> None:
+            await self.put_value(url, name, value)
+
+        await self._update_all(name, read, write, transform)
+
+    async def update_config_yaml(self, transform: Callable[[str], str]) -> None:
+        """The same all-or-nothing update for the whole `config.yaml` text."""
+        await self._update_all("config.yaml", self.get_config_yaml, self.put_config_yaml, transform)
+
+    async def _update_all(
+        self,
+        name: str,
+        read: Callable[[str], Awaitable[Any]],
+        write: Callable[[str, Any], Awaitable[None]],
+        transform: Transform,
+    ) -> None:
+        currents = await asyncio.gather(*(read(url) for url in self.urls))
         planned = [(url, old, transform(old)) for url, old in zip(self.urls, currents, strict=True)]
         changed = [(url, old, new) for url, old, new in planned if new != old]
         results = await asyncio.gather(
-            *(self.put_value(url, name, new) for url, _, new in changed), return_exceptions=True
+            *(write(url, new) for url, _, new in changed), return_exceptions=True
         )
         failures = [r for r in results if isinstance(r, BaseException)]
         if not failures:
             return
-        written = [
-            (url, old) for (url, old, _), r in zip(changed, results, strict=True) if r is None
-        ]
-        await self._restore(name, written)
+        for (url, old, _), result in zip(changed, results, strict=True):
+            if result is None:  # written: put the old value back
+                try:
+                    await write(url, old)
+                except ProxyUnavailable:
+                    log.error("proxy_restore_failed", proxy=url, name=name)
         first = failures[0]
         if isinstance(first, ProxyUnavailable):
             raise first
         raise ProxyUnavailable(f"writing {name} failed: {first}") from first
-
-    async def _restore(self, name: str, written: list[tuple[str, Any]]) -> None:
-        for url, old in written:
-            try:
-                await self.put_value(url, name, old)
-            except ProxyUnavailable:
-                log.error("proxy_restore_failed", proxy=url, name=name)
 
     async def _call(self, method: str, url: str, path: str, *, auth: bool = True, **kw: Any) -> Any:
         text = await self._call_text(method, url, path, auth=auth, **kw)

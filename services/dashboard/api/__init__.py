@@ -1,0 +1,15 @@
+"""The JSON API mounted at /api: every route the pages use, in the seed's paths and fields."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+from services.dashboard.api import admin, auth, keys, providers, proxy
+
+routes: list[BaseRoute] = [
+    *auth.routes,
+    *keys.routes,
+    *providers.routes,
+    *admin.routes,
+    *proxy.routes,
+]

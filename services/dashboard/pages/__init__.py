@@ -1,0 +1,16 @@
+"""Server-rendered pages (Jinja2), progressively enhanced with htmx; each posts plain forms."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+from services.dashboard.pages import admin, auth, keys, overview, providers, settings_page
+
+routes: list[BaseRoute] = [
+    *auth.routes,
+    *overview.routes,
+    *keys.routes,
+    *providers.routes,
+    *admin.routes,
+    *settings_page.routes,
+]

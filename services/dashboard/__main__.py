@@ -1,0 +1,36 @@
+"""`python -m services.dashboard`: read settings from the environment and serve with uvicorn."""
+
+from __future__ import annotations
+
+import sys
+
+import uvicorn
+from pydantic import ValidationError
+
+from services.core.logging import configure_logging
+from services.dashboard.app import create_app
+from services.dashboard.settings import DashboardSettings
+
+
+def load_settings() -> DashboardSettings:
+    """Settings from the environment; exits with a message naming the bad variable."""
+    try:
+        return DashboardSettings()  # fields come from the environment
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = "_".join(str(p) for p in err["loc"]).upper() or "settings"
+            lines.append(f"  {name}: {err['msg'].removeprefix('Value error, ')}")
+        print("dashboard: invalid configuration\n" + "\n".join(lines), file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def main() -> None:
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    app = create_app(settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, proxy_headers=True)
+
+
+if __name__ == "__main__":
+    main()

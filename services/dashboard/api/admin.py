@@ -1,0 +1,180 @@
+"""Admin routes: /api/admin/users, /settings, /revoke-sessions, /audit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from services.core.errors import ValidationFailed
+from services.dashboard import admin_settings, deps, passwords, rate_limit, users_admin
+from services.dashboard.accounts import revoke_all_sessions
+from services.dashboard.api.auth import user_json, with_session
+from services.dashboard.inputs import body, int_param
+from services.dashboard.queries import audit_log
+from services.dashboard.queries.audit_log import AuditEntry, AuditFilter
+from services.dashboard.responses import ok
+from services.dashboard.schemas import RoleChange, SettingIn, UserCreate
+
+
+async def list_users(request: Request) -> Response:
+    await deps.require_admin(request)
+    page = int_param(request, "page", 1, 1, 100_000)
+    limit = int_param(request, "limit", 50, 1, 100)
+    result = await users_admin.list_users(deps.pool(request), page, limit)
+    rows = [
+        {
+            "id": u.id,
+            "username": u.username,
+            "isAdmin": u.role == "admin",
+            "role": u.role,
+            "createdAt": u.created_at,
+            "lastLoginAt": u.last_login_at,
+            "apiKeyCount": u.api_key_count,
+        }
+        for u in result.users
+    ]
+    pages = max(1, -(-result.total // limit))
+    return ok(
+        {
+            "users": rows,
+            "pagination": {
+                "page": page,
+                "limit": limit,
+                "total": result.total,
+                "totalPages": pages,
+            },
+        }
+    )
+
+
+async def create_user(request: Request) -> Response:
+    admin = await deps.require_admin(request)
+    await rate_limit.enforce(deps.pool(request), rate_limit.USER_CREATE, f"user:{admin.id}")
+    data = await body(request, UserCreate)
+    user = await users_admin.create_user(
+        deps.pool(request),
+        deps.actor(request, admin),
+        passwords.check_username(data.username),
+        passwords.check_password(data.password),
+        "admin" if data.isAdmin else "user",
+    )
+    return ok(user_json(user), 201)
+
+
+def _user_id(request: Request) -> int:
+    raw = request.path_params.get("id", request.query_params.get("userId"))
+    try:
+        return int(str(raw))
+    except (TypeError, ValueError) as exc:
+        raise ValidationFailed(
+            "userId is required", details=[{"field": "userId", "message": "required"}]
+        ) from exc
+
+
+async def delete_user(request: Request) -> Response:
+    admin = await deps.require_admin(request)
+    res = deps.resources(request)
+    deleted = await users_admin.delete_user(
+        res.pool, res.sync, deps.actor(request, admin), _user_id(request)
+    )
+    return ok({"deleted": deleted.id, "username": deleted.username})
+
+
+async def change_role(request: Request) -> Response:
+    admin = await deps.require_admin(request)
+    data = await body(request, RoleChange)
+    role = "admin" if data.isAdmin else "user"
+    user = await users_admin.set_role(
+        deps.pool(request), deps.actor(request, admin), _user_id(request), role
+    )
+    return ok(user_json(user))
+
+
+async def get_settings(request: Request) -> Response:
+    await deps.require_admin(request)
+    values = await admin_settings.read_all(deps.pool(request))
+    return ok({"settings": values, "items": [{"key": k, "value": v} for k, v in values.items()]})
+
+
+async def put_settings(request: Request) -> Response:
+    admin = await deps.require_admin(request)
+    data = await body(request, SettingIn)
+    key, value = admin_settings.check(data.key, data.value)
+    await admin_settings.write(deps.pool(request), deps.actor(request, admin), key, value)
+    return ok({"key": key, "value": value})
+
+
+async def revoke_sessions(request: Request) -> Response:
+    admin = await deps.require_admin(request)
+    ended, token = await revoke_all_sessions(
+        deps.pool(request), deps.actor(request, admin), deps.settings(request).session_days
+    )
+    return with_session(request, ok({"revoked": ended}), token)
+
+
+def audit_filter(request: Request) -> AuditFilter:
+    q = request.query_params
+
+    def when(name: str) -> datetime | None:
+        raw = q.get(name)
+        if not raw:
+            return None
+        try:
+            return datetime.fromisoformat(raw)
+        except ValueError as exc:
+            raise ValidationFailed(
+                f"{name} must be an ISO date", details=[{"field": name, "message": "invalid date"}]
+            ) from exc
+
+    before = int_param(request, "before", 0, 0, 2**62)
+    return AuditFilter(
+        action=q.get("action") or None,
+        actor=q.get("actor") or None,
+        target=q.get("target") or None,
+        since=when("from"),
+        until=when("to"),
+        before_id=before or None,
+        limit=int_param(request, "limit", 50, 1, 200),
+    )
+
+
+def audit_json(entry: AuditEntry) -> dict[str, object]:
+    return {
+        "id": entry.id,
+        "createdAt": entry.created_at,
+        "userId": entry.actor_user_id,
+        "username": entry.actor_username,
+        "action": entry.action,
+        "targetType": entry.target_type,
+        "target": entry.target,
+        "metadata": entry.metadata,
+        "ipAddress": entry.ip_address,
+    }
+
+
+async def list_audit(request: Request) -> Response:
+    await deps.require_admin(request)
+    f = audit_filter(request)
+    async with deps.pool(request).connection() as conn:
+        entries = await audit_log.search(conn, f)
+        actions = await audit_log.actions(conn)
+    next_before = entries[-1].id if len(entries) == f.limit else None
+    return ok(
+        {"entries": [audit_json(e) for e in entries], "nextBefore": next_before, "actions": actions}
+    )
+
+
+routes = [
+    Route("/admin/users", list_users, methods=["GET"]),
+    Route("/admin/users", create_user, methods=["POST"]),
+    Route("/admin/users", delete_user, methods=["DELETE"]),
+    Route("/admin/users/{id:int}", delete_user, methods=["DELETE"]),
+    Route("/admin/users/{id:int}", change_role, methods=["PATCH"]),
+    Route("/admin/settings", get_settings, methods=["GET"]),
+    Route("/admin/settings", put_settings, methods=["PUT"]),
+    Route("/admin/revoke-sessions", revoke_sessions, methods=["POST"]),
+    Route("/admin/audit", list_audit, methods=["GET"]),
+]

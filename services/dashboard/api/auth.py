@@ -1,0 +1,100 @@
+"""First-run setup and authentication: /api/setup, /api/auth/*."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from services.dashboard import accounts, deps, passwords, rate_limit, sessions
+from services.dashboard.inputs import body
+from services.dashboard.queries.users import User
+from services.dashboard.responses import ok
+from services.dashboard.schemas import Credentials, PasswordChange
+
+
+def user_json(user: User) -> dict[str, object]:
+    return {
+        "id": user.id,
+        "username": user.username,
+        "isAdmin": user.is_admin,
+        "role": user.role,
+        "createdAt": user.created_at,
+    }
+
+
+def with_session(request: Request, response: Response, token: str) -> Response:
+    s = deps.settings(request)
+    sessions.set_cookie(response, request, token, s.jwt_secret.get_secret_value(), s.session_days)
+    return response
+
+
+async def setup_status(request: Request) -> Response:
+    return ok({"setupRequired": await accounts.setup_required(deps.pool(request))})
+
+
+async def setup(request: Request) -> Response:
+    await rate_limit.enforce(deps.pool(request), rate_limit.SETUP, deps.client_ip(request) or "-")
+    data = await body(request, Credentials)
+    username = passwords.check_username(data.username)
+    password = passwords.check_password(data.password)
+    user, token = await accounts.create_first_admin(
+        deps.pool(request),
+        deps.actor(request, None),
+        username,
+        password,
+        deps.settings(request).session_days,
+    )
+    return with_session(request, ok(user_json(user), status=201), token)
+
+
+async def login(request: Request) -> Response:
+    await rate_limit.enforce(deps.pool(request), rate_limit.LOGIN, deps.client_ip(request) or "-")
+    data = await body(request, Credentials)
+    user, token = await accounts.sign_in(
+        deps.pool(request),
+        deps.actor(request, None),
+        data.username,
+        data.password,
+        deps.settings(request).session_days,
+    )
+    return with_session(request, ok(user_json(user)), token)
+
+
+async def logout(request: Request) -> Response:
+    user = await deps.current_user(request)
+    await accounts.sign_out(
+        deps.pool(request), deps.actor(request, user), deps.session_token(request)
+    )
+    response = ok({"loggedOut": True})
+    sessions.clear_cookie(response)
+    return response
+
+
+async def me(request: Request) -> Response:
+    return ok(user_json(await deps.require_user(request)))
+
+
+async def change_password(request: Request) -> Response:
+    user = await deps.require_user(request)
+    await rate_limit.enforce(deps.pool(request), rate_limit.PASSWORD, f"user:{user.id}")
+    data = await body(request, PasswordChange)
+    new = passwords.check_password(data.newPassword, "newPassword")
+    token = await accounts.change_password(
+        deps.pool(request),
+        deps.actor(request, user),
+        data.currentPassword,
+        new,
+        deps.settings(request).session_days,
+    )
+    return with_session(request, ok({"changed": True}), token)
+
+
+routes = [
+    Route("/setup", setup_status, methods=["GET"]),
+    Route("/setup", setup, methods=["POST"]),
+    Route("/auth/login", login, methods=["POST"]),
+    Route("/auth/logout", logout, methods=["POST"]),
+    Route("/auth/me", me, methods=["GET"]),
+    Route("/auth/change-password", change_password, methods=["POST"]),
+]

@@ -1,0 +1,80 @@
+"""Client API keys of the signed-in user: /api/user/api-keys."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from services.core.errors import ValidationFailed
+from services.dashboard import client_keys, deps, rate_limit
+from services.dashboard.inputs import body, path_id
+from services.dashboard.queries.api_keys import ApiKey
+from services.dashboard.responses import ok
+from services.dashboard.schemas import KeyCreate, KeyRename
+from services.dashboard.secrets_display import masked_prefix
+
+
+def key_json(key: ApiKey) -> dict[str, object]:
+    return {
+        "id": key.id,
+        "name": key.name,
+        "keyPreview": masked_prefix(key.display_prefix),
+        "createdAt": key.created_at,
+        "lastUsedAt": key.last_used_at,
+        "revokedAt": key.revoked_at,
+        "active": key.revoked_at is None,
+    }
+
+
+async def list_keys(request: Request) -> Response:
+    user = await deps.require_user(request)
+    keys = await client_keys.list_keys(deps.pool(request), user.id)
+    return ok([key_json(k) for k in keys])
+
+
+async def create_key(request: Request) -> Response:
+    user = await deps.require_user(request)
+    await rate_limit.enforce(deps.pool(request), rate_limit.KEY_CREATE, f"user:{user.id}")
+    data = await body(request, KeyCreate)
+    name = client_keys.check_name(data.name, default="Default")
+    res = deps.resources(request)
+    issued = await client_keys.issue(res.pool, res.sync, deps.actor(request, user), name)
+    # The only time the key itself is ever sent: the caller must copy it now.
+    return ok({**key_json(issued.key), "key": issued.secret}, status=201)
+
+
+async def rename_key(request: Request) -> Response:
+    user = await deps.require_user(request)
+    data = await body(request, KeyRename)
+    key_id = path_id(request) if "id" in request.path_params else data.id
+    if key_id is None:
+        raise ValidationFailed("id is required", details=[{"field": "id", "message": "required"}])
+    key = await client_keys.rename(
+        deps.pool(request), deps.actor(request, user), key_id, client_keys.check_name(data.name)
+    )
+    return ok(key_json(key))
+
+
+async def revoke_key(request: Request) -> Response:
+    user = await deps.require_user(request)
+    raw = request.path_params.get("id", request.query_params.get("id"))
+    try:
+        key_id = int(str(raw))
+    except (TypeError, ValueError) as exc:
+        raise ValidationFailed(
+            "id is required", details=[{"field": "id", "message": "required"}]
+        ) from exc
+    res = deps.resources(request)
+    await client_keys.revoke(res.pool, res.sync, deps.actor(request, user), key_id)
+    return ok({"revoked": key_id})
+
+
+routes = [
+    Route("/user/api-keys", list_keys, methods=["GET"]),
+    Route("/user/api-keys", create_key, methods=["POST"]),
+    Route("/user/api-keys", rename_key, methods=["PATCH"]),
+    Route("/user/api-keys", revoke_key, methods=["DELETE"]),
+    Route("/user/api-keys/{id:int}", rename_key, methods=["PATCH"]),
+    Route("/user/api-keys/{id:int}", revoke_key, methods=["DELETE"]),
+]

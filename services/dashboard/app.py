@@ -1,0 +1,97 @@
+"""The dashboard application: `create_app(settings)` wires routes, middleware and errors.
+
+No I/O happens here; the Postgres pool, the proxies' HTTP session and the background resync
+start in the lifespan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import structlog
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+
+from services.core.db import Pool, open_pool
+from services.core.errors import AppError
+from services.core.logging import register_secret
+from services.dashboard import api, errors, pages, templating
+from services.dashboard.deps import Resources
+from services.dashboard.middleware import CsrfMiddleware, RequestContextMiddleware
+from services.dashboard.proxy_client import ManagementClient
+from services.dashboard.proxy_sync import ProxySync, catalog_key, resync_forever
+from services.dashboard.secrets_display import digest
+from services.dashboard.settings import DashboardSettings
+
+log = structlog.get_logger(__name__)
+HERE = Path(__file__).parent
+MAX_BODY = 2 * 1024 * 1024
+
+
+def create_app(settings: DashboardSettings, *, resync_interval_s: float = 60.0) -> Starlette:
+    """Build the app; `resync_interval_s=0` resyncs once at start only (tests)."""
+    for secret in (
+        settings.jwt_secret,
+        settings.management_api_key,
+        settings.provider_encryption_key,
+    ):
+        register_secret(secret.get_secret_value())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        timeout = aiohttp.ClientTimeout(total=10, connect=5)
+        async with (
+            open_pool(
+                settings.database_url.get_secret_value(), autocommit=True, name="dashboard"
+            ) as pool,
+            aiohttp.ClientSession(timeout=timeout) as http,
+        ):
+            resources = _resources(settings, pool, http)
+            app.state.resources = resources
+            task = asyncio.create_task(resync_forever(pool, resources.sync, resync_interval_s))
+            log.info("dashboard_started", proxies=len(settings.proxy_urls))
+            try:
+                yield
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    app = Starlette(
+        routes=[
+            Mount("/api", routes=api.routes),
+            Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
+            *pages.routes,
+        ],
+        middleware=[
+            Middleware(RequestContextMiddleware),
+            Middleware(CsrfMiddleware, dashboard_url=settings.dashboard_url),
+        ],
+        exception_handlers={
+            AppError: errors.render_app_error,
+            HTTPException: errors.render_http_exception,
+            Exception: errors.render_unexpected,
+        },
+        lifespan=lifespan,
+        max_body_size=MAX_BODY,
+    )
+    app.state.settings = settings
+    app.state.templates = templating.build(HERE / "templates", HERE / "static")
+    return app
+
+
+def _resources(settings: DashboardSettings, pool: Pool, http: aiohttp.ClientSession) -> Resources:
+    key = catalog_key(settings.management_api_key.get_secret_value())
+    register_secret(key)
+    client = ManagementClient(
+        http, settings.proxy_urls, settings.management_api_key.get_secret_value()
+    )
+    sync = ProxySync(client, settings.encryption_key, digest(key))
+    return Resources(pool=pool, http=http, client=client, sync=sync, catalog_key=key)

@@ -1,0 +1,77 @@
+"""Request bodies: JSON or form data, validated by pydantic into ValidationFailed details."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import orjson
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+
+from services.core.errors import BadRequest, ValidationFailed
+
+M = TypeVar("M", bound=BaseModel)
+
+
+async def raw_body(request: Request) -> dict[str, Any]:
+    """The body as a dict: parsed JSON, or form fields (repeated fields become lists)."""
+    ctype = request.headers.get("content-type", "")
+    if ctype.startswith("application/json"):
+        try:
+            data = orjson.loads(await request.body() or b"{}")
+        except orjson.JSONDecodeError as exc:
+            raise BadRequest("the body is not valid JSON", code="invalid_json") from exc
+        if not isinstance(data, dict):
+            raise BadRequest("the body must be a JSON object", code="invalid_json")
+        return data
+    if ctype.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        form = await request.form()
+        out: dict[str, Any] = {}
+        for key in form:
+            values = [v for v in form.getlist(key) if isinstance(v, str)]
+            out[key] = (
+                values if len(values) > 1 or key.endswith("[]") else (values[0] if values else "")
+            )
+        return out
+    if not await request.body():
+        return {}
+    raise BadRequest("send JSON (application/json) or a form", code="unsupported_media_type")
+
+
+def parse(model: type[M], data: dict[str, Any]) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        details = [
+            {"field": ".".join(str(p) for p in err["loc"]) or "body", "message": err["msg"]}
+            for err in exc.errors()
+        ]
+        first = details[0]
+        raise ValidationFailed(f"{first['field']}: {first['message']}", details=details) from exc
+
+
+async def body(request: Request, model: type[M]) -> M:
+    return parse(model, await raw_body(request))
+
+
+def int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise ValidationFailed(
+            f"{name} must be a whole number from {low} to {high}",
+            details=[{"field": name, "message": "out of range"}],
+        )
+    return value
+
+
+def path_id(request: Request, name: str = "id") -> int:
+    try:
+        return int(request.path_params[name])
+    except (KeyError, ValueError) as exc:
+        raise ValidationFailed(f"{name} must be a number") from exc

@@ -1,0 +1,121 @@
+"""Pages outside the shell: setup, sign-in, sign-out, and the root redirect."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from services.core.errors import AppError
+from services.dashboard import accounts, deps, flash, passwords, rate_limit, sessions
+from services.dashboard.inputs import parse, raw_body
+from services.dashboard.schemas import Credentials
+from services.dashboard.templating import render
+
+
+def safe_next(value: str | None) -> str:
+    """Only local paths: `next` must never send the user to another site."""
+    if value and value.startswith("/") and not value.startswith(("//", "/\\")):
+        return value
+    return "/dashboard"
+
+
+async def root(request: Request) -> Response:
+    return RedirectResponse("/dashboard", status_code=303)
+
+
+def _signed_in(request: Request, target: str, token: str) -> Response:
+    response = RedirectResponse(target, status_code=303)
+    s = deps.settings(request)
+    sessions.set_cookie(response, request, token, s.jwt_secret.get_secret_value(), s.session_days)
+    return response
+
+
+async def setup_page(request: Request) -> Response:
+    if not await accounts.setup_required(deps.pool(request)):
+        return RedirectResponse("/login", status_code=303)
+    return render(request, "setup.html", {}, user=None)
+
+
+async def setup_submit(request: Request) -> Response:
+    data = await raw_body(request)
+    try:
+        await rate_limit.enforce(
+            deps.pool(request), rate_limit.SETUP, deps.client_ip(request) or "-"
+        )
+        creds = parse(Credentials, data)
+        username = passwords.check_username(creds.username)
+        password = passwords.check_password(creds.password)
+        _, token = await accounts.create_first_admin(
+            deps.pool(request),
+            deps.actor(request, None),
+            username,
+            password,
+            deps.settings(request).session_days,
+        )
+    except AppError as exc:
+        if exc.code == "setup_already_completed":
+            return flash.redirect(
+                request, "/login", "Setup is already complete; please sign in.", "info"
+            )
+        ctx = {
+            "username": str(data.get("username", ""))[:50],
+            "messages": [{"kind": "error", "text": exc.message}],
+        }
+        return render(request, "setup.html", ctx, user=None, status=exc.status)
+    return _signed_in(request, "/dashboard", token)
+
+
+async def login_page(request: Request) -> Response:
+    if await accounts.setup_required(deps.pool(request)):
+        return RedirectResponse("/setup", status_code=303)
+    if await deps.current_user(request):
+        return RedirectResponse(safe_next(request.query_params.get("next")), status_code=303)
+    return render(request, "login.html", {"next_url": request.query_params.get("next")}, user=None)
+
+
+async def login_submit(request: Request) -> Response:
+    data = await raw_body(request)
+    next_url = request.query_params.get("next")
+    try:
+        await rate_limit.enforce(
+            deps.pool(request), rate_limit.LOGIN, deps.client_ip(request) or "-"
+        )
+        creds = parse(Credentials, data)
+        _, token = await accounts.sign_in(
+            deps.pool(request),
+            deps.actor(request, None),
+            creds.username,
+            creds.password,
+            deps.settings(request).session_days,
+        )
+    except AppError as exc:
+        ctx = {
+            "username": str(data.get("username", ""))[:50],
+            "next_url": next_url,
+            "messages": [{"kind": "error", "text": exc.message}],
+        }
+        response = render(request, "login.html", ctx, user=None, status=exc.status)
+        response.headers.update(exc.headers)
+        return response
+    return _signed_in(request, safe_next(next_url), token)
+
+
+async def logout_submit(request: Request) -> Response:
+    user = await deps.current_user(request)
+    await accounts.sign_out(
+        deps.pool(request), deps.actor(request, user), deps.session_token(request)
+    )
+    response = flash.redirect(request, "/login", "You are signed out.", "info")
+    sessions.clear_cookie(response)
+    return response
+
+
+routes = [
+    Route("/", root, methods=["GET"]),
+    Route("/setup", setup_page, methods=["GET"]),
+    Route("/setup", setup_submit, methods=["POST"]),
+    Route("/login", login_page, methods=["GET"]),
+    Route("/login", login_submit, methods=["POST"]),
+    Route("/logout", logout_submit, methods=["POST"]),
+]

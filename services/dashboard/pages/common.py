@@ -1,0 +1,54 @@
+"""Helpers shared by the HTML pages: sign-in guards and turning form failures into messages."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import wraps
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from services.core.errors import AppError, Unauthorized
+from services.dashboard import deps, flash
+from services.dashboard.queries.users import User
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def form_action(back: str | Callable[[Request], str]) -> Callable[[Handler], Handler]:
+    """A form POST handler: an expected failure returns to `back` with the message shown."""
+
+    def wrap(handler: Handler) -> Handler:
+        @wraps(handler)
+        async def run(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except Unauthorized:
+                raise
+            except AppError as exc:
+                target = back(request) if callable(back) else back
+                return flash.redirect(request, target, _message(exc), "error")
+
+        return run
+
+    return wrap
+
+
+def _message(exc: AppError) -> str:
+    details = exc.details if isinstance(exc.details, list) else []
+    fields = [d.get("field") for d in details if isinstance(d, dict) and d.get("field")]
+    if fields and not exc.message.startswith(str(fields[0])):
+        return f"{exc.message} ({fields[0]})"
+    return exc.message
+
+
+async def page_user(request: Request) -> User:
+    return await deps.require_user(request)
+
+
+async def page_admin(request: Request) -> User:
+    return await deps.require_admin(request)
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"

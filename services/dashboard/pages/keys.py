@@ -1,0 +1,61 @@
+"""The client API keys page."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from services.dashboard import client_keys, deps, flash, rate_limit
+from services.dashboard.client_keys import IssuedKey
+from services.dashboard.inputs import path_id, raw_body
+from services.dashboard.pages.common import form_action, page_user
+from services.dashboard.queries.users import User
+from services.dashboard.templating import render
+
+BACK = "/dashboard/api-keys"
+
+
+async def _page(request: Request, user: User, issued: IssuedKey | None = None) -> Response:
+    keys = await client_keys.list_keys(deps.pool(request), user.id)
+    context = {"keys": keys, "issued": issued}
+    return render(request, "api_keys.html", context, user=user, active="api-keys")
+
+
+async def keys_page(request: Request) -> Response:
+    return await _page(request, await page_user(request))
+
+
+@form_action(BACK)
+async def create_key(request: Request) -> Response:
+    user = await page_user(request)
+    await rate_limit.enforce(deps.pool(request), rate_limit.KEY_CREATE, f"user:{user.id}")
+    name = client_keys.check_name((await raw_body(request)).get("name"))
+    res = deps.resources(request)
+    issued = await client_keys.issue(res.pool, res.sync, deps.actor(request, user), name)
+    # Rendered directly (not redirected): the secret must never travel in a cookie or URL.
+    return await _page(request, user, issued)
+
+
+@form_action(BACK)
+async def rename_key(request: Request) -> Response:
+    user = await page_user(request)
+    name = client_keys.check_name((await raw_body(request)).get("name"))
+    await client_keys.rename(deps.pool(request), deps.actor(request, user), path_id(request), name)
+    return flash.redirect(request, BACK, f"Renamed to “{name}”.")
+
+
+@form_action(BACK)
+async def revoke_key(request: Request) -> Response:
+    user = await page_user(request)
+    res = deps.resources(request)
+    await client_keys.revoke(res.pool, res.sync, deps.actor(request, user), path_id(request))
+    return flash.redirect(request, BACK, "Key revoked; the proxies no longer accept it.")
+
+
+routes = [
+    Route("/dashboard/api-keys", keys_page, methods=["GET"]),
+    Route("/dashboard/api-keys", create_key, methods=["POST"]),
+    Route("/dashboard/api-keys/{id:int}/rename", rename_key, methods=["POST"]),
+    Route("/dashboard/api-keys/{id:int}/revoke", revoke_key, methods=["POST"]),
+]

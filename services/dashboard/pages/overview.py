@@ -1,0 +1,67 @@
+"""The overview page (health, counts, model catalog) and the header's health badge."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from services.dashboard import catalog, deps, health
+from services.dashboard.api.proxy import overview_data
+from services.dashboard.inputs import raw_body
+from services.dashboard.pages.common import form_action, page_user
+from services.dashboard.queries import model_preferences
+from services.dashboard.templating import render
+
+
+async def overview_page(request: Request) -> Response:
+    user = await page_user(request)
+    res = deps.resources(request)
+    result = await health.check(res.pool, res.client)
+    models = await catalog.load(res.client, res.catalog_key)
+    async with res.pool.connection() as conn:
+        hidden = set(await model_preferences.excluded(conn, user.id))
+    names = (
+        ["proxy"]
+        if len(res.client.urls) == 1
+        else [f"proxy {i + 1}" for i in range(len(res.client.urls))]
+    )
+    context = {
+        **await overview_data(request, user.id, user.is_admin),
+        "health": result,
+        "models": [{"id": m, "hidden": m in hidden} for m in models.models],
+        "source": models.source,
+        "addresses": dict(zip(names, res.client.urls, strict=True)),
+    }
+    return render(request, "overview.html", context, user=user, active="overview")
+
+
+async def health_badge(request: Request) -> Response:
+    await page_user(request)
+    res = deps.resources(request)
+    result = await health.check(res.pool, res.client)
+    return deps.templates(request).TemplateResponse(
+        request, "partials/health.html", {"health": result}
+    )
+
+
+@form_action("/dashboard")
+async def toggle_model(request: Request) -> Response:
+    user = await page_user(request)
+    data = await raw_body(request)
+    model = str(data.get("model", "")).strip()[:200]
+    async with deps.pool(request).connection() as conn:
+        hidden = set(await model_preferences.excluded(conn, user.id))
+        if data.get("hidden") == "1":
+            hidden.add(model)
+        else:
+            hidden.discard(model)
+        await model_preferences.set_excluded(conn, user.id, sorted(hidden)[:500])
+    return RedirectResponse("/dashboard", status_code=303)
+
+
+routes = [
+    Route("/dashboard", overview_page, methods=["GET"]),
+    Route("/dashboard/partials/health", health_badge, methods=["GET"]),
+    Route("/dashboard/models/visibility", toggle_model, methods=["POST"]),
+]

@@ -1,0 +1,82 @@
+"""The settings page: password change; for admins the key limit and "sign out everyone"."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from services.dashboard import (
+    accounts,
+    admin_settings,
+    deps,
+    flash,
+    passwords,
+    rate_limit,
+    sessions,
+)
+from services.dashboard.inputs import raw_body
+from services.dashboard.pages.common import form_action, page_admin, page_user
+from services.dashboard.templating import render
+
+BACK = "/dashboard/settings"
+
+
+async def settings_page(request: Request) -> Response:
+    user = await page_user(request)
+    values = await admin_settings.read_all(deps.pool(request)) if user.is_admin else {}
+    return render(request, "settings.html", {"settings": values}, user=user, active="settings")
+
+
+def _with_session(request: Request, response: Response, token: str) -> Response:
+    s = deps.settings(request)
+    sessions.set_cookie(response, request, token, s.jwt_secret.get_secret_value(), s.session_days)
+    return response
+
+
+@form_action(BACK)
+async def change_password(request: Request) -> Response:
+    user = await page_user(request)
+    await rate_limit.enforce(deps.pool(request), rate_limit.PASSWORD, f"user:{user.id}")
+    data = await raw_body(request)
+    new = passwords.check_password(data.get("newPassword"), "newPassword")
+    token = await accounts.change_password(
+        deps.pool(request),
+        deps.actor(request, user),
+        str(data.get("currentPassword", "")),
+        new,
+        deps.settings(request).session_days,
+    )
+    response = flash.redirect(
+        request, BACK, "Password changed; your other sessions are signed out."
+    )
+    return _with_session(request, response, token)
+
+
+@form_action(BACK)
+async def save_limits(request: Request) -> Response:
+    admin = await page_admin(request)
+    data = await raw_body(request)
+    key, value = admin_settings.check(data.get("key"), data.get("value"))
+    await admin_settings.write(deps.pool(request), deps.actor(request, admin), key, value)
+    return flash.redirect(request, BACK, "Limit saved.")
+
+
+@form_action(BACK)
+async def revoke_sessions(request: Request) -> Response:
+    admin = await page_admin(request)
+    ended, token = await accounts.revoke_all_sessions(
+        deps.pool(request), deps.actor(request, admin), deps.settings(request).session_days
+    )
+    response = flash.redirect(
+        request, BACK, f"Signed out {ended} session(s); you have a fresh one."
+    )
+    return _with_session(request, response, token)
+
+
+routes = [
+    Route("/dashboard/settings", settings_page, methods=["GET"]),
+    Route("/dashboard/settings/password", change_password, methods=["POST"]),
+    Route("/dashboard/settings/limits", save_limits, methods=["POST"]),
+    Route("/dashboard/settings/revoke-sessions", revoke_sessions, methods=["POST"]),
+]
