@@ -26,7 +26,9 @@ PASSWORD = "correct horse battery"
 _counter = itertools.count()
 
 
-def make_settings(database_url: str, proxies: list[FakeManagementAPI], **extra: Any) -> DashboardSettings:
+def make_settings(
+    database_url: str, proxies: list[FakeManagementAPI], **extra: Any
+) -> DashboardSettings:
     return DashboardSettings(
         database_url=database_url,
         jwt_secret=JWT_SECRET,
@@ -137,7 +139,9 @@ def setup_admin(client: TestClient, username: str = "admin") -> Browser:
 
 
 def add_user(admin: Browser, username: str, *, is_admin: bool = False) -> Browser:
-    response = admin.post("/api/admin/users", json={"username": username, "password": PASSWORD, "isAdmin": is_admin})
+    response = admin.post(
+        "/api/admin/users", json={"username": username, "password": PASSWORD, "isAdmin": is_admin}
+    )
     assert response.status_code == 201, response.text
     browser = Browser(admin.client)
     login = browser.post("/api/auth/login", json={"username": username, "password": PASSWORD})

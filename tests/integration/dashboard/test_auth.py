@@ -49,21 +49,32 @@ def test_logout_revokes_the_session_server_side(admin: Browser, client: TestClie
     assert replay.get("/api/auth/me").status_code == 401
 
 
-def test_password_change_ends_other_sessions_keeps_caller(admin: Browser, client: TestClient) -> None:
+def test_password_change_ends_other_sessions_keeps_caller(
+    admin: Browser, client: TestClient
+) -> None:
     other = Browser(client)
-    assert other.post("/api/auth/login", json={"username": "admin", "password": PASSWORD}).status_code == 200
+    assert (
+        other.post("/api/auth/login", json={"username": "admin", "password": PASSWORD}).status_code
+        == 200
+    )
     changed = admin.post(
-        "/api/auth/change-password", json={"currentPassword": PASSWORD, "newPassword": "another secret pw"}
+        "/api/auth/change-password",
+        json={"currentPassword": PASSWORD, "newPassword": "another secret pw"},
     )
     assert changed.status_code == 200, changed.text
     assert other.get("/api/auth/me").status_code == 401
     assert admin.get("/api/auth/me").status_code == 200
-    relogin = Browser(client).post("/api/auth/login", json={"username": "admin", "password": "another secret pw"})
+    relogin = Browser(client).post(
+        "/api/auth/login", json={"username": "admin", "password": "another secret pw"}
+    )
     assert relogin.status_code == 200
 
 
 def test_password_change_needs_the_current_password(admin: Browser) -> None:
-    wrong = admin.post("/api/auth/change-password", json={"currentPassword": "wrong-one!", "newPassword": "another secret pw"})
+    wrong = admin.post(
+        "/api/auth/change-password",
+        json={"currentPassword": "wrong-one!", "newPassword": "another secret pw"},
+    )
     assert wrong.status_code == 401
 
 
@@ -86,20 +97,32 @@ def test_csrf_cookie_request_without_origin_is_refused(admin: Browser) -> None:
 
 
 def test_csrf_foreign_origin_is_refused(admin: Browser) -> None:
-    response = admin.post("/api/user/api-keys", json={"name": "x"}, headers={"Origin": "https://evil.example"})
+    response = admin.post(
+        "/api/user/api-keys", json={"name": "x"}, headers={"Origin": "https://evil.example"}
+    )
     assert response.status_code == 403
-    form = admin.post("/dashboard/api-keys", data={"name": "x"}, headers={"Origin": "https://evil.example"})
+    form = admin.post(
+        "/dashboard/api-keys", data={"name": "x"}, headers={"Origin": "https://evil.example"}
+    )
     assert form.status_code == 403
 
 
 def test_csrf_matching_referer_is_accepted(admin: Browser) -> None:
     admin.origin = None
-    response = admin.post("/api/user/api-keys", json={"name": "x"}, headers={"Referer": "http://testserver/dashboard/api-keys"})
+    response = admin.post(
+        "/api/user/api-keys",
+        json={"name": "x"},
+        headers={"Referer": "http://testserver/dashboard/api-keys"},
+    )
     assert response.status_code == 201
 
 
 def test_csrf_foreign_origin_on_login_is_refused(admin: Browser, anon: Browser) -> None:
-    response = anon.post("/api/auth/login", json={"username": "admin", "password": PASSWORD}, headers={"Origin": "https://evil.example"})
+    response = anon.post(
+        "/api/auth/login",
+        json={"username": "admin", "password": PASSWORD},
+        headers={"Origin": "https://evil.example"},
+    )
     assert response.status_code == 403
 
 
@@ -107,7 +130,11 @@ def test_security_headers_on_pages_and_api(anon: Browser) -> None:
     for path in ("/login", "/api/health", "/api/auth/me", "/no-such-page"):
         response = anon.get(path)
         csp = response.headers["content-security-policy"]
-        assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
+        assert (
+            "script-src 'self'" in csp
+            and "frame-ancestors 'none'" in csp
+            and "unsafe-inline" not in csp
+        )
         assert response.headers["x-frame-options"] == "DENY"
         assert response.headers["referrer-policy"] == "same-origin"
         assert response.headers["x-content-type-options"] == "nosniff"
