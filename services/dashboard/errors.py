@@ -68,7 +68,7 @@ async def render_app_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AppError)
     response = render(request, exc.status, exc.code, exc.message, exc.details)
     response.headers.update(exc.headers)
-    if isinstance(exc, Unauthorized) and wants_json(request):
+    if isinstance(exc, Unauthorized) and exc.code == "auth_required" and wants_json(request):
         response.delete_cookie("session", path="/")
     return response
 

@@ -23,9 +23,9 @@ def form_action(back: str | Callable[[Request], str]) -> Callable[[Handler], Han
         async def run(request: Request) -> Response:
             try:
                 return await handler(request)
-            except Unauthorized:
-                raise
             except AppError as exc:
+                if isinstance(exc, Unauthorized) and exc.code == "auth_required":
+                    raise  # not signed in: the error page sends them to the login form
                 target = back(request) if callable(back) else back
                 return flash.redirect(request, target, _message(exc), "error")
 

@@ -45,21 +45,35 @@ class Browser:
     def __init__(self, client: TestClient, origin: str | None = ORIGIN) -> None:
         self.client = client
         self.origin = origin
-        self.cookie: str | None = None
+        self.cookies: dict[str, str] = {}
+
+    @property
+    def cookie(self) -> str | None:
+        """The session cookie's value (None when signed out)."""
+        return self.cookies.get("session")
+
+    @cookie.setter
+    def cookie(self, value: str | None) -> None:
+        if value is None:
+            self.cookies.pop("session", None)
+        else:
+            self.cookies["session"] = value
 
     def request(self, method: str, url: str, **kw: Any) -> httpx.Response:
         self.client.cookies.clear()
-        if self.cookie:
-            self.client.cookies.set("session", self.cookie)
+        for name, value in self.cookies.items():
+            self.client.cookies.set(name, value)
         headers = dict(kw.pop("headers", {}) or {})
         if self.origin and "Origin" not in headers:
             headers["Origin"] = self.origin
         response = self.client.request(method, url, headers=headers, **kw)
         for line in response.headers.get_list("set-cookie"):
             name, _, rest = line.partition("=")
-            if name.strip() == "session":
-                value = rest.split(";", 1)[0].strip().strip('"')
-                self.cookie = value if value and "max-age=0" not in line.lower() else None
+            value = rest.split(";", 1)[0].strip().strip('"')
+            if value and "max-age=0" not in line.lower():
+                self.cookies[name.strip()] = value
+            else:
+                self.cookies.pop(name.strip(), None)
         self.client.cookies.clear()
         return response
 
