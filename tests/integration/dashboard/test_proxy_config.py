@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from ruamel.yaml import YAML
-
 from tests.fakes.management_api import FakeManagementAPI
 from tests.integration.dashboard.conftest import Browser
 
@@ -46,15 +44,6 @@ def test_settings_server_side_validation(admin: Browser, fake_proxy: FakeManagem
         admin.put("/api/proxy-settings", json={"settings": {"no-such-key": 1}}).status_code == 400
     )
     assert fake_proxy.writes == writes_before
-
-
-def test_settings_merge_keeps_comments_and_unknown_keys() -> None:
-    from services.dashboard.proxy_settings import ProxySettings, merge_into
-
-    text = "# operator comment\nport: 8317 # inline\ncustom-key: keep\nrouting:\n  strategy: round-robin\n"
-    merged = merge_into(text, ProxySettings.model_validate({"routing.strategy": "fill-first"}))
-    assert "# operator comment" in merged and "# inline" in merged and "custom-key: keep" in merged
-    assert YAML(typ="safe").load(merged)["routing"]["strategy"] == "fill-first"
 
 
 def test_aliases_round_trip_and_validation(admin: Browser, fake_proxy: FakeManagementAPI) -> None:
