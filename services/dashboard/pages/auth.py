@@ -24,6 +24,10 @@ async def root(request: Request) -> Response:
     return RedirectResponse("/dashboard", status_code=303)
 
 
+async def favicon(request: Request) -> Response:
+    return RedirectResponse("/static/favicon.svg", status_code=301)
+
+
 def _signed_in(request: Request, target: str, token: str) -> Response:
     response = RedirectResponse(target, status_code=303)
     s = deps.settings(request)
@@ -113,6 +117,7 @@ async def logout_submit(request: Request) -> Response:
 
 routes = [
     Route("/", root, methods=["GET"]),
+    Route("/favicon.ico", favicon, methods=["GET"]),
     Route("/setup", setup_page, methods=["GET"]),
     Route("/setup", setup_submit, methods=["POST"]),
     Route("/login", login_page, methods=["GET"]),

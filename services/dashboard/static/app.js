@@ -123,6 +123,19 @@
     }
   });
 
-  document.addEventListener("DOMContentLoaded", labelThemeButtons);
-  document.addEventListener("htmx:afterSettle", labelThemeButtons);
+  // Group colours come from user data: set through the CSSOM (allowed by the CSP), never inline.
+  function paintSwatches() {
+    document.querySelectorAll("[data-color]").forEach(function (el) {
+      var color = el.getAttribute("data-color");
+      if (/^#[0-9a-fA-F]{6}$/.test(color)) el.style.backgroundColor = color;
+    });
+  }
+
+  function enhance() {
+    labelThemeButtons();
+    paintSwatches();
+  }
+
+  document.addEventListener("DOMContentLoaded", enhance);
+  document.addEventListener("htmx:afterSettle", enhance);
 })();
