@@ -15,6 +15,7 @@ from services.proxy.usage import Outbox
 from services.proxy.usage.outbox import MAX_READ
 from services.proxy.usage.segments import SEGMENT_SUFFIX
 
+
 def _event(i: int = 0, **extra: object) -> dict[str, object]:
     return {"model": "gpt-test", "tokens": {"input_tokens": i, "output_tokens": 2 * i}, **extra}
 
