@@ -179,7 +179,6 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
     app.add_routes(
         [
             web.get("/healthz", healthz),
-            web.head("/healthz", healthz, allow_head=False),
             web.get("/metrics", metrics),
             web.options("/v1/{tail:.*}", cors_preflight),
         ]

@@ -37,7 +37,8 @@ def compat_config(base_url: str, keys: list[str], *, models=None, **extra: Any) 
                 "name": "fake",
                 "base-url": base_url,
                 "api-key-entries": [{"api-key": k} for k in keys],
-                "models": models or [{"name": "gpt-test"}, {"name": "gpt-test", "alias": "alias-model"}],
+                "models": models
+                or [{"name": "gpt-test"}, {"name": "gpt-test", "alias": "alias-model"}],
             }
         ],
         "streaming": {"keepalive-seconds": 0, "bootstrap-retries": 1},
@@ -116,7 +117,10 @@ class ProxyProcess:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "services.proxy", "--config", str(self.config_path)],
-            cwd=REPO, env=env, stdout=log, stderr=log,
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=log,
         )
         await wait_healthy(self.base_url, self.proc)
 
@@ -138,7 +142,9 @@ class ProxyProcess:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
-async def wait_healthy(base_url: str, proc: subprocess.Popen[bytes] | None = None, timeout: float = 20) -> None:
+async def wait_healthy(
+    base_url: str, proc: subprocess.Popen[bytes] | None = None, timeout: float = 20
+) -> None:
     deadline = time.monotonic() + timeout
     async with aiohttp.ClientSession() as session:
         while time.monotonic() < deadline:
