@@ -78,13 +78,17 @@ def from_responses(block: Json) -> Usage:
         _int(block.get("output_tokens")),
         _int(out_details.get("reasoning_tokens")),
         _int(details.get("cached_tokens")),
+        _int(details.get("cache_write_tokens")),
     )
 
 
 def to_responses(usage: Usage) -> Json:
+    details = {"cached_tokens": usage.cached_tokens}
+    if usage.cache_creation_tokens:
+        details["cache_write_tokens"] = usage.cache_creation_tokens
     return {
         "input_tokens": usage.input_tokens,
-        "input_tokens_details": {"cached_tokens": usage.cached_tokens},
+        "input_tokens_details": details,
         "output_tokens": usage.output_tokens,
         "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
         "total_tokens": usage.total_tokens,
