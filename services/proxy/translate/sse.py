@@ -52,6 +52,8 @@ class SSEParser:
                 break
             if self._discarding:
                 self._discarding = False
+            elif end - start > self.max_frame:
+                self.oversized += 1
             else:
                 frame = _parse_frame(buf[start:end])
                 if frame is not None:
@@ -78,13 +80,17 @@ class SSEParser:
 
     def flush(self) -> list[Frame]:
         """Parse what is left when the stream ends without a final blank line."""
+        frames: list[Frame] = []
+        if self._pending_cr:  # a CR at the very end was a line ending after all
+            self._pending_cr = False
+            frames = self.feed(b"\n")
         rest = b"".join(self._parts)
         self._parts.clear()
         self._size = 0
         if self._discarding or not rest.strip():
-            return []
+            return frames
         frame = _parse_frame(rest.rstrip(b"\n"))
-        return [frame] if frame is not None else []
+        return [*frames, frame] if frame is not None else frames
 
 
 def _parse_frame(raw: bytes) -> Frame | None:

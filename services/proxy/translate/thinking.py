@@ -7,6 +7,7 @@ Values are clamped to what the catalog says the upstream model supports.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -90,11 +91,15 @@ def budget_of(thinking: Thinking) -> int:
 
 
 def clamp_level(level: str, supported: tuple[str, ...]) -> str:
-    """The supported level nearest to `level` (ties go to the higher one)."""
+    """The supported level nearest to `level`, by ratio of their budgets (ties go up)."""
     if level in supported or not supported:
         return level
-    want = ORDER.index(level) if level in ORDER else ORDER.index("medium")
-    return min(supported, key=lambda s: (abs(ORDER.index(s) - want), -ORDER.index(s)))
+    ranked = sorted(supported, key=lambda s: ORDER.index(s) if s in ORDER else 3)
+    if level == "none":
+        return ranked[0]
+    want = math.log2(LEVEL_BUDGET.get(level, LEVEL_BUDGET["medium"]))
+    choices = [s for s in ranked if s != "none"] or ranked
+    return min(choices, key=lambda s: (abs(math.log2(LEVEL_BUDGET.get(s, 1) or 1) - want), -ORDER.index(s)))
 
 
 # --- OpenAI chat `reasoning_effort` and Responses `reasoning.effort`.
