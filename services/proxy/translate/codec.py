@@ -14,6 +14,7 @@ from services.proxy.translate.usage import Usage
 
 Json = dict[str, Any]
 log = structlog.get_logger(__name__)
+_LOGGED_SKIPS = 3
 
 
 def new_id(prefix: str) -> str:
@@ -67,9 +68,10 @@ class StreamReader:
             self.on_frame(event, obj)
         except Exception as exc:  # any malformed frame is skipped, never raised into the stream
             self.skipped += 1
-            log.warning(
-                "stream_frame_skipped", format=self.fmt, sse_event=event, error=str(exc)[:200]
-            )
+            if self.skipped <= _LOGGED_SKIPS:  # a broken upstream must not flood the log
+                log.warning(
+                    "stream_frame_skipped", format=self.fmt, sse_event=event, error=str(exc)[:200]
+                )
 
     def on_frame(self, event: str, obj: Json) -> None:
         raise NotImplementedError

@@ -377,6 +377,9 @@ class Reader(StreamReader):
             status = code if isinstance(code, int) and 400 <= code < 600 else 500
             self.sink.error(str(err.get("message") or "upstream error"), status)
             return
+        if not ("candidates" in obj or "usageMetadata" in obj or "promptFeedback" in obj):
+            self.skipped += 1  # not a GenerateContentResponse
+            return
         if not self._started:
             self._started = True
             self.sink.start(obj.get("responseId"), obj.get("modelVersion"))

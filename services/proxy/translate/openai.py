@@ -330,6 +330,9 @@ class Reader(StreamReader):
             err = obj["error"] if isinstance(obj["error"], dict) else {"message": str(obj["error"])}
             self.sink.error(str(err.get("message") or "upstream error"), _status(err))
             return
+        if "choices" not in obj and "usage" not in obj:
+            self.skipped += 1  # not a chat.completion.chunk
+            return
         if not self._started:
             self._started = True
             self.sink.start(obj.get("id"), obj.get("model"))

@@ -99,7 +99,9 @@ def clamp_level(level: str, supported: tuple[str, ...]) -> str:
         return ranked[0]
     want = math.log2(LEVEL_BUDGET.get(level, LEVEL_BUDGET["medium"]))
     choices = [s for s in ranked if s != "none"] or ranked
-    return min(choices, key=lambda s: (abs(math.log2(LEVEL_BUDGET.get(s, 1) or 1) - want), -ORDER.index(s)))
+    return min(
+        choices, key=lambda s: (abs(math.log2(LEVEL_BUDGET.get(s, 1) or 1) - want), -ORDER.index(s))
+    )
 
 
 # --- OpenAI chat `reasoning_effort` and Responses `reasoning.effort`.
