@@ -63,6 +63,11 @@ class SSEParser:
             self._hold(buf[start:])
         return frames
 
+    @property
+    def idle(self) -> bool:
+        """No partial frame is buffered: the next chunk starts a new frame."""
+        return not self._parts and not self._pending_cr and not self._discarding
+
     def _hold(self, rest: bytes) -> list[Frame]:
         if self._discarding:
             # Inside an oversized frame: keep only a byte that may be half of its "\n\n".

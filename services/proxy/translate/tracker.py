@@ -26,6 +26,8 @@ class UsageTracker:
         self._parser = SSEParser()
 
     def feed(self, chunk: bytes) -> None:
+        if self._parser.idle and chunk.endswith(b"\n\n") and b"sage" not in chunk:
+            return  # whole frames, none about usage: nothing to parse
         for _event, data in self._parser.feed(chunk):
             self._frame(data)
 
