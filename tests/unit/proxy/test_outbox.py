@@ -121,7 +121,7 @@ class TestAppendReadAck:
 
 class TestRestart:
     async def test_seq_and_instance_continue_after_restart(self, opened, tmp_path):
-        """A reopened outbox keeps its instance id, serves old events from disk and continues seq."""
+        """A reopened outbox keeps its instance id, serves old events from disk, continues seq."""
         box = await opened()
         for i in range(5):
             box.append(_event(i))
@@ -321,11 +321,14 @@ class TestGroupCommit:
     async def test_fsync_is_batched_off_the_request_path(self, opened, monkeypatch):
         """append never fsyncs; the commit task fsyncs a burst of appends in few calls."""
         calls: list[int] = []
+        synced = asyncio.Event()
+        loop = asyncio.get_running_loop()
         real_fsync = os.fsync
 
         def counting_fsync(fd: int) -> None:
             calls.append(fd)
             real_fsync(fd)
+            loop.call_soon_threadsafe(synced.set)
 
         monkeypatch.setattr(os, "fsync", counting_fsync)
         box = await opened(fsync_interval=0.5)
@@ -334,9 +337,5 @@ class TestGroupCommit:
             box.append(_event(i))
         assert calls == []  # nothing synchronous on the request path
 
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 5
-        while not calls and loop.time() < deadline:
-            await asyncio.sleep(0.01)
-        assert calls, "the commit task never fsynced"
+        await asyncio.wait_for(synced.wait(), timeout=5)
         assert len(calls) <= 2  # one segment fsync (plus the new segment's directory)
