@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import os
 import time
-import uuid
 from collections import deque
 from dataclasses import dataclass
 from itertools import islice
@@ -22,6 +21,7 @@ import orjson
 import structlog
 
 from . import segments
+from .event_ids import EventIds
 
 log = structlog.get_logger(__name__)
 
@@ -56,6 +56,8 @@ class Outbox:
         self._segment_max = segment_max_bytes
         self._soft_cap = soft_cap_bytes
         self._instance_id = ""
+        self._instance_bytes = b""
+        self._event_ids = EventIds()
         self._segments: list[_Segment] = []  # oldest first; the last one takes appends
         self._fd = -1
         self._broken = False  # the active segment has bytes we could not cut off
@@ -112,6 +114,7 @@ class Outbox:
         self._cache.clear()
         self._hints.clear()
         self._instance_id = segments.load_instance_id(self.directory)
+        self._instance_bytes = self._instance_id.encode()
         self._acked = segments.load_watermark(self.directory)
         found = [_Segment(*view) for view in segments.list_segments(self.directory)]
         self._next_seq = self._acked + 1
@@ -138,14 +141,8 @@ class Outbox:
         if self._task is None:
             return self._drop("outbox_not_running", None)
         seq = self._next_seq
-        # Reserved keys first, so a reader finds the seq at a fixed place in the line.
-        payload: dict[str, object] = {"seq": seq, "event_id": None, "instance_id": None}
-        payload.update(event)
-        payload["seq"] = seq
-        payload["event_id"] = str(uuid.uuid4())
-        payload["instance_id"] = self._instance_id
         try:
-            line = orjson.dumps(payload, option=orjson.OPT_APPEND_NEWLINE)
+            line = segments.encode_event(seq, self._event_ids.next(), self._instance_bytes, event)
         except TypeError as exc:
             return self._drop("unserializable", exc)
         try:
