@@ -58,7 +58,9 @@ class TestAppendReadAck:
         assert [e["seq"] for e in events] == [1, 2, 3]
         assert [e["tokens"]["input_tokens"] for e in events] == [1, 2, 3]  # type: ignore[index]
         assert all(e["instance_id"] == box.instance_id for e in events)
-        assert len({uuid.UUID(str(e["event_id"])) for e in events}) == 3
+        ids = {uuid.UUID(str(e["event_id"])) for e in events}
+        assert len(ids) == 3
+        assert {(i.version, i.variant) for i in ids} == {(4, uuid.RFC_4122)}
 
         assert await box.ack(2) == 2
         lines, next_seq = await box.read(0, 10)
@@ -74,6 +76,13 @@ class TestAppendReadAck:
         event = orjson.loads(line)
         assert event["event_id"] != "mine"
         assert event["instance_id"] == box.instance_id
+
+    async def test_empty_event_is_still_a_valid_line(self, opened):
+        """An event with no fields of its own is stored as the three reserved fields."""
+        box = await opened()
+        box.append({})
+        (line,), _ = await box.read(0, 1)
+        assert set(orjson.loads(line)) == {"seq", "event_id", "instance_id"}
 
     async def test_read_pages_with_after_and_limit(self, opened):
         """Paging with the returned `next` visits every event once; an empty page keeps `after`."""
@@ -251,6 +260,9 @@ class TestPop:
         rest = await box.pop(10)
         assert [e["seq"] for e in rest] == [3, 4, 5]
         assert await box.pop(10) == []
+        box.append(_event())
+        assert await box.pop(0) == []
+        assert box.acked_seq == 5
         lines, _ = await box.read(0, 10)
         assert lines == []
 
