@@ -260,11 +260,11 @@ class TestPop:
         rest = await box.pop(10)
         assert [e["seq"] for e in rest] == [3, 4, 5]
         assert await box.pop(10) == []
+        lines, _ = await box.read(0, 10)
+        assert lines == []
         box.append(_event())
         assert await box.pop(0) == []
         assert box.acked_seq == 5
-        lines, _ = await box.read(0, 10)
-        assert lines == []
 
 
 class TestLoudFailure:
