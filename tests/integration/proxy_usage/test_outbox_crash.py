@@ -38,7 +38,8 @@ async def _append_then_get_killed(directory: Path, count: int) -> int:
 
 
 async def _read_everything(box: Outbox) -> list[dict[str, object]]:
-    events, after = [], 0
+    events: list[dict[str, object]] = []
+    after = 0
     while True:
         lines, after = await box.read(after, 1000)
         if not lines:

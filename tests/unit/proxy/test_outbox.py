@@ -56,7 +56,7 @@ class TestAppendReadAck:
         events = [orjson.loads(line) for line in lines]
         assert next_seq == 3
         assert [e["seq"] for e in events] == [1, 2, 3]
-        assert [e["tokens"]["input_tokens"] for e in events] == [1, 2, 3]  # type: ignore[index]
+        assert [e["tokens"]["input_tokens"] for e in events] == [1, 2, 3]
         assert all(e["instance_id"] == box.instance_id for e in events)
         ids = {uuid.UUID(str(e["event_id"])) for e in events}
         assert len(ids) == 3
