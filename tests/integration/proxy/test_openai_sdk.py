@@ -46,7 +46,7 @@ async def test_alias_is_sent_upstream_as_the_real_model(fake, client):
 
 
 async def test_stream_relays_chunks_without_the_injected_usage_chunk(fake, client):
-    """A stream the client did not ask usage for carries no usage chunk, though upstream sent one."""
+    """A stream without include_usage shows no usage chunk, though the upstream sent one."""
     fake.default = Reply(chunks=["Hel", "lo ", "world"])
     stream = await client.chat.completions.create(
         model="gpt-test", messages=[{"role": "user", "content": "hi"}], stream=True

@@ -13,11 +13,13 @@ BODY = {"model": "gpt-test", "messages": [{"role": "user", "content": "hi"}]}
 
 
 async def _status(base: str, key: str) -> int:
-    async with aiohttp.ClientSession() as session:
-        async with session.post(
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
             f"{base}/v1/chat/completions", json=BODY, headers={"Authorization": f"Bearer {key}"}
-        ) as resp:
-            return resp.status
+        ) as resp,
+    ):
+        return resp.status
 
 
 async def test_keys_added_and_removed_on_disk_apply_quickly(fake, tmp_path):
@@ -26,9 +28,9 @@ async def test_keys_added_and_removed_on_disk_apply_quickly(fake, tmp_path):
     async with run_proxy(tmp_path, config) as px:
         assert await _status(px.base_url, "sk-new-key-abcdefgh") == 401
         px.rewrite({**config, "api-keys": [CLIENT_KEY, "sk-new-key-abcdefgh"]})
-        await eventually(lambda: _status_is(px.base_url, "sk-new-key-abcdefgh", 200), timeout=1.5)
+        await eventually(lambda: _status_is(px.base_url, "sk-new-key-abcdefgh", 200), limit=1.5)
         px.rewrite({**config, "api-keys": ["sk-new-key-abcdefgh"]})
-        await eventually(lambda: _status_is(px.base_url, CLIENT_KEY, 401), timeout=1.5)
+        await eventually(lambda: _status_is(px.base_url, CLIENT_KEY, 401), limit=1.5)
 
 
 async def _status_is(base: str, key: str, expected: int) -> bool:

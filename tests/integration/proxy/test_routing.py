@@ -81,11 +81,11 @@ async def test_a_400_is_tried_once(fake, tmp_path):
             body={"error": {"message": "no such param", "type": "invalid_request_error"}},
         )
     )
-    async with run_proxy(
-        tmp_path, compat_config(fake.base_url, KEYS, **{"request-retry": 2})
-    ) as px:
-        async with aiohttp.ClientSession() as session:
-            status, body, _ = await _post(session, px.base_url)
+    async with (
+        run_proxy(tmp_path, compat_config(fake.base_url, KEYS, **{"request-retry": 2})) as px,
+        aiohttp.ClientSession() as session,
+    ):
+        status, body, _ = await _post(session, px.base_url)
     assert status == 400 and body["error"]["message"] == "no such param"
     assert len(fake.requests) == 1
 
@@ -94,9 +94,8 @@ async def test_failover_stops_at_max_retry_credentials(fake, tmp_path):
     """With max-retry-credentials 2, a request that keeps failing tries two keys, not three."""
     fake.always(Reply(status=500, body={"error": {"message": "boom"}}))
     config = compat_config(fake.base_url, KEYS, **{"max-retry-credentials": 2})
-    async with run_proxy(tmp_path, config) as px:
-        async with aiohttp.ClientSession() as session:
-            status, _, _ = await _post(session, px.base_url)
+    async with run_proxy(tmp_path, config) as px, aiohttp.ClientSession() as session:
+        status, _, _ = await _post(session, px.base_url)
     assert status == 500
     assert len(fake.requests) == 2
 
@@ -153,10 +152,12 @@ async def test_cooldowns_survive_a_restart(fake, tmp_path):
 @pytest.mark.parametrize("strategy", ["round-robin", "weighted-round-robin"])
 async def test_concurrent_requests_all_succeed(fake, tmp_path, strategy):
     """Fifty concurrent requests succeed and use every key."""
-    async with run_proxy(
-        tmp_path, compat_config(fake.base_url, KEYS, routing={"strategy": strategy})
-    ) as px:
-        async with aiohttp.ClientSession() as session:
-            results = await asyncio.gather(*(_post(session, px.base_url) for _ in range(50)))
+    async with (
+        run_proxy(
+            tmp_path, compat_config(fake.base_url, KEYS, routing={"strategy": strategy})
+        ) as px,
+        aiohttp.ClientSession() as session,
+    ):
+        results = await asyncio.gather(*(_post(session, px.base_url) for _ in range(50)))
     assert [r[0] for r in results] == [200] * 50
     assert set(_keys_used(fake)) == set(KEYS)

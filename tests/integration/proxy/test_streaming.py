@@ -54,10 +54,9 @@ async def test_bootstrap_retry_moves_a_dead_stream_to_another_key(fake, tmp_path
     """A stream that dies before its first byte is retried on the next key, invisibly."""
     fake.once(Reply(cut_after=0), key="k1")
     config = compat_config(fake.base_url, ["k1", "k2"], routing={"strategy": "fill-first"})
-    async with run_proxy(tmp_path, config) as px:
-        async with _sdk(px) as client:
-            stream = await client.chat.completions.create(**STREAM_BODY)
-            text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+    async with run_proxy(tmp_path, config) as px, _sdk(px) as client:
+        stream = await client.chat.completions.create(**STREAM_BODY)
+        text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
     assert text == Reply().text
     assert [r.api_key for r in fake.requests] == ["k1", "k2"]
 
