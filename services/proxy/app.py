@@ -63,7 +63,9 @@ async def errors_and_metrics(request: web.Request, handler: Handler) -> web.Stre
             raise
         return _error_response(request, exc.status, exc.reason, None, {}, None)
     except Exception:
-        log.exception("request_crashed", path=request.path, request_id=request.get("request_id"))
+        log.exception(
+            "request_crashed", path=request.path, request_id=request.get(inference.REQUEST_ID)
+        )
         return _error_response(request, 500, "Internal proxy error", "internal_error", {}, None)
     finally:
         request.app[METRICS].request(route_name, status, time.perf_counter() - started)

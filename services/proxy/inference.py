@@ -21,12 +21,15 @@ _CHAT = ChatCodec()
 _COMPLETIONS = CompletionsCodec()
 
 
+REQUEST_ID = web.RequestKey("request_id", str)
+
+
 def request_id(request: web.Request) -> str:
     """The id stamped on every response and log line of this request."""
-    rid = request.get("request_id")
+    rid = request.get(REQUEST_ID)
     if rid is None:
-        rid = request["request_id"] = os.urandom(8).hex()
-    return str(rid)
+        rid = request[REQUEST_ID] = os.urandom(8).hex()
+    return rid
 
 
 async def read_body(request: web.Request, limit: int) -> bytes:

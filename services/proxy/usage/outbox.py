@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import os
 import time
-import uuid
 from collections import deque
 from dataclasses import dataclass
 from itertools import islice
@@ -22,6 +21,7 @@ import orjson
 import structlog
 
 from . import segments
+from .event_ids import EventIds
 
 log = structlog.get_logger(__name__)
 
@@ -40,7 +40,10 @@ class _Segment:
 
 
 class Outbox:
-    """A per-instance, seq-numbered, append-only log of usage events in `directory`."""
+    """A per-instance, seq-numbered, append-only log of usage events in `directory`.
+
+    Use it from one event loop: `append` is synchronous and not thread-safe.
+    """
 
     def __init__(
         self,
@@ -56,6 +59,8 @@ class Outbox:
         self._segment_max = segment_max_bytes
         self._soft_cap = soft_cap_bytes
         self._instance_id = ""
+        self._instance_bytes = b""
+        self._event_ids = EventIds()
         self._segments: list[_Segment] = []  # oldest first; the last one takes appends
         self._fd = -1
         self._broken = False  # the active segment has bytes we could not cut off
@@ -112,6 +117,7 @@ class Outbox:
         self._cache.clear()
         self._hints.clear()
         self._instance_id = segments.load_instance_id(self.directory)
+        self._instance_bytes = self._instance_id.encode()
         self._acked = segments.load_watermark(self.directory)
         found = [_Segment(*view) for view in segments.list_segments(self.directory)]
         self._next_seq = self._acked + 1
@@ -138,14 +144,8 @@ class Outbox:
         if self._task is None:
             return self._drop("outbox_not_running", None)
         seq = self._next_seq
-        # Reserved keys first, so a reader finds the seq at a fixed place in the line.
-        payload: dict[str, object] = {"seq": seq, "event_id": None, "instance_id": None}
-        payload.update(event)
-        payload["seq"] = seq
-        payload["event_id"] = str(uuid.uuid4())
-        payload["instance_id"] = self._instance_id
         try:
-            line = orjson.dumps(payload, option=orjson.OPT_APPEND_NEWLINE)
+            line = segments.encode_event(seq, self._event_ids.next(), self._instance_bytes, event)
         except TypeError as exc:
             return self._drop("unserializable", exc)
         try:
@@ -308,6 +308,8 @@ class Outbox:
 
     async def pop(self, count: int) -> list[dict[str, object]]:
         """Remove and return the oldest unacked events (CLIProxyAPI's destructive usage queue)."""
+        if count < 1:
+            return []
         async with self._lock:
             lines, last = await self.read(self._acked, count)
             if lines:
@@ -319,23 +321,24 @@ class Outbox:
         if upto <= self._acked:
             return self._acked
         await asyncio.to_thread(segments.store_watermark, self.directory, upto)
-        self._acked = upto
-        doomed = []
-        while len(self._segments) > 1 and self._segments[1].first - 1 <= upto:
-            segment = self._segments.pop(0)
-            self._total_bytes -= segment.size
-            doomed.append(segment.path)
-        self._head_offset = await self._offset_after(upto)
-        if doomed:
-            await asyncio.to_thread(segments.remove_files, doomed)
+        done = 0  # leading segments whose every event is acked (never the active one)
+        while done + 1 < len(self._segments) and self._segments[done + 1].first - 1 <= upto:
+            done += 1
+        head_offset = await self._offset_after(self._segments[done], upto) if self._segments else 0
+        # No await from here to the counters: depth_bytes never sees a half-applied ack.
+        doomed = self._segments[:done]
+        del self._segments[:done]
+        self._total_bytes -= sum(segment.size for segment in doomed)
+        self._acked, self._head_offset = upto, head_offset
         self._hints = {seq: pos for seq, pos in self._hints.items() if seq >= upto}
         self._check_cap()
+        if doomed:
+            await asyncio.to_thread(segments.remove_files, [segment.path for segment in doomed])
         return upto
 
-    async def _offset_after(self, seq: int) -> int:
-        """Where the events after `seq` begin in the oldest segment (which holds `seq`)."""
-        head = self._segments[0] if self._segments else None
-        if head is None or seq < head.first:
+    async def _offset_after(self, head: _Segment, seq: int) -> int:
+        """Where the events after `seq` begin in `head`, the segment that holds `seq`."""
+        if seq < head.first:
             return 0
         cache_first = self._next_seq - len(self._cache)
         if seq >= cache_first:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import bisect
 import os
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
+import orjson
 import structlog
 
 log = structlog.get_logger(__name__)
@@ -21,6 +22,7 @@ SEGMENT_SUFFIX = ".jsonl"
 INSTANCE_FILE = "instance_id"
 WATERMARK_FILE = "acked"
 SEQ_PREFIX = b'{"seq":'
+RESERVED = ("seq", "event_id", "instance_id")
 _NUMBER_END = len(SEQ_PREFIX) + 21  # a seq has at most 20 digits
 
 
@@ -36,6 +38,21 @@ class ReadResult(NamedTuple):
     lines: list[bytes]
     last_seq: int
     position: tuple[int, int] | None  # (segment first seq, offset after the last line)
+
+
+def encode_event(
+    seq: int, event_id: bytes, instance_id: bytes, event: Mapping[str, object]
+) -> bytes:
+    """One stored line: the reserved fields first, then the caller's; TypeError if unencodable.
+
+    The caller's mapping is encoded as is and spliced in, cheaper than copying it into a new dict.
+    """
+    if "seq" in event or "event_id" in event or "instance_id" in event:
+        event = {key: value for key, value in event.items() if key not in RESERVED}
+    body = orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE)  # b"{...}\n"
+    separator = b"," if len(body) > 3 else b""  # b"{}\n" has no fields to follow ours
+    head = b'{"seq":%d,"event_id":"%b","instance_id":"%b"' % (seq, event_id, instance_id)
+    return b"%b%b%b" % (head, separator, body[1:])
 
 
 def segment_name(first_seq: int) -> str:

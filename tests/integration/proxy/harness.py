@@ -94,6 +94,12 @@ async def run_proxy(tmp: Path, config: dict[str, Any]) -> AsyncIterator[InProces
         await server.close()
 
 
+def spawn_logged(argv: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """Start a child whose output goes to `log_path` (the child keeps its own copy of the fd)."""
+    with log_path.open("ab") as log:
+        return subprocess.Popen(argv, cwd=REPO, env=env, stdout=log, stderr=log)
+
+
 class ProxyProcess:
     """`python -m services.proxy` as a child process, for crash and restart tests."""
 
@@ -114,13 +120,10 @@ class ProxyProcess:
             "COLLECTOR_API_KEY": COLLECTOR_KEY,
             "LOG_FORMAT": "json",
         }
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
+        self.proc = spawn_logged(
             [sys.executable, "-m", "services.proxy", "--config", str(self.config_path)],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=log,
+            env,
+            self.log_path,
         )
         await wait_healthy(self.base_url, self.proc)
 
@@ -143,9 +146,9 @@ class ProxyProcess:
 
 
 async def wait_healthy(
-    base_url: str, proc: subprocess.Popen[bytes] | None = None, timeout: float = 20
+    base_url: str, proc: subprocess.Popen[bytes] | None = None, limit: float = 20
 ) -> None:
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + limit
     async with aiohttp.ClientSession() as session:
         while time.monotonic() < deadline:
             if proc is not None and proc.poll() is not None:
@@ -160,9 +163,9 @@ async def wait_healthy(
     raise TimeoutError(f"{base_url} did not become healthy")
 
 
-async def eventually(predicate, timeout: float = 5.0, interval: float = 0.02):
+async def eventually(predicate, limit: float = 5.0, interval: float = 0.02):
     """Poll `predicate` (sync or async) until it returns a truthy value or time runs out."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + limit
     while True:
         value = predicate()
         if asyncio.iscoroutine(value):

@@ -18,9 +18,14 @@ CHILD = "tests.integration.proxy_usage.outbox_child"
 async def _append_then_get_killed(directory: Path, count: int) -> int:
     """Run a child that appends `count` events, SIGKILL it, and return the last seq it reported."""
     child = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", CHILD, str(directory), str(count),
-        cwd=REPO, stdout=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+        sys.executable,
+        "-m",
+        CHILD,
+        str(directory),
+        str(count),
+        cwd=REPO,
+        stdout=asyncio.subprocess.PIPE,
+    )
     try:
         assert child.stdout is not None
         line = await asyncio.wait_for(child.stdout.readline(), timeout=60)
@@ -33,7 +38,8 @@ async def _append_then_get_killed(directory: Path, count: int) -> int:
 
 
 async def _read_everything(box: Outbox) -> list[dict[str, object]]:
-    events, after = [], 0
+    events: list[dict[str, object]] = []
+    after = 0
     while True:
         lines, after = await box.read(after, 1000)
         if not lines:

@@ -56,9 +56,11 @@ class TestAppendReadAck:
         events = [orjson.loads(line) for line in lines]
         assert next_seq == 3
         assert [e["seq"] for e in events] == [1, 2, 3]
-        assert [e["tokens"]["input_tokens"] for e in events] == [1, 2, 3]  # type: ignore[index]
+        assert [e["tokens"]["input_tokens"] for e in events] == [1, 2, 3]
         assert all(e["instance_id"] == box.instance_id for e in events)
-        assert len({uuid.UUID(str(e["event_id"])) for e in events}) == 3
+        ids = {uuid.UUID(str(e["event_id"])) for e in events}
+        assert len(ids) == 3
+        assert {(i.version, i.variant) for i in ids} == {(4, uuid.RFC_4122)}
 
         assert await box.ack(2) == 2
         lines, next_seq = await box.read(0, 10)
@@ -74,6 +76,13 @@ class TestAppendReadAck:
         event = orjson.loads(line)
         assert event["event_id"] != "mine"
         assert event["instance_id"] == box.instance_id
+
+    async def test_empty_event_is_still_a_valid_line(self, opened):
+        """An event with no fields of its own is stored as the three reserved fields."""
+        box = await opened()
+        box.append({})
+        (line,), _ = await box.read(0, 1)
+        assert set(orjson.loads(line)) == {"seq", "event_id", "instance_id"}
 
     async def test_read_pages_with_after_and_limit(self, opened):
         """Paging with the returned `next` visits every event once; an empty page keeps `after`."""
@@ -121,7 +130,7 @@ class TestAppendReadAck:
 
 class TestRestart:
     async def test_seq_and_instance_continue_after_restart(self, opened, tmp_path):
-        """A reopened outbox keeps its instance id, serves old events from disk and continues seq."""
+        """A reopened outbox keeps its instance id, serves old events from disk, continues seq."""
         box = await opened()
         for i in range(5):
             box.append(_event(i))
@@ -253,6 +262,9 @@ class TestPop:
         assert await box.pop(10) == []
         lines, _ = await box.read(0, 10)
         assert lines == []
+        box.append(_event())
+        assert await box.pop(0) == []
+        assert box.acked_seq == 5
 
 
 class TestLoudFailure:
@@ -321,11 +333,14 @@ class TestGroupCommit:
     async def test_fsync_is_batched_off_the_request_path(self, opened, monkeypatch):
         """append never fsyncs; the commit task fsyncs a burst of appends in few calls."""
         calls: list[int] = []
+        synced = asyncio.Event()
+        loop = asyncio.get_running_loop()
         real_fsync = os.fsync
 
         def counting_fsync(fd: int) -> None:
             calls.append(fd)
             real_fsync(fd)
+            loop.call_soon_threadsafe(synced.set)
 
         monkeypatch.setattr(os, "fsync", counting_fsync)
         box = await opened(fsync_interval=0.5)
@@ -334,9 +349,5 @@ class TestGroupCommit:
             box.append(_event(i))
         assert calls == []  # nothing synchronous on the request path
 
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 5
-        while not calls and loop.time() < deadline:
-            await asyncio.sleep(0.01)
-        assert calls, "the commit task never fsynced"
+        await asyncio.wait_for(synced.wait(), timeout=5)
         assert len(calls) <= 2  # one segment fsync (plus the new segment's directory)
