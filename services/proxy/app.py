@@ -11,7 +11,7 @@ from aiohttp import web
 
 from services.core.errors import AppError
 
-from . import inference
+from . import inference, native_routes
 from .appkeys import COOLDOWNS, EXECUTOR, METRICS, RUNTIME, SETTINGS, STORE
 from .client_errors import ClientFormat, error_body
 from .config.loader import LoadedConfig
@@ -38,7 +38,7 @@ def client_format(path: str) -> ClientFormat:
     """The wire format a route's clients expect errors in."""
     if path.startswith("/v1/messages"):
         return "anthropic"
-    if path.startswith("/v1beta"):
+    if path.startswith("/v1beta") or (path.startswith("/v1/models/") and ":" in path):
         return "gemini"
     return "openai"
 
@@ -177,6 +177,7 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
 
     app.cleanup_ctx.append(resources)
     app.add_routes(inference.routes)
+    app.add_routes(native_routes.routes)
     app.add_routes(usage_routes(outbox, _accepted_usage_keys(settings)))
     app.add_routes(
         [

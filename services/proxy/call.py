@@ -10,7 +10,7 @@ from aiohttp import web
 from .client_errors import ClientFormat
 from .registry import Target
 from .runtime import Runtime
-from .tokens import Tokens
+from .translate.usage import Usage
 
 
 @dataclass(slots=True)
@@ -38,12 +38,21 @@ class UpstreamRequest:
 class StreamProcessor(Protocol):
     """Turns upstream stream bytes into client bytes, tracking usage and completion."""
 
-    tokens: Tokens | None
-    done: bool
+    @property
+    def tokens(self) -> Usage | None: ...
+
+    @property
+    def done(self) -> bool:
+        """True once the upstream's own end of stream was seen."""
+        ...
 
     def feed(self, chunk: bytes) -> bytes: ...
 
     def finish(self) -> bytes: ...
+
+    def error(self, message: str, status: int) -> bytes:
+        """An in-stream error in the client's format, ending the stream."""
+        ...
 
 
 class Codec(Protocol):
@@ -53,11 +62,9 @@ class Codec(Protocol):
 
     def build(self, call: Call, target: Target) -> UpstreamRequest: ...
 
-    def response(self, call: Call, target: Target, body: bytes) -> tuple[bytes, Tokens | None]: ...
+    def response(self, call: Call, target: Target, body: bytes) -> tuple[bytes, Usage | None]: ...
 
     def stream(self, call: Call, target: Target) -> StreamProcessor: ...
-
-    def stream_error(self, message: str, status: int) -> bytes: ...
 
     def passthrough_errors(self, target: Target) -> bool:
         """True when an upstream error body is already in the client's format."""

@@ -13,24 +13,19 @@ import orjson
 
 from .call import Call, StreamProcessor, UpstreamRequest
 from .client_errors import ClientFormat
-from .openai_stream import OpenAIStream, openai_stream_error
+from .openai_stream import OpenAIStream
 from .registry import Target
-from .tokens import Tokens, tokens_from_openai
+from .translate.thinking import apply_native
+from .translate.usage import Usage, from_openai
 
 
 def upstream_headers(call: Call, target: Target, *, accept: str) -> dict[str, str]:
-    """Auth and content headers plus the credential's own; `$Name` copies a client header."""
-    headers = {
-        "Authorization": f"Bearer {target.credential.secret}",
-        "Content-Type": "application/json",
-        "Accept": accept,
-    }
-    for name, value in target.credential.headers.items():
-        if value.startswith("$"):
-            copied = call.request.headers.get(value[1:])
-            if copied is not None:
-                headers[name] = copied
-        else:
+    """Content, auth and the credential's own headers; `$Name` entries copy a client header."""
+    cred = target.credential
+    headers = {"Content-Type": "application/json", "Accept": accept, **cred.static_headers}
+    for name, source in cred.copied_headers.items():
+        value = call.request.headers.get(source)
+        if value is not None:
             headers[name] = value
     return headers
 
@@ -61,8 +56,15 @@ class ChatCodec:
             call.extra["strip_usage"] = strip
             if options is not None:
                 changes["stream_options"] = options
+        thinking = call.extra.get("thinking")
+        if thinking is not None:
+            body = dict(body)
+            apply_native(body, "openai", thinking, target.upstream_model)
         raw = call.extra.get("raw")
-        data = orjson.dumps({**body, **changes}) if changes or raw is None else raw
+        if not changes and thinking is None and isinstance(raw, bytes):
+            data = raw  # nothing to change: the client's bytes go upstream untouched
+        else:
+            data = orjson.dumps({**body, **changes})
         accept = "text/event-stream" if call.stream else "application/json"
         return UpstreamRequest(
             target.credential.base_url + self.path,
@@ -70,16 +72,13 @@ class ChatCodec:
             data,
         )
 
-    def response(self, call: Call, target: Target, body: bytes) -> tuple[bytes, Tokens | None]:
+    def response(self, call: Call, target: Target, body: bytes) -> tuple[bytes, Usage | None]:
         parsed = orjson.loads(body)
         usage = parsed.get("usage") if isinstance(parsed, dict) else None
-        return body, tokens_from_openai(usage)
+        return body, from_openai(usage) if isinstance(usage, dict) else None
 
     def stream(self, call: Call, target: Target) -> StreamProcessor:
         return OpenAIStream(strip_usage=bool(call.extra.get("strip_usage")))
-
-    def stream_error(self, message: str, status: int) -> bytes:
-        return openai_stream_error(message, status, "upstream_error")
 
     def passthrough_errors(self, target: Target) -> bool:
         return target.credential.fmt == "openai"
@@ -136,29 +135,3 @@ def chat_to_completion(obj: dict[str, Any], *, delta: bool) -> dict[str, Any]:
     if obj.get("usage") is not None:
         out["usage"] = obj["usage"]
     return out
-
-
-class CompletionsCodec(ChatCodec):
-    """Legacy completions client, served through an upstream's chat endpoint."""
-
-    def build(self, call: Call, target: Target) -> UpstreamRequest:
-        call.extra.pop("raw", None)
-        original = call.body
-        call.body = completion_to_chat(original)
-        try:
-            return super().build(call, target)
-        finally:
-            call.body = original
-
-    def response(self, call: Call, target: Target, body: bytes) -> tuple[bytes, Tokens | None]:
-        parsed = orjson.loads(body)
-        if not isinstance(parsed, dict):
-            raise ValueError("upstream answer is not a JSON object")
-        tokens = tokens_from_openai(parsed.get("usage"))
-        return orjson.dumps(chat_to_completion(parsed, delta=False)), tokens
-
-    def stream(self, call: Call, target: Target) -> StreamProcessor:
-        return OpenAIStream(
-            strip_usage=bool(call.extra.get("strip_usage")),
-            rewrite=lambda obj: chat_to_completion(obj, delta=True),
-        )

@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass, field, replace
 
 from .config.model import ModelMapping, ProviderKey, ProxyConfig
-
-# The wire format an upstream speaks.
-UpstreamFormat = Literal["openai", "anthropic", "gemini", "responses"]
+from .wire import UpstreamFormat, auth_headers
 
 DEFAULT_BASE_URLS: Mapping[str, str] = {
     "claude": "https://api.anthropic.com",
@@ -58,6 +55,20 @@ class Credential:
     disable_cooling: bool
     models: tuple[ModelMapping, ...]
     excluded: tuple[str, ...]
+    # Auth plus the entry's static headers, merged once; "$Name" headers are resolved per request.
+    static_headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    copied_headers: Mapping[str, str] = field(default_factory=dict)
+
+
+def _with_headers(cred: Credential) -> Credential:
+    static = dict(auth_headers(cred.fmt, cred.base_url, cred.secret))
+    copied = {}
+    for name, value in cred.headers.items():
+        if value.startswith("$"):
+            copied[name] = value[1:]
+        else:
+            static[name] = value
+    return replace(cred, static_headers=static, copied_headers=copied)
 
 
 def _compat_credentials(config: ProxyConfig) -> Iterator[Credential]:
@@ -115,4 +126,4 @@ def build_credentials(config: ProxyConfig) -> list[Credential]:
     creds += _provider_credentials(config, "claude", config.claude_api_key)
     creds += _provider_credentials(config, "gemini", config.gemini_api_key)
     creds += _provider_credentials(config, "codex", config.codex_api_key)
-    return creds
+    return [_with_headers(c) for c in creds]

@@ -367,7 +367,7 @@ class Executor:
             if failure is None and not proc.done:
                 failure = "upstream stream ended early"
             if failure is not None:
-                await reply.write(codec.stream_error(failure, 502))
+                await reply.write(proc.error(failure, 502))
             await reply.write_eof()
         except (ConnectionResetError, aiohttp.ClientConnectionResetError):
             self._client_gone(call, target, started, proc, ttft)

@@ -14,10 +14,11 @@ from .access import authenticate
 from .appkeys import EXECUTOR, RUNTIME
 from .call import Call, Codec
 from .client_errors import ClientFormat
-from .codecs import ChatCodec, CompletionsCodec
 from .runtime import Runtime
+from .translate import parse_model_suffix
+from .translating import CompletionsCodec, TranslatingCodec
 
-_CHAT = ChatCodec()
+_CHAT = TranslatingCodec("openai")
 _COMPLETIONS = CompletionsCodec()
 
 
@@ -54,8 +55,15 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     return body
 
 
-async def begin_call(request: web.Request, fmt: ClientFormat, *, model: str | None = None) -> Call:
-    """Authenticate, read and validate the body; the model comes from the body unless given."""
+async def begin_call(
+    request: web.Request,
+    fmt: ClientFormat,
+    *,
+    model: str | None = None,
+    stream: bool | None = None,
+) -> Call:
+    """Authenticate, read and validate the body. The model and stream flag come from the body
+    unless the route gives them (Gemini carries both in the URL)."""
     runtime: Runtime = request.app[RUNTIME].current
     api_key_id = authenticate(request, runtime)
     raw = await read_body(request, runtime.body_limit)
@@ -64,6 +72,9 @@ async def begin_call(request: web.Request, fmt: ClientFormat, *, model: str | No
         model = body.get("model")
         if not isinstance(model, str) or not model.strip():
             raise BadRequest("The 'model' field is required", code="missing_model")
+    extra: dict[str, Any] = {"raw": raw}
+    if model.endswith(")"):  # name(8192|high|none|auto): thinking asked for in the model id
+        model, extra["thinking"] = parse_model_suffix(model)
     return Call(
         request=request,
         runtime=runtime,
@@ -71,10 +82,10 @@ async def begin_call(request: web.Request, fmt: ClientFormat, *, model: str | No
         endpoint=f"{request.method} {request.path}",
         model=model,
         body=body,
-        stream=body.get("stream") is True,
+        stream=body.get("stream") is True if stream is None else stream,
         api_key_id=api_key_id,
         request_id=request_id(request),
-        extra={"raw": raw},
+        extra=extra,
     )
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from .client_errors import openai_error_type
-from .tokens import Tokens, tokens_from_openai
+from .translate.usage import Usage, from_openai
 
 MAX_FRAME = 8 * 1024 * 1024
 _USAGE = b'"usage"'
@@ -32,7 +32,7 @@ class OpenAIStream:
     def __init__(self, *, strip_usage: bool, rewrite: FrameRewriter | None = None) -> None:
         self.strip_usage = strip_usage
         self.rewrite = rewrite
-        self.tokens: Tokens | None = None
+        self.tokens: Usage | None = None
         self.done = False
         self.started = False
         self._tail = b""
@@ -67,7 +67,8 @@ class OpenAIStream:
         changed = False
         usage = obj.get("usage")
         if usage:
-            self.tokens = tokens_from_openai(usage) or self.tokens
+            if isinstance(usage, dict):
+                self.tokens = from_openai(usage)
             if self.strip_usage:
                 if not obj.get("choices"):
                     return b""
@@ -81,6 +82,9 @@ class OpenAIStream:
         if not changed:
             return frame + b"\n\n"
         return b"data: " + orjson.dumps(obj) + b"\n\n"
+
+    def error(self, message: str, status: int) -> bytes:
+        return openai_stream_error(message, status, "upstream_error")
 
     def finish(self) -> bytes:
         """Bytes still owed at upstream EOF (a last frame without its blank line)."""

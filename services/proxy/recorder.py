@@ -12,10 +12,10 @@ import structlog
 
 from .call import Call
 from .registry import Target
-from .tokens import Tokens
+from .translate.usage import Usage
 
 log = structlog.get_logger(__name__)
-_EMPTY = Tokens()
+_EMPTY = Usage()
 
 
 class EventSink(Protocol):
@@ -33,7 +33,7 @@ class Recorder:
         *,
         status: int,
         failed: bool,
-        tokens: Tokens | None,
+        tokens: Usage | None,
         latency_ms: int,
         ttft_ms: int | None,
         reason: str | None = None,

@@ -1,8 +1,8 @@
-"""The official SDKs as clients of a minimal translating gateway in front of each fake upstream.
+"""The official SDKs (anthropic, openai chat and responses, google-genai) as clients of the real
+proxy, each against each upstream kind: text, stream and a tool-call round trip.
 
-The gateway here is ten lines of glue around services.proxy.translate (the real proxy routes are
-wired elsewhere): it proves the translated bytes parse in the anthropic, openai (chat and
-responses) and google-genai SDKs, for text, streams and tool calls.
+Every client format meets every upstream format here: same-format pairs go through the
+passthrough path, the others through the translator.
 """
 
 from __future__ import annotations
@@ -10,103 +10,95 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 
-import aiohttp
 import anthropic
 import openai
 import pytest
-from aiohttp import web
 from google import genai
 from google.genai import types
 
-from services.proxy.translate import StreamTranslator, translate_request, translate_response
+from tests.fakes import openai_upstream
 from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.gemini_upstream import FakeGemini
 from tests.fakes.responses_upstream import FakeResponses
-from tests.fakes.wire_base import FakeServer, Reply
+from tests.fakes.wire_base import Reply
 
-UPSTREAMS = {"anthropic": FakeAnthropic, "gemini": FakeGemini, "responses": FakeResponses}
-UPSTREAM_MODEL = {
-    "anthropic": "claude-sonnet-4-5",
-    "gemini": "gemini-2.5-flash",
-    "responses": "gpt-5-codex",
-}
+from .harness import CLIENT_KEY, run_proxy
+
 WEATHER = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+CLIENT_MODELS = ("claude-client", "gpt-client", "gemini-client")
 
 
-def _upstream_url(fake: FakeServer, target: str, model: str, stream: bool) -> str:
-    if target == "anthropic":
-        return fake.base_url + "/v1/messages"
-    if target == "responses":
-        return fake.base_url + "/v1/responses"
-    method = "streamGenerateContent?alt=sse" if stream else "generateContent"
-    return f"{fake.base_url}/v1beta/models/{model}:{method}"
+class OpenAIUpstream:
+    """FakeOpenAI behind the same small interface as the other fakes (push, last)."""
+
+    def __init__(self) -> None:
+        self._fake = openai_upstream.FakeOpenAI()
+        self.base_url = ""
+
+    async def __aenter__(self) -> OpenAIUpstream:
+        await self._fake.__aenter__()
+        self.base_url = self._fake.base_url
+        self._fake.default = openai_upstream.Reply(prompt_tokens=11, completion_tokens=7)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._fake.__aexit__(*exc)
+
+    def push(self, reply: Reply) -> None:
+        calls = (
+            [openai_upstream.ToolCall(reply.tool[0], json.dumps(reply.tool[1]))]
+            if reply.tool
+            else []
+        )
+        self._fake.once(
+            openai_upstream.Reply(
+                text=reply.text,
+                tool_calls=calls,
+                prompt_tokens=reply.input_tokens,
+                completion_tokens=reply.output_tokens,
+            )
+        )
+
+    @property
+    def last(self):
+        return self._fake.requests[-1]
 
 
-def gateway(fake: FakeServer, target: str) -> web.Application:
-    async def relay(
-        request: web.Request, source: str, stream: bool, client_model: str
-    ) -> web.StreamResponse:
-        body = await request.json()
-        model = UPSTREAM_MODEL[target]
-        upstream_body = translate_request(
-            body, source=source, target=target, model=model, stream=stream
-        )  # type: ignore[arg-type]
-        url = _upstream_url(fake, target, model, stream)
-        async with aiohttp.ClientSession() as session, session.post(url, json=upstream_body) as up:
-            if not stream:
-                out, _usage = translate_response(
-                    await up.read(), source=target, target=source, model=client_model, request=body
-                )  # type: ignore[arg-type]
-                return web.Response(body=out, status=up.status, content_type="application/json")
-            response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-            await response.prepare(request)
-            translator = StreamTranslator(target, source, client_model, request=body)  # type: ignore[arg-type]
-            async for chunk in up.content.iter_any():
-                await response.write(translator.feed(chunk))
-            await response.write(translator.finish())
-            return response
+UPSTREAMS = {
+    "anthropic": (FakeAnthropic, "claude-api-key", "claude-sonnet-4-5", ""),
+    "gemini": (FakeGemini, "gemini-api-key", "gemini-2.5-flash", ""),
+    "responses": (FakeResponses, "codex-api-key", "gpt-5-codex", "/v1"),
+    "openai": (OpenAIUpstream, "openai-compatibility", "gpt-test", ""),
+}
 
-    async def chat(request: web.Request) -> web.StreamResponse:
-        body = await request.json()
-        return await relay(request, "openai", bool(body.get("stream")), body["model"])
 
-    async def responses(request: web.Request) -> web.StreamResponse:
-        body = await request.json()
-        return await relay(request, "responses", bool(body.get("stream")), body["model"])
+def _config(kind: str, base_url: str) -> dict:
+    _, section, model, suffix = UPSTREAMS[kind]
+    models = [{"name": model, "alias": alias} for alias in CLIENT_MODELS]
+    if section == "openai-compatibility":
+        entry = {
+            "name": "compat",
+            "base-url": base_url,
+            "api-key-entries": [{"api-key": "up"}],
+            "models": models,
+        }
+    else:
+        entry = {"api-key": "up-key", "base-url": base_url + suffix, "models": models}
+    return {"api-keys": [CLIENT_KEY], section: [entry], "request-retry": 0}
 
-    async def messages(request: web.Request) -> web.StreamResponse:
-        body = await request.json()
-        return await relay(request, "anthropic", bool(body.get("stream")), body["model"])
 
-    async def gemini_call(request: web.Request) -> web.StreamResponse:
-        model, _, method = request.match_info["call"].partition(":")
-        return await relay(request, "gemini", method == "streamGenerateContent", model)
-
-    app = web.Application()
-    app.add_routes(
-        [
-            web.post("/v1/chat/completions", chat),
-            web.post("/v1/responses", responses),
-            web.post("/v1/messages", messages),
-            web.post("/{version:v1beta|v1}/models/{call}", gemini_call),
-        ]
-    )
-    return app
+def tool_text(target: str) -> str:
+    """Text sent beside a tool call; the OpenAI fake sends none, as OpenAI models usually do."""
+    return "" if target == "openai" else "Let me check."
 
 
 @asynccontextmanager
-async def running(target: str) -> AsyncIterator[tuple[FakeServer, str]]:
-    async with UPSTREAMS[target]() as fake:
-        runner = web.AppRunner(gateway(fake, target), access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        try:
-            yield fake, f"http://127.0.0.1:{port}"
-        finally:
-            await runner.cleanup()
+async def running(target: str, tmp_path: Path) -> AsyncIterator[tuple[object, str]]:
+    async with UPSTREAMS[target][0]() as fake:
+        async with run_proxy(tmp_path, _config(target, fake.base_url)) as px:
+            yield fake, px.base_url
 
 
 TARGETS = list(UPSTREAMS)
@@ -116,9 +108,9 @@ TOOL = Reply(
 
 
 @pytest.mark.parametrize("target", TARGETS)
-async def test_anthropic_sdk(target):
-    async with running(target) as (fake, url), AsyncExitStack() as stack:
-        client = anthropic.AsyncAnthropic(base_url=url, api_key="k", max_retries=0)
+async def test_anthropic_sdk(target, tmp_path):
+    async with running(target, tmp_path) as (fake, url), AsyncExitStack() as stack:
+        client = anthropic.AsyncAnthropic(base_url=url, api_key=CLIENT_KEY, max_retries=0)
         stack.push_async_callback(client.close)
         msg = await client.messages.create(
             model="claude-client", max_tokens=200, messages=[{"role": "user", "content": "hi"}]
@@ -167,9 +159,9 @@ async def test_anthropic_sdk(target):
 
 
 @pytest.mark.parametrize("target", TARGETS)
-async def test_openai_chat_sdk(target):
-    async with running(target) as (fake, url), AsyncExitStack() as stack:
-        client = openai.AsyncOpenAI(base_url=url + "/v1", api_key="k", max_retries=0)
+async def test_openai_chat_sdk(target, tmp_path):
+    async with running(target, tmp_path) as (fake, url), AsyncExitStack() as stack:
+        client = openai.AsyncOpenAI(base_url=url + "/v1", api_key=CLIENT_KEY, max_retries=0)
         stack.push_async_callback(client.close)
         done = await client.chat.completions.create(
             model="gpt-client", messages=[{"role": "user", "content": "hi"}]
@@ -181,6 +173,7 @@ async def test_openai_chat_sdk(target):
         stream = await client.chat.completions.create(
             model="gpt-client",
             stream=True,
+            stream_options={"include_usage": True},
             tools=tools,
             messages=[{"role": "user", "content": "weather?"}],
         )
@@ -193,14 +186,14 @@ async def test_openai_chat_sdk(target):
                 for call in choice.delta.tool_calls or []:
                     args += call.function.arguments or ""
                 finish = choice.finish_reason or finish
-        assert text == "Let me check." and json.loads(args) == {"city": "Paris"}
+        assert text == tool_text(target) and json.loads(args) == {"city": "Paris"}
         assert finish == "tool_calls" and usage is not None and usage.completion_tokens == 12
 
 
 @pytest.mark.parametrize("target", TARGETS)
-async def test_openai_responses_sdk(target):
-    async with running(target) as (fake, url), AsyncExitStack() as stack:
-        client = openai.AsyncOpenAI(base_url=url + "/v1", api_key="k", max_retries=0)
+async def test_openai_responses_sdk(target, tmp_path):
+    async with running(target, tmp_path) as (fake, url), AsyncExitStack() as stack:
+        client = openai.AsyncOpenAI(base_url=url + "/v1", api_key=CLIENT_KEY, max_retries=0)
         stack.push_async_callback(client.close)
         done = await client.responses.create(model="gpt-client", input="hi")
         assert done.output_text == "Hello from the fake upstream."
@@ -214,16 +207,16 @@ async def test_openai_responses_sdk(target):
             final = await stream.get_final_response()
         calls = [i for i in final.output if i.type == "function_call"]
         assert calls and json.loads(calls[0].arguments) == {"city": "Paris"}
-        assert final.output_text == "Let me check."
+        assert final.output_text == tool_text(target)
         assert final.usage is not None and final.usage.output_tokens == 12
 
 
 # google-genai subclasses aiohttp.ClientSession, which aiohttp warns about: not our code.
 @pytest.mark.filterwarnings("ignore:Inheritance class AiohttpClientSession:DeprecationWarning")
 @pytest.mark.parametrize("target", TARGETS)
-async def test_google_genai_sdk(target):
-    async with running(target) as (fake, url), AsyncExitStack() as stack:
-        client = genai.Client(api_key="k", http_options=types.HttpOptions(base_url=url))
+async def test_google_genai_sdk(target, tmp_path):
+    async with running(target, tmp_path) as (fake, url), AsyncExitStack() as stack:
+        client = genai.Client(api_key=CLIENT_KEY, http_options=types.HttpOptions(base_url=url))
         stack.push_async_callback(client.aio.aclose)
         done = await client.aio.models.generate_content(model="gemini-client", contents="hi")
         assert done.text == "Hello from the fake upstream."
@@ -245,6 +238,6 @@ async def test_google_genai_sdk(target):
                 text += part.text or ""
                 if part.function_call:
                     calls.append(part.function_call)
-        assert text == "Let me check."
+        assert text == tool_text(target)
         assert [(c.name, c.args) for c in calls] == [("get_weather", {"city": "Paris"})]
         assert last is not None and last.usage_metadata.total_token_count == 42
