@@ -177,7 +177,7 @@ async def test_provider_list_validation_errors(mgmt, method, kwargs, status):
 
 
 async def test_openai_compatibility_conventions(mgmt):
-    """The Management Center toggles a provider with {index, value:{disabled}} and deletes by index."""
+    """The Management Center toggles {index, value:{disabled}} and deletes by index."""
     await mgmt.ok_json(
         "PATCH", "/openai-compatibility", json={"index": 0, "value": {"disabled": True}}
     )
