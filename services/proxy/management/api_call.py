@@ -171,7 +171,7 @@ async def perform(ctx: ManagementContext, call: ApiCall) -> dict[str, Any]:
             raw = await _read_capped(response, ctx.limits.api_call_max_bytes)
             reply_headers: dict[str, list[str]] = {}
             for name, value in response.headers.items():
-                reply_headers.setdefault(name, []).append(value)
+                reply_headers.setdefault(str(name), []).append(value)
             status = response.status
     except TimeoutError:
         raise GatewayTimeout("upstream request timed out") from None
