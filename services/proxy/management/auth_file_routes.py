@@ -144,19 +144,22 @@ class AuthFileRoutes:
         )
 
     async def upload(self, request: web.Request) -> web.Response:
-        async with self.lock:
-            if request.content_type.startswith("multipart/"):
-                uploaded, failed = await self._upload_parts(request)
-            else:
-                uploaded, failed = await self._upload_raw(request), []
+        if request.content_type.startswith("multipart/"):
+            uploaded, failed = await self._upload_parts(request)
+        else:
+            uploaded, failed = await self._upload_raw(request), []
         for name in uploaded:
             log.info("auth_file_uploaded", name=name)
         return _batch_reply("uploaded", uploaded, failed)
 
+    async def _write(self, name: str, raw: bytes) -> None:
+        # The lock covers disk work only, never reading a (possibly slow) request body.
+        async with self.lock:
+            await self._run(self.store.write, name, raw)
+
     async def _upload_raw(self, request: web.Request) -> list[str]:
         name = validate_name(request.query.get("name", ""))
-        raw = await read_limited(request, self.store.max_bytes)
-        await self._run(self.store.write, name, raw)
+        await self._write(name, await read_limited(request, self.store.max_bytes))
         return [name]
 
     async def _upload_parts(self, request: web.Request) -> tuple[list[str], list[dict[str, str]]]:
@@ -171,7 +174,7 @@ class AuthFileRoutes:
             raw = await _read_part(part, self.store.max_bytes)
             try:
                 name = validate_name(part.filename)
-                await self._run(self.store.write, name, raw)
+                await self._write(name, raw)
             except BadRequest as exc:
                 failed.append({"name": part.filename, "error": exc.message})
             else:
@@ -181,14 +184,15 @@ class AuthFileRoutes:
         return uploaded, failed
 
     async def delete(self, request: web.Request) -> web.Response:
-        async with self.lock:
-            if is_true(request.query.get("all")):
+        if is_true(request.query.get("all")):
+            async with self.lock:
                 count: int = await self._run(self.store.delete_all)
-                log.info("auth_files_deleted", count=count)
-                return json_response({"status": "ok", "deleted": count})
-            names = await _names_to_delete(request, self.ctx.limits.json_body_max_bytes)
-            deleted: list[str] = []
-            failed: list[dict[str, str]] = []
+            log.info("auth_files_deleted", count=count)
+            return json_response({"status": "ok", "deleted": count})
+        names = await _names_to_delete(request, self.ctx.limits.json_body_max_bytes)
+        deleted: list[str] = []
+        failed: list[dict[str, str]] = []
+        async with self.lock:
             for name in names:
                 try:
                     await self._run(self.store.delete, name)
