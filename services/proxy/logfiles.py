@@ -1,7 +1,8 @@
 """The proxy's files under `logs/`: `main.log` (rotating), per-request error logs, a size cap.
 
 `main.log` lines use the format CLIProxyAPI's Management Center parses:
-`[YYYY-MM-DD HH:MM:SS] [<8 hex request id>|--------] [level] [file:line] message` (local time).
+`[YYYY-MM-DD HH:MM:SS] [<8 hex request id>|--------] [level] [file:line] message` (local time,
+level padded to five characters).
 Every line goes through `redact_text`, so secrets never reach the disk.
 """
 
@@ -100,7 +101,8 @@ def format_line(record: logging.LogRecord) -> str:
     """One `main.log` entry (may span lines when it carries a traceback), redacted."""
     message, request_id = _message(record)
     stamp = datetime.fromtimestamp(record.created).strftime(_TS_FORMAT)
-    level = _LEVELS.get(record.levelname, record.levelname.lower())
+    # Padded to 5 like CLIProxyAPI's logrus formatter: "[info ]", "[warn ]", "[error]".
+    level = _LEVELS.get(record.levelname, record.levelname.lower()).ljust(5)
     line = f"[{stamp}] [{short_request_id(request_id)}] [{level}] [{_caller(record)}] {message}"
     return redact_text(line) + "\n"
 

@@ -21,7 +21,7 @@ from services.proxy.logfiles import (
 
 # The Management Center's parser: [time] [8 hex|--------] [level] [file:line] message
 LINE = re.compile(
-    r"^\[\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\] \[([0-9a-f]{8}|--------)\] \[(\w+)\] "
+    r"^\[\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\] \[([0-9a-f]{8}|--------)\] \[(\w+) *\] "
     r"\[([\w.\-]+:\d+)\] (.*)$"
 )
 
