@@ -106,20 +106,29 @@ def _identity(path: Path) -> tuple[int, int, int] | None:
     return stat.st_dev, stat.st_ino, stat.st_size
 
 
-def encode_cursor(dev: int, ino: int, offset: int) -> str:
-    raw = orjson.dumps({"d": dev, "i": ino, "o": offset})
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Where a follower stopped: main.log's (device, inode), byte offset and newest time seen."""
 
+    dev: int
+    ino: int
+    offset: int
+    latest: int = 0
 
-def decode_cursor(cursor: str) -> tuple[int, int, int] | None:
-    try:
-        data = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        values = (data["d"], data["i"], data["o"])
-    except (binascii.Error, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-        return None
-    if not all(isinstance(v, int) and v >= 0 for v in values):
-        return None
-    return values
+    def encode(self) -> str:
+        raw = orjson.dumps({"d": self.dev, "i": self.ino, "o": self.offset, "t": self.latest})
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor | None:
+        try:
+            data = orjson.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+            values = (data["d"], data["i"], data["o"], data.get("t", 0))
+        except (binascii.Error, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            return None
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values):
+            return None
+        return cls(*values)
 
 
 def _complete_end(path: Path) -> int:
@@ -140,24 +149,27 @@ def _newline_offsets_from_end(path: Path) -> Iterator[int]:
                 return
 
 
-def follow(logs_dir: Path, cursor: str, limit: int) -> LogPage | None:
+def follow(logs_dir: Path, text: str, limit: int) -> LogPage | None:
     """Lines appended since the cursor; None when the cursor no longer applies."""
     main = logs_dir / MAIN_LOG
-    decoded, current = decode_cursor(cursor), _identity(main)
-    if decoded is None or current is None:
+    cursor, current = Cursor.decode(text), _identity(main)
+    if cursor is None or current is None:
         return None
-    dev, ino, offset = decoded
-    if (dev, ino) != current[:2] or offset > current[2] or current[2] - offset > _MAX_FOLLOW_BYTES:
+    dev, ino, size = current
+    if (cursor.dev, cursor.ino) != (dev, ino) or not 0 <= size - cursor.offset <= _MAX_FOLLOW_BYTES:
+        return None  # rotated, truncated, or too far behind: start again from the tail
+    try:
+        with main.open("rb") as handle:
+            handle.seek(cursor.offset)
+            chunk = handle.read(size - cursor.offset)
+    except FileNotFoundError:
         return None
-    with main.open("rb") as handle:
-        handle.seek(offset)
-        chunk = handle.read(current[2] - offset)
     complete = chunk[: chunk.rfind(b"\n") + 1]
     lines = [raw.decode("utf-8", "replace") for raw in complete.splitlines()]
-    stamps = [s for s in map(line_timestamp, lines) if s is not None]
-    return LogPage(
-        lines[-limit:], max(stamps, default=0.0), encode_cursor(dev, ino, offset + len(complete))
-    )
+    latest = int(max((s for s in map(line_timestamp, lines) if s is not None), default=0))
+    latest = max(latest, cursor.latest)
+    following = Cursor(dev, ino, cursor.offset + len(complete), latest)
+    return LogPage(lines[-limit:], latest, following.encode())
 
 
 def read_page(logs_dir: Path, limit: int, after: float | None, cursor: str | None) -> LogPage:
@@ -165,11 +177,16 @@ def read_page(logs_dir: Path, limit: int, after: float | None, cursor: str | Non
         page = follow(logs_dir, cursor, limit)
         if page is not None:
             return page
-    lines, latest = tail(logs_dir, limit, after)
+    # Position first, read second: a line written in between is shown twice, never lost.
     current = _identity(logs_dir / MAIN_LOG)
+    try:
+        end = _complete_end(logs_dir / MAIN_LOG) if current is not None else 0
+    except FileNotFoundError:
+        current = None
+    lines, latest = tail(logs_dir, limit, after)
     next_cursor = ""
     if current is not None:
-        next_cursor = encode_cursor(current[0], current[1], _complete_end(logs_dir / MAIN_LOG))
+        next_cursor = Cursor(current[0], current[1], end, int(latest)).encode()
     return LogPage(lines, latest, next_cursor, reset=bool(cursor))
 
 

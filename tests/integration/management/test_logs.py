@@ -75,6 +75,7 @@ async def test_cursor_follows_appended_lines_and_resets_after_clear(file_logging
     assert "cursor-reset" not in follow
     again = await mgmt.ok_json("GET", "/logs", params={"cursor": follow["next-cursor"]})
     assert again["lines"] == []
+    assert again["latest-timestamp"] == int(T0 + 3)  # remembered by the cursor
 
     cleared = await mgmt.ok_json("DELETE", "/logs")
     assert cleared == {"success": True, "message": "Logs cleared successfully", "removed": 0}

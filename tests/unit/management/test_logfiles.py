@@ -153,3 +153,21 @@ def test_total_size_cap_counts_subdirectories(tmp_path):
     assert total <= 800_000
     assert enforce_total_size(tmp_path, 0) == []
     assert enforce_total_size(tmp_path / "absent", 10) == []
+
+
+async def test_janitor_applies_the_cap_until_cancelled(tmp_path):
+    import asyncio
+
+    from services.proxy.logfiles import run_log_janitor
+
+    make_file(tmp_path / "main.log", 10, 10)
+    make_file(tmp_path / "sub" / "old.log", 2 * 1024 * 1024, 20)
+    task = asyncio.create_task(run_log_janitor(tmp_path, lambda: 1, interval=0.01))
+    deadline = asyncio.get_running_loop().time() + 5
+    while (tmp_path / "sub" / "old.log").exists():
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert (tmp_path / "main.log").exists()
