@@ -28,6 +28,8 @@ from .yaml_edit import child_seq, keep_trailing_comments, merge_map, to_plain, t
 
 log = structlog.get_logger(__name__)
 _MISSING = object()
+# Fields CLIProxyAPI computes into GET answers; a client PUTting them back must not store them.
+_COMPUTED = frozenset({"auth-index", "auth_index"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +81,7 @@ def compact(item: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in item.items():
         default, nested = fields.get(key, (_MISSING, None))
-        if value is None or _is_default(value, default):
+        if value is None or key in _COMPUTED or _is_default(value, default):
             continue
         if nested is not None and isinstance(value, list):
             value = [compact(v, nested) if isinstance(v, dict) else v for v in value]
