@@ -145,7 +145,11 @@ class AuthFileRoutes:
 
     async def upload(self, request: web.Request) -> web.Response:
         if request.content_type.startswith("multipart/"):
-            uploaded, failed = await self._upload_parts(request)
+            try:
+                uploaded, failed = await self._upload_parts(request)
+            except (ValueError, AssertionError, EOFError) as exc:
+                # aiohttp's multipart reader reports malformed bodies with these.
+                raise BadRequest(f"invalid multipart form: {type(exc).__name__}") from None
         else:
             uploaded, failed = await self._upload_raw(request), []
         for name in uploaded:

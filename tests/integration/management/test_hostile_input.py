@@ -56,3 +56,23 @@ async def test_unusual_yaml_values_still_serialize(mgmt):
     assert resp.status == 200
     body = await mgmt.ok_json("GET", "/config")
     assert body["weird"]["1"] == "a"
+
+
+async def test_malformed_multipart_uploads_are_400(mgmt):
+    part = b'--x\r\nContent-Disposition: form-data; name="file"; filename="a.json"\r\n\r\n{}'
+    cases = [
+        ("multipart/form-data", b"garbage"),
+        ("multipart/form-data; boundary=x", b"garbage"),
+        ("multipart/form-data; boundary=x", part),  # never terminated
+        ("multipart/form-data; boundary=x", b"--x\r\n\r\n\r\n--x--\r\n"),
+        (
+            "multipart/mixed; boundary=x",
+            b"--x\r\nContent-Type: multipart/mixed; boundary=y\r\n\r\n--y--\r\n--x--\r\n",
+        ),
+    ]
+    for content_type, body in cases:
+        resp = await mgmt.call(
+            "POST", "/auth-files", data=body, headers={"Content-Type": content_type}
+        )
+        assert resp.status == 400, (content_type, body, await resp.text())
+    assert not mgmt.auth_dir.exists() or not any(mgmt.auth_dir.iterdir())
