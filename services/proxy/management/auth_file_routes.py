@@ -167,25 +167,38 @@ class AuthFileRoutes:
         return [name]
 
     async def _upload_parts(self, request: web.Request) -> tuple[list[str], list[dict[str, str]]]:
-        reader = await request.multipart()
+        parts = await self._read_parts(request)
+        if not parts:
+            raise BadRequest("no files uploaded")
         uploaded: list[str] = []
         failed: list[dict[str, str]] = []
+        for filename, raw in parts:
+            try:
+                name = validate_name(filename)
+                await self._write(name, raw)
+            except BadRequest as exc:
+                failed.append({"name": filename, "error": exc.message})
+            else:
+                uploaded.append(name)
+        return uploaded, failed
+
+    async def _read_parts(self, request: web.Request) -> list[tuple[str, bytes]]:
+        """All file parts, read before anything is written: a malformed form stores nothing."""
+        limits = self.ctx.limits
+        reader = await request.multipart()
+        parts: list[tuple[str, bytes]] = []
+        total = 0
         while (part := await reader.next()) is not None:
             if not isinstance(part, BodyPartReader) or part.filename is None:
                 continue  # other form fields
-            if len(uploaded) + len(failed) >= self.ctx.limits.auth_upload_max_files:
+            if len(parts) >= limits.auth_upload_max_files:
                 raise PayloadTooLarge("too many files in one upload")
             raw = await _read_part(part, self.store.max_bytes)
-            try:
-                name = validate_name(part.filename)
-                await self._write(name, raw)
-            except BadRequest as exc:
-                failed.append({"name": part.filename, "error": exc.message})
-            else:
-                uploaded.append(name)
-        if not uploaded and not failed:
-            raise BadRequest("no files uploaded")
-        return uploaded, failed
+            total += len(raw)
+            if total > limits.auth_upload_max_bytes:
+                raise PayloadTooLarge(f"upload exceeds {limits.auth_upload_max_bytes} bytes")
+            parts.append((part.filename, raw))
+        return parts
 
     async def delete(self, request: web.Request) -> web.Response:
         if is_true(request.query.get("all")):

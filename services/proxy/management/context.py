@@ -60,6 +60,7 @@ class ManagementLimits:
 
     auth_file_max_bytes: int = 1024 * 1024
     auth_upload_max_files: int = 100
+    auth_upload_max_bytes: int = 16 * 1024 * 1024
     config_yaml_max_bytes: int = 4 * 1024 * 1024
     json_body_max_bytes: int = 4 * 1024 * 1024
     api_call_timeout: float = 60.0
