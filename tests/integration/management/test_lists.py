@@ -207,24 +207,24 @@ async def test_openai_compatibility_conventions(mgmt):
 
 
 async def test_many_concurrent_writers_never_lose_an_update(mgmt):
-    """Fifty PATCHes, scalar PUTs and map PATCHes at once: every one of them is in the file."""
+    """Thirty list PATCHes, ten map PATCHes and a scalar PUT at once: none is lost."""
     patches = [
         mgmt.call("PATCH", "/api-keys", json={"old": f"absent-{i}", "new": f"sk-conc-{i}"})
-        for i in range(50)
+        for i in range(30)
     ]
     maps = [
         mgmt.call(
             "PATCH", "/oauth-excluded-models", json={"provider": f"p{i}", "models": [f"m{i}"]}
         )
-        for i in range(20)
+        for i in range(10)
     ]
     scalars = [mgmt.call("PUT", "/request-retry", json={"value": 9})]
     responses = await asyncio.gather(*patches, *maps, *scalars)
     assert [r.status for r in responses] == [200] * len(responses)
     on_disk = validate_text(mgmt.config_text()).config
-    assert set(on_disk.api_keys) >= {f"sk-conc-{i}" for i in range(50)}
-    assert len(on_disk.api_keys) == 52
-    assert {f"p{i}" for i in range(20)} <= set(on_disk.oauth_excluded_models)
+    assert set(on_disk.api_keys) >= {f"sk-conc-{i}" for i in range(30)}
+    assert len(on_disk.api_keys) == 32
+    assert {f"p{i}" for i in range(10)} <= set(on_disk.oauth_excluded_models)
     assert on_disk.request_retry == 9
     assert mgmt.ctx.store.current.config == on_disk
     assert_comments_kept(mgmt.config_text())
