@@ -70,7 +70,7 @@ def wrk(url: str, concurrency: int, seconds: float, script: Path) -> Load:
             "wrk",
             f"-t{threads}",
             f"-c{concurrency}",
-            f"-d{seconds}s",
+            f"-d{max(1, round(seconds))}s",
             "--latency",
             "-s",
             str(script),

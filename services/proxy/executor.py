@@ -223,11 +223,7 @@ class Executor:
         upstream = codec.build(call, target)
         session, proxy = self.upstream.for_proxy(target.credential.proxy_url)
         started = time.monotonic()
-        client_timeout = aiohttp.ClientTimeout(
-            total=None,
-            sock_connect=timeouts.connect,
-            sock_read=None if call.stream else timeouts.idle,
-        )
+        client_timeout = runtime.timeout_stream if call.stream else runtime.timeout_complete
         try:
             async with asyncio.timeout(timeouts.first_byte):
                 resp = await session.post(

@@ -63,6 +63,8 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self._request_children: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
+        self._attempt_children: dict[tuple[str, int], Counter] = {}
         self.config_reloads = Counter(
             "proxy_config_reloads", "Config reloads by result", ["result"], registry=self.registry
         )
@@ -71,11 +73,22 @@ class Metrics:
         self.registry.register(_Gauges(read))
 
     def request(self, route: str, status: int, seconds: float) -> None:
-        self._requests.labels(route, str(status)).inc()
-        self._duration.labels(route).observe(seconds)
+        key = (route, status)
+        children = self._request_children.get(key)
+        if children is None:  # labels() is a locked dict lookup; cache the children once
+            children = (self._requests.labels(route, str(status)), self._duration.labels(route))
+            self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def upstream_attempt(self, provider: str, status: int) -> None:
-        self._attempts.labels(provider, _status_class(status)).inc()
+        key = (provider, status)
+        child = self._attempt_children.get(key)
+        if child is None:
+            child = self._attempt_children[key] = self._attempts.labels(
+                provider, _status_class(status)
+            )
+        child.inc()
 
     def ttft(self, seconds: float) -> None:
         self._ttft.observe(seconds)

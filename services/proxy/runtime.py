@@ -10,6 +10,7 @@ import hashlib
 import time
 from dataclasses import dataclass
 
+import aiohttp
 import orjson
 import structlog
 
@@ -44,6 +45,9 @@ class Runtime:
     models_openai: bytes
     models_anthropic: bytes
     body_limit: int
+    # Built once per config: aiohttp timeouts for non-stream and stream attempts.
+    timeout_complete: aiohttp.ClientTimeout
+    timeout_stream: aiohttp.ClientTimeout
 
     def credential(self, cred_id: str) -> Credential | None:
         return next((c for c in self.credentials if c.id == cred_id), None)
@@ -92,6 +96,10 @@ def build_runtime(loaded: LoadedConfig) -> Runtime:
         models_openai=models_openai,
         models_anthropic=models_anthropic,
         body_limit=config.body_limit_bytes,
+        timeout_complete=aiohttp.ClientTimeout(
+            total=None, sock_connect=config.timeouts.connect, sock_read=config.timeouts.idle
+        ),
+        timeout_stream=aiohttp.ClientTimeout(total=None, sock_connect=config.timeouts.connect),
     )
 
 
