@@ -162,7 +162,8 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
     app[OUTBOX] = outbox
     app[PATHS] = paths
     stats = CredentialStats()
-    app[EXECUTOR] = Executor(upstream, cooldowns, Selector(), Recorder(outbox, stats), metrics_)
+    executor = Executor(upstream, cooldowns, Selector(), Recorder(outbox, stats), metrics_)
+    app[EXECUTOR] = executor
     metrics_.add_gauges(_gauges(app))
     management_key = settings.secret("management_api_key") or None
     file_logs = install_management(
@@ -174,6 +175,7 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
         outbox=outbox,
         upstream=upstream,
     )
+    executor.error_log = file_logs.errors.write
 
     def on_config(loaded: LoadedConfig) -> None:
         holder.apply(loaded)

@@ -93,3 +93,29 @@ async def test_usage_queue_pops_events_destructively(fake, tmp_path):
     assert [e["seq"] for e in first] == [1, 2]
     assert [e["seq"] for e in rest] == [3]
     assert all(e["model"] == "gpt-test" for e in first + rest)
+
+
+async def test_failed_requests_leave_request_error_logs(fake, tmp_path):
+    """A request that fails upstream leaves an error log the management API lists and serves."""
+    fake.always(
+        Reply(status=400, body={"error": {"message": "bad thing sk-leaky-secret-123456789"}})
+    )
+    async with (
+        run_proxy(tmp_path, compat_config(fake.base_url, ["k"])) as px,
+        aiohttp.ClientSession() as session,
+    ):
+        assert await _chat(session, px.base_url) == 400
+
+        async def listed():
+            async with session.get(
+                f"{px.base_url}/v0/management/request-error-logs", headers=ADMIN
+            ) as resp:
+                return (await resp.json())["files"]
+
+        files = await eventually(listed)
+        async with session.get(
+            f"{px.base_url}/v0/management/request-error-logs/{files[0]['name']}", headers=ADMIN
+        ) as resp:
+            text = await resp.text()
+    assert "status: 400" in text and "gpt-test" in text
+    assert "sk-leaky-secret-123456789" not in text
