@@ -195,7 +195,7 @@ CREATE TABLE model_pricing (
     output_per_mtok       numeric(14, 6) NOT NULL,
     cached_input_per_mtok numeric(14, 6),      -- NULL: priced as input
     cache_write_per_mtok  numeric(14, 6),      -- NULL: priced as input
-    reasoning_per_mtok    numeric(14, 6),      -- NULL: priced as output
+    reasoning_per_mtok    numeric(14, 6),      -- NULL: 0 (usually billed inside output)
     currency              text NOT NULL DEFAULT 'USD',
     source                text NOT NULL DEFAULT 'manual',  -- manual | seed
     effective_from        timestamptz NOT NULL DEFAULT '1970-01-01 00:00:00+00',
@@ -248,6 +248,62 @@ BEGIN
     END LOOP;
     RETURN max_ms;
 END $$;
+
+-- Element-wise sum of two histograms. Written out (not a loop) so the planner inlines it.
+CREATE FUNCTION usage_hist_add(a bigint[], b bigint[]) RETURNS bigint[]
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    RETURN ARRAY[a[1] + b[1], a[2] + b[2], a[3] + b[3], a[4] + b[4], a[5] + b[5], a[6] + b[6], a[7] + b[7], a[8] + b[8], a[9] + b[9], a[10] + b[10], a[11] + b[11], a[12] + b[12], a[13] + b[13], a[14] + b[14], a[15] + b[15], a[16] + b[16]];
+
+-- usage_hist_sum(latency_hist): histogram of a whole group of rollup rows.
+CREATE AGGREGATE usage_hist_sum(bigint[]) (
+    SFUNC = usage_hist_add,
+    STYPE = bigint[],
+    INITCOND = '{0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0}',
+    COMBINEFUNC = usage_hist_add,
+    PARALLEL = SAFE
+);
+
+-- The price of (provider, model) in force at `at`: an exact provider match first, else a
+-- model-only match when exactly one provider prices that model (the seed's lookup rules).
+CREATE FUNCTION usage_price_for(provider text, model text, at timestamptz)
+    RETURNS TABLE (input_per_mtok numeric, output_per_mtok numeric,
+                   cached_input_per_mtok numeric, cache_write_per_mtok numeric,
+                   reasoning_per_mtok numeric)
+    LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT p.input_per_mtok, p.output_per_mtok, p.cached_input_per_mtok,
+           p.cache_write_per_mtok, p.reasoning_per_mtok
+    FROM model_pricing p
+    WHERE lower(p.model) = lower(usage_price_for.model) AND p.is_active
+      AND p.effective_from <= usage_price_for.at
+      AND (lower(p.provider) = lower(usage_price_for.provider)
+           OR (SELECT count(DISTINCT lower(q.provider)) FROM model_pricing q
+               WHERE lower(q.model) = lower(usage_price_for.model) AND q.is_active) = 1)
+    ORDER BY lower(p.provider) = lower(usage_price_for.provider) DESC, p.effective_from DESC
+    LIMIT 1
+$$;
+
+-- Cost in USD of one event, the seed's formula (prices per 1M tokens):
+--   input x (input - cached) + cached_input x cached + output x output + reasoning x reasoning
+-- Claude reports input without cache reads and writes, so there input is charged in full,
+-- cache reads at the cached price and cache writes at the cache-write price. A missing cache
+-- price falls back to the input price; a missing reasoning price is 0. No price: NULL.
+CREATE FUNCTION usage_event_cost(
+    provider text, input_tokens bigint, output_tokens bigint, reasoning_tokens bigint,
+    cached_tokens bigint, cache_read_tokens bigint, cache_creation_tokens bigint,
+    input_per_mtok numeric, output_per_mtok numeric, cached_input_per_mtok numeric,
+    cache_write_per_mtok numeric, reasoning_per_mtok numeric) RETURNS numeric
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN (CASE WHEN lower(provider) IN ('claude', 'anthropic') THEN
+            input_tokens * input_per_mtok
+            + cache_read_tokens * coalesce(cached_input_per_mtok, input_per_mtok)
+            + cache_creation_tokens * coalesce(cache_write_per_mtok, input_per_mtok)
+        ELSE
+            greatest(input_tokens - cached_tokens, 0) * input_per_mtok
+            + cached_tokens * coalesce(cached_input_per_mtok, input_per_mtok)
+        END
+        + output_tokens * output_per_mtok
+        + reasoning_tokens * coalesce(reasoning_per_mtok, 0)
+    ) / 1000000;
 
 -- One row per upstream attempt (PROTOCOLS.md section 5). Unique key (event_id, ts): a unique
 -- index on a partitioned table must contain the partition key, and a replayed event carries
