@@ -65,7 +65,8 @@ def parse_event(raw: object, instance_id: str, window: TimeWindow) -> NewEvent |
 def _parse(raw: dict[str, object], instance_id: str, window: TimeWindow) -> NewEvent:
     if raw.get("instance_id", instance_id) != instance_id:
         raise _Invalid("instance_id differs from the page's instance_id")
-    tokens = raw.get("tokens") or {}
+    tokens = raw.get("tokens")
+    tokens = {} if tokens is None else tokens
     if not isinstance(tokens, dict):
         raise _Invalid("tokens is not an object")
     counts = [_counter(tokens, name) for name in _TOKEN_FIELDS]

@@ -226,9 +226,11 @@ class Collector:
         return notified.result()
 
     async def _maintain_if_due(self, conn: Connection) -> None:
+        if time.monotonic() - self._maintained_at >= self.settings.maintenance_interval_s:
+            await self.maintain(conn)
+
+    async def maintain(self, conn: Connection) -> None:
         """Partitions for this month and next; drop months older than the retention."""
-        if time.monotonic() - self._maintained_at < self.settings.maintenance_interval_s:
-            return
         now = datetime.now(UTC)
         next_month = datetime(now.year + now.month // 12, now.month % 12 + 1, 1, tzinfo=UTC)
         created = await usage_events.ensure_partitions(conn, [now, next_month])

@@ -35,6 +35,7 @@ def make_event(
     seq: int,
     instance_id: str,
     rng: random.Random,
+    /,
     *,
     at: datetime | None = None,
     api_key_ids: tuple[str, ...] = ("0123456789abcdef", "fedcba9876543210", ""),
