@@ -6,6 +6,7 @@ zero (as the seed did): it becomes a `Rejected` with a reason, stored aside by t
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,6 +15,7 @@ from services.core.queries.usage_events import TEXT_COLUMNS, TOKEN_COLUMNS, NewE
 
 _TOKEN_FIELDS = TOKEN_COLUMNS
 _TEXT_FIELDS = TEXT_COLUMNS
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _MAX_TEXT = 512  # longer free text (user agents) is cut: rows stay small
 _MAX_INT4 = 2**31 - 1
 _MAX_COUNTER = 2**62
@@ -69,7 +71,7 @@ def _parse(raw: dict[str, object], instance_id: str, window: TimeWindow) -> NewE
     tokens = {} if tokens is None else tokens
     if not isinstance(tokens, dict):
         raise _Invalid("tokens is not an object")
-    counts = [_counter(tokens, name) for name in _TOKEN_FIELDS]
+    counts = _counters(tokens)
     if counts[6] == 0:
         counts[6] = counts[0] + counts[1]  # the seed's rule: no total means input + output
     return NewEvent(
@@ -84,19 +86,49 @@ def _parse(raw: dict[str, object], instance_id: str, window: TimeWindow) -> NewE
         failed=_flag(raw, "failed"),
         status_code=_optional_int(raw, "status_code"),
         tokens=(counts[0], counts[1], counts[2], counts[3], counts[4], counts[5], counts[6]),
-        text=tuple(_text(raw, name) for name in _TEXT_FIELDS),
+        text=_texts(raw),
     )
+
+
+# The two loops below run for every field of every event: each keeps the common case (a
+# plain value that needs no change) inline and leaves the checks to the slow path.
+
+
+def _counters(tokens: dict[str, object]) -> list[int]:
+    counts = []
+    for name in _TOKEN_FIELDS:
+        value = tokens.get(name)
+        if type(value) is int and 0 <= value <= _MAX_COUNTER:
+            counts.append(value)
+        else:
+            counts.append(_counter(tokens, name))
+    return counts
+
+
+def _texts(raw: dict[str, object]) -> tuple[str | None, ...]:
+    texts: list[str | None] = []
+    for name in _TEXT_FIELDS:
+        value = raw.get(name)
+        if value is None or (
+            type(value) is str and len(value) <= _MAX_TEXT and "\x00" not in value
+        ):
+            texts.append(value)
+        else:
+            texts.append(_text(raw, name))
+    return tuple(texts)
 
 
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _uuid(value: object) -> uuid.UUID:
+def _uuid(value: object) -> str:
     if not isinstance(value, str):
         raise _Invalid("event_id is missing")
+    if _UUID.fullmatch(value):
+        return value.lower()
     try:
-        return uuid.UUID(value)
+        return str(uuid.UUID(value))  # other spellings uuid accepts (braces, no dashes)
     except ValueError:
         raise _Invalid("event_id is not a UUID") from None
 

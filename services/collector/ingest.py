@@ -24,6 +24,20 @@ _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
+class ParsedPage:
+    """A fetched page, validated: rows to insert and events to set aside."""
+
+    cursor: Cursor  # where the page starts (its `after`)
+    page: Page
+    good: list[NewEvent]
+    bad: list[RejectedEvent]
+
+    @property
+    def next_seq(self) -> int:
+        return max(self.cursor.last_seq, self.page.next)
+
+
+@dataclass(frozen=True, slots=True)
 class PageResult:
     """What storing one page did."""
 
@@ -32,7 +46,7 @@ class PageResult:
     received: int
     inserted: int
     rejected: int
-    full: bool  # the page was full: more events are probably waiting
+    more: bool  # the page had events: more are probably waiting
 
 
 def retention_cutoff(now: datetime, retention_months: int) -> datetime:
@@ -58,10 +72,8 @@ class PageStore:
     def window(self, now: datetime) -> TimeWindow:
         return TimeWindow(retention_cutoff(now, self.retention_months), now + self.max_future)
 
-    async def store(
-        self, conn: Connection, cursor: Cursor, page: Page, batch_size: int
-    ) -> PageResult:
-        """Validate the page, then write it and move the cursor in one transaction."""
+    def parse(self, cursor: Cursor, page: Page) -> ParsedPage:
+        """Validate every event of a page (CPU only; runs while the database works)."""
         window = self.window(datetime.now(UTC))
         good: list[NewEvent] = []
         bad: list[RejectedEvent] = []
@@ -71,13 +83,18 @@ class PageStore:
                 bad.append(_rejected(page.instance_id, parsed))
             else:
                 good.append(parsed)
-        await self._ensure_partitions(conn, good)
+        return ParsedPage(cursor, page, good, bad)
+
+    async def store(self, conn: Connection, parsed: ParsedPage) -> PageResult:
+        """Write the page's rows, rollups, set-aside events and cursor in one transaction."""
+        cursor, bad = parsed.cursor, list(parsed.bad)
+        await self._ensure_partitions(conn, parsed.good)
         async with conn.transaction():
-            inserted, refused = await _record(conn, good)
+            inserted, refused = await _record(conn, parsed.good)
             bad.extend(refused)
             rejected = await collector_q.record_rejected(conn, bad)
-            newest = max((e.ts for e in good), default=None)
-            target = Cursor(cursor.instance_id, cursor.proxy_url, max(cursor.last_seq, page.next))
+            newest = max((e.ts for e in parsed.good), default=None)
+            target = Cursor(cursor.instance_id, cursor.proxy_url, parsed.next_seq)
             seq = await collector_q.advance_cursor(
                 conn, target, stored=inserted, newest_event_at=newest
             )
@@ -88,12 +105,12 @@ class PageStore:
             log.warning("usage_events_rejected", proxy=cursor.proxy_url, count=len(bad),
                         reasons=sorted({item.reason for item in bad}))  # fmt: skip
         return PageResult(
-            instance_id=page.instance_id,
+            instance_id=cursor.instance_id,
             cursor=seq,
-            received=len(page.events),
+            received=len(parsed.page.events),
             inserted=inserted,
             rejected=len(bad),
-            full=len(page.events) >= batch_size,
+            more=bool(parsed.page.events),
         )
 
     async def _ensure_partitions(self, conn: Connection, events: list[NewEvent]) -> None:
@@ -115,6 +132,8 @@ async def _record(conn: Connection, events: list[NewEvent]) -> tuple[int, list[R
     try:
         async with conn.transaction():  # a savepoint: the fallback below starts clean
             return (await usage_events.record(conn, events)).inserted, []
+    except psycopg.errors.CheckViolation:
+        raise  # usage_events has no CHECK: this is a missing partition, not bad data
     except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as exc:
         log.warning("usage_batch_refused", error=type(exc).__name__, events=len(events))
     inserted, refused = 0, []

@@ -15,6 +15,7 @@ class ProxyStatus:
     url: str
     instance_id: str | None = None
     cursor: int | None = None
+    acked: int | None = None  # last seq the proxy confirmed it may drop
     last_drained_at: float | None = None  # monotonic time of the last non-full page
     last_error: str | None = None
     failures: int = 0
@@ -56,6 +57,7 @@ class CollectorStatus:
                 url: {
                     "instance_id": p.instance_id,
                     "cursor": p.cursor,
+                    "acked": p.acked,
                     "lag_seconds": p.lag_seconds(now),
                     "last_error": p.last_error,
                 }

@@ -19,15 +19,15 @@ import aiohttp
 import psycopg
 import structlog
 
+from services.collector.feed import ProxyFeed
 from services.collector.health import HealthServer
-from services.collector.ingest import PageResult, PageStore, fetch_page, retention_cutoff
+from services.collector.ingest import PageResult, PageStore, retention_cutoff
 from services.collector.settings import CollectorSettings
 from services.collector.sources import SourceError, UsageSource
-from services.collector.status import CollectorStatus, Metrics
+from services.collector.status import CollectorStatus, Metrics, ProxyStatus
 from services.core.db import Connection, connect
 from services.core.queries import collector as collector_q
 from services.core.queries import usage_events
-from services.core.queries.collector import Cursor
 
 log = structlog.get_logger(__name__)
 
@@ -72,8 +72,6 @@ class Collector:
         )
         self.stopping = asyncio.Event()
         self.leading = asyncio.Event()  # set while this process leads (tests await it)
-        self._cursors: dict[str, Cursor] = {}
-        self._acked: dict[str, int] = {}
         self._maintained_at = float("-inf")
 
     def stop(self) -> None:
@@ -86,13 +84,21 @@ class Collector:
         await self.health.start(self.settings.health_host, self.settings.health_port)
         try:
             async with aiohttp.ClientSession(timeout=timeout) as http:
-                sources = [UsageSource(http, url, key) for url in self.settings.proxy_urls]
-                await self._run_sessions(sources)
+                feeds = [
+                    ProxyFeed(
+                        UsageSource(http, url, key),
+                        self.store,
+                        self.status.proxies[url],
+                        self.settings.batch_size,
+                    )
+                    for url in self.settings.proxy_urls
+                ]
+                await self._run_sessions(feeds)
         finally:
             self.status.role = "stopping"
             await self.health.stop()
 
-    async def _run_sessions(self, sources: list[UsageSource]) -> None:
+    async def _run_sessions(self, feeds: list[ProxyFeed]) -> None:
         backoff = Backoff(self.settings.backoff_initial_s, self.settings.backoff_max_s)
         while not self.stopping.is_set():
             try:
@@ -100,7 +106,7 @@ class Collector:
                     self.status.database_ok = True
                     if await self._acquire_leadership(conn):
                         backoff.reset()
-                        await self._lead(conn, sources)
+                        await self._lead(conn, feeds)
             except psycopg.Error as exc:
                 self._lost_database(exc)
                 await self._sleep(backoff.next())
@@ -126,69 +132,68 @@ class Collector:
             await self._sleep(self.settings.standby_retry_s)
         return False
 
-    async def _lead(self, conn: Connection, sources: list[UsageSource]) -> None:
+    async def _lead(self, conn: Connection, feeds: list[ProxyFeed]) -> None:
         await conn.execute("LISTEN usage_collect")  # WAKE_CHANNEL
         await collector_q.mark_leader(conn, self.status.leader_id)
-        self._cursors.clear()
+        for feed in feeds:
+            feed.reset()  # another leader may have moved the cursors meanwhile
         self.status.role = "leader"
         self.leading.set()
         log.info("collector_leading", leader_id=self.status.leader_id)
         try:
             while not self.stopping.is_set():
                 await self._maintain_if_due(conn)
-                if not await self.run_once(conn, sources):
+                if not await self.run_once(conn, feeds):
                     await self._idle(conn)
         finally:
             self.leading.clear()
+            for feed in feeds:
+                await feed.close()
 
-    async def run_once(self, conn: Connection, sources: list[UsageSource]) -> bool:
-        """One page from every proxy that is not backing off; True when a page was full."""
+    async def run_once(self, conn: Connection, feeds: list[ProxyFeed]) -> bool:
+        """One page from every proxy that is not backing off; True when more may wait."""
         more = False
-        for source in sources:
-            proxy = self.status.proxies[source.url]
-            if proxy.retry_at > time.monotonic():
+        for feed in feeds:
+            if feed.status.retry_at > time.monotonic():
                 continue
             try:
-                more |= (await self.collect(conn, source)).full
+                more |= (await self.collect(conn, feed)).more
             except SourceError as exc:
-                self._proxy_failed(source.url, exc)
+                feed.reset()
+                self._proxy_failed(feed.status, exc)
         return more
 
-    async def collect(self, conn: Connection, source: UsageSource) -> PageResult:
-        """Fetch one page of `source`, store it in one transaction, commit, then ack."""
+    async def collect(self, conn: Connection, feed: ProxyFeed) -> PageResult:
+        """Fetch one page (read ahead when possible), store it in one transaction, commit,
+        then ack in the background."""
         started = time.monotonic()
-        known = self._cursors.get(source.url) or await collector_q.latest_cursor_for_url(
-            conn, source.url
-        )
-        cursor, page = await fetch_page(conn, source, known, self.settings.batch_size)
-        result = await self.store.store(conn, cursor, page, self.settings.batch_size)
-        self._cursors[source.url] = Cursor(result.instance_id, source.url, result.cursor)
-        self._record_progress(source.url, result)
-        if result.cursor > self._acked.get(result.instance_id, 0):
-            try:
-                await source.ack(result.instance_id, result.cursor)
-                self._acked[result.instance_id] = result.cursor
-            except SourceError as exc:  # committed already: the next ack covers these events
-                self.metrics.errors.labels("ack").inc()
-                log.warning("usage_ack_failed", proxy=source.url, error=str(exc))
+        parsed = await feed.next_page(conn)
+        feed.read_ahead(parsed)
+        try:
+            result = await self.store.store(conn, parsed)
+        except BaseException:
+            feed.reset()
+            raise
+        feed.committed(result)
+        self._record_progress(feed.status, result)
         self.metrics.batch_seconds.observe(time.monotonic() - started)
         return result
 
-    def _record_progress(self, url: str, result: PageResult) -> None:
-        proxy = self.status.proxies[url]
+    def _record_progress(self, proxy: ProxyStatus, result: PageResult) -> None:
         proxy.instance_id, proxy.cursor = result.instance_id, result.cursor
         proxy.failures, proxy.last_error, proxy.retry_at = 0, None, 0.0
-        if not result.full:
+        if not result.more:
             proxy.last_drained_at = time.monotonic()
         self.status.last_success_at = time.time()
         self.status.stored_since_start += result.inserted
+        url = proxy.url
         self.metrics.stored.labels(url).inc(result.inserted)
         self.metrics.rejected.labels(url).inc(result.rejected)
         self.metrics.duplicates.labels(url).inc(result.received - result.inserted - result.rejected)
         self.metrics.batches.labels(url).inc()
 
-    def _proxy_failed(self, url: str, exc: SourceError) -> None:
-        proxy = self.status.proxies[url]
+    def _proxy_failed(self, proxy: ProxyStatus, exc: SourceError) -> None:
+        url = proxy.url
         backoff = Backoff(self.settings.backoff_initial_s, self.settings.backoff_max_s)
         backoff.failures = proxy.failures
         proxy.failures += 1

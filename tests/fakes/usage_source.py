@@ -16,12 +16,14 @@ Both need `Authorization: Bearer <api_key>`.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import random
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import orjson
 from aiohttp import web
 
 PROVIDERS = {
@@ -137,7 +139,7 @@ class FakeUsageSource:
     @property
     def pending(self) -> int:
         """Entries not yet acked."""
-        return sum(1 for seq, _ in self.outbox if seq > self.acked)
+        return len(self.outbox) - bisect.bisect_right(self.outbox, self.acked, key=lambda e: e[0])
 
     @property
     def replays(self) -> int:
@@ -180,11 +182,12 @@ class FakeUsageSource:
             return refused
         after = int(request.query.get("after", "0"))
         limit = min(int(request.query.get("limit", "100")), 10_000)
-        page = [(seq, raw) for seq, raw in self.outbox if seq > after][:limit]
+        start = bisect.bisect_right(self.outbox, after, key=lambda entry: entry[0])
+        page = self.outbox[start : start + limit]
         self.served.update(seq for seq, _ in page)
         nxt = page[-1][0] if page else after
         body = {"instance_id": self.instance_id, "events": [raw for _, raw in page], "next": nxt}
-        return web.json_response(body)
+        return web.Response(body=orjson.dumps(body), content_type="application/json")
 
     async def _ack(self, request: web.Request) -> web.Response:
         if refused := self._refuse(request):
@@ -195,5 +198,5 @@ class FakeUsageSource:
         if self.ack_delay:
             await asyncio.sleep(self.ack_delay)
         self.acked = max(self.acked, int(body["upto"]))
-        self.outbox = [(seq, raw) for seq, raw in self.outbox if seq > self.acked]
+        del self.outbox[: bisect.bisect_right(self.outbox, self.acked, key=lambda e: e[0])]
         return web.json_response({"acked": self.acked})

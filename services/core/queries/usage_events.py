@@ -7,10 +7,10 @@ and usage_hourly_users, in one statement; the caller owns the transaction.
 from __future__ import annotations
 
 import re
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import orjson
 from psycopg import sql
 
 from services.core.db import Connection
@@ -53,7 +53,7 @@ _PARTITION_NAME = re.compile(r"^usage_events_(\d{4})_(\d{2})$")
 class NewEvent:
     """One validated event; `tokens` and `text` follow TOKEN_COLUMNS and TEXT_COLUMNS."""
 
-    event_id: uuid.UUID
+    event_id: str  # canonical lowercase UUID text
     ts: datetime
     instance_id: str
     seq: int
@@ -75,136 +75,142 @@ class Recorded:
     hourly_rows: int
 
 
-# Column name -> SQL array type, in the order of the unnest() below.
-_BATCH_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("event_id", "uuid"),
-    ("ts", "timestamptz"),
-    ("instance_id", "text"),
-    ("seq", "bigint"),
-    ("api_key_id", "text"),
-    ("latency_ms", "integer"),
-    ("ttft_ms", "integer"),
-    ("stream", "boolean"),
-    ("failed", "boolean"),
-    ("status_code", "integer"),
-    *((name, "bigint") for name in TOKEN_COLUMNS),
-    *((name, "text") for name in TEXT_COLUMNS),
+# The batch travels as one JSON array of NewEvent objects (orjson serializes the dataclass in
+# C) and is unpacked by json_to_recordset: far cheaper than 30 Python-dumped arrays.
+_BATCH_RECORD = (
+    "event_id uuid, ts timestamptz, instance_id text, seq bigint, api_key_id text,"
+    " latency_ms integer, ttft_ms integer, stream boolean, failed boolean,"
+    " status_code integer, tokens bigint[], text text[]"
 )
-_SUMMED = (*TOKEN_COLUMNS, "cost_usd")
+_SCALARS: tuple[str, ...] = ("event_id", "ts", "instance_id", "seq", "api_key_id", "latency_ms")
+_SCALARS += ("ttft_ms", "stream", "failed", "status_code")
+# Rollup metric columns and how two partial values of each merge.
+_ADDED: tuple[str, ...] = ("requests", "failures", *TOKEN_COLUMNS, "cost_usd", "latency_ms_sum")
+_ADDED += ("latency_count", "ttft_ms_sum", "ttft_count")
+_METRICS = (*_ADDED, "latency_ms_max", "latency_hist")
+_DIMS = ("user_id", "api_key_id", "provider", "model", "credential")
 
 
-def _rollup(table: str, bucket: str, dims: tuple[str, ...], key: str) -> sql.Composed:
-    """INSERT ... SELECT ... FROM inserted GROUP BY dims ON CONFLICT merge, for one rollup."""
-    source_dims: list[sql.Composable] = [
-        sql.SQL("date_trunc({}, ts, 'UTC')").format(sql.Literal(bucket))
-    ]
-    source_dims += [sql.Identifier("auth_index" if d == "credential" else d) for d in dims]
-    hist = sql.SQL(", ").join(
-        sql.SQL("count(*) FILTER (WHERE bucket = {})").format(sql.Literal(i))
-        for i in range(1, HIST_BUCKETS + 1)
+def _list(items: list[sql.Composable]) -> sql.Composed:
+    return sql.SQL(", ").join(items)
+
+
+def _names(names: tuple[str, ...] | list[str]) -> sql.Composed:
+    return _list([sql.Identifier(name) for name in names])
+
+
+def _hist(cell: str) -> sql.Composed:
+    """ARRAY[<cell with {i}> for every bucket] — element-wise work without a SQL loop."""
+    return sql.SQL("ARRAY[{}]").format(
+        _list([sql.SQL(cell.format(i=i)) for i in range(1, HIST_BUCKETS + 1)])
     )
+
+
+def _aggregate_inserted() -> sql.Composed:
+    """Per UTC hour and every dimension: the sums of exactly the rows just inserted."""
     metrics: list[sql.Composable] = [
         sql.SQL("count(*)"),
         sql.SQL("count(*) FILTER (WHERE failed)"),
-        *(sql.SQL("sum({})").format(sql.Identifier(c)) for c in _SUMMED),
+        *(sql.SQL("sum({})").format(sql.Identifier(c)) for c in (*TOKEN_COLUMNS, "cost_usd")),
         sql.SQL("coalesce(sum(latency_ms), 0)"),
         sql.SQL("count(latency_ms)"),
-        sql.SQL("max(latency_ms)"),
         sql.SQL("coalesce(sum(ttft_ms), 0)"),
         sql.SQL("count(ttft_ms)"),
-        sql.SQL("ARRAY[{}]").format(hist),
+        sql.SQL("max(latency_ms)"),
+        _hist("count(*) FILTER (WHERE bucket = {i})"),
     ]
-    added: tuple[str, ...] = ("requests", "failures", *_SUMMED, "latency_ms_sum", "latency_count")
-    added += ("ttft_ms_sum", "ttft_count")
+    return sql.SQL(
+        "SELECT date_trunc('hour', ts, 'UTC') AS bucket_start, user_id, api_key_id, provider,"
+        " model, auth_index AS credential, {metrics} FROM inserted GROUP BY 1, 2, 3, 4, 5, 6"
+    ).format(metrics=_list([sql.SQL("{} AS {}").format(m, sql.Identifier(n))
+                            for m, n in zip(metrics, _METRICS, strict=True)]))  # fmt: skip
+
+
+def _merge(table: str, bucket: str, dims: tuple[str, ...]) -> sql.Composed:
+    """Fold `agg` into one rollup table: insert new groups, add to existing ones."""
+    sums: list[sql.Composable] = [sql.SQL("sum({})").format(sql.Identifier(c)) for c in _ADDED]
+    sums += [sql.SQL("max(latency_ms_max)"), _hist("sum(latency_hist[{i}])")]
     merges: list[sql.Composable] = [
-        sql.SQL("{0} = t.{0} + EXCLUDED.{0}").format(sql.Identifier(c)) for c in added
+        sql.SQL("{0} = t.{0} + EXCLUDED.{0}").format(sql.Identifier(c)) for c in _ADDED
     ]
     merges.append(sql.SQL("latency_ms_max = greatest(t.latency_ms_max, EXCLUDED.latency_ms_max)"))
     merges.append(sql.SQL("latency_hist = usage_hist_add(t.latency_hist, EXCLUDED.latency_hist)"))
-    targets: tuple[str, ...] = ("bucket_start", *dims, "requests", "failures", *_SUMMED)
-    targets += ("latency_ms_sum", "latency_count", "latency_ms_max", "ttft_ms_sum", "ttft_count")
-    targets += ("latency_hist",)
-    positions = sql.SQL(", ").join(sql.Literal(i) for i in range(1, len(dims) + 2))
+    positions = _list([sql.Literal(i) for i in range(1, len(dims) + 2)])
     return sql.SQL(
-        "INSERT INTO {table} AS t ({targets}) SELECT {dims}, {metrics} FROM inserted"
-        " GROUP BY {positions} ORDER BY {positions}"
+        "INSERT INTO {table} AS t (bucket_start, {dims}, {metrics})"
+        " SELECT date_trunc({bucket}, bucket_start, 'UTC'), {dims}, {sums} FROM agg"
+        " GROUP BY {positions} ORDER BY {positions}"  # a fixed order: no deadlock between writers
         " ON CONFLICT ON CONSTRAINT {key} DO UPDATE SET {merges} RETURNING 1"
     ).format(
         table=sql.Identifier(table),
-        targets=sql.SQL(", ").join(map(sql.Identifier, targets)),
-        dims=sql.SQL(", ").join(source_dims),
-        metrics=sql.SQL(", ").join(metrics),
+        dims=_names(dims),
+        metrics=_names(_METRICS),
+        bucket=sql.Literal(bucket),
+        sums=_list(sums),
         positions=positions,
-        key=sql.Identifier(key),
-        merges=sql.SQL(", ").join(merges),
+        key=sql.Identifier(f"{table}_key"),
+        merges=_list(merges),
     )
+
+
+def _batch_columns() -> sql.Composed:
+    """SELECT list turning one json_to_recordset row into usage_events columns."""
+    columns: list[sql.Composable] = [sql.Identifier(name) for name in _SCALARS]
+    for i, name in enumerate(TOKEN_COLUMNS, start=1):
+        columns.append(sql.SQL("tokens[{}] AS {}").format(sql.Literal(i), sql.Identifier(name)))
+    for i, name in enumerate(TEXT_COLUMNS, start=1):
+        value = sql.SQL("text[{}]").format(sql.Literal(i))
+        if name in _NOT_NULL_TEXT:
+            value = sql.SQL("coalesce({}, '')").format(value)
+        columns.append(sql.SQL("{} AS {}").format(value, sql.Identifier(name)))
+    return _list(columns)
 
 
 def _record_statement() -> sql.Composed:
-    arrays = sql.SQL(", ").join(
-        sql.SQL("{}::{}[]").format(sql.Placeholder(name), sql.SQL(kind))
-        for name, kind in _BATCH_COLUMNS
-    )
-    names = [name for name, _ in _BATCH_COLUMNS]
-    stored = [*names, "user_key_id", "user_id", "cost_usd"]
-    dims = ("user_id", "api_key_id", "provider", "model", "credential")
-    returned = ["ts", "user_id", "api_key_id", "provider", "model", "auth_index", "failed"]
-    returned += [*TOKEN_COLUMNS, "cost_usd", "latency_ms", "ttft_ms"]
+    names = (*_SCALARS, *TOKEN_COLUMNS, *TEXT_COLUMNS)
+    stored = (*names, "user_key_id", "user_id", "cost_usd")
+    returned: tuple[str, ...] = ("ts", "user_id", "api_key_id", "provider", "model", "auth_index")
+    returned += ("failed",)
+    returned += (*TOKEN_COLUMNS, "cost_usd", "latency_ms", "ttft_ms")
     return sql.SQL(
-        "WITH batch AS (SELECT * FROM unnest({arrays}) AS b({names})),"
+        "WITH batch AS (SELECT {columns}"
+        "  FROM json_to_recordset(%(events)s::json) AS e({record})),"
+        # Owners: one hash join against the batch's few distinct keys, not a probe per event.
+        " owners AS (SELECT DISTINCT ON (key_id) key_id, id, user_id FROM user_api_keys"
+        "  WHERE key_id IN (SELECT api_key_id FROM batch WHERE api_key_id <> '')"
+        "  ORDER BY key_id, revoked_at IS NOT NULL, id),"
+        " pricing AS (SELECT EXISTS (SELECT 1 FROM model_pricing WHERE is_active) AS found),"
         " enriched AS ("
-        "  SELECT b.*, k.id AS user_key_id, k.user_id,"
+        "  SELECT b.*, o.id AS user_key_id, o.user_id,"
         "   coalesce(usage_event_cost(b.provider, b.input_tokens, b.output_tokens,"
         "    b.reasoning_tokens, b.cached_tokens, b.cache_read_tokens, b.cache_creation_tokens,"
         "    p.input_per_mtok, p.output_per_mtok, p.cached_input_per_mtok,"
         "    p.cache_write_per_mtok, p.reasoning_per_mtok), 0) AS cost_usd"
-        "  FROM batch b"
-        "  LEFT JOIN LATERAL (SELECT id, user_id FROM user_api_keys"
-        "   WHERE key_id = b.api_key_id AND b.api_key_id <> ''"
-        "   ORDER BY revoked_at IS NOT NULL, id LIMIT 1) k ON true"
-        "  LEFT JOIN LATERAL usage_price_for(b.provider, b.model, b.ts) p ON true),"
+        "  FROM batch b LEFT JOIN owners o ON o.key_id = b.api_key_id"
+        "  LEFT JOIN LATERAL (SELECT * FROM usage_price_for(b.provider, b.model, b.ts)"
+        "   WHERE (SELECT found FROM pricing)) p ON true),"
         " inserted AS ("
         "  INSERT INTO usage_events ({stored}) SELECT {stored} FROM enriched"
         "  ON CONFLICT DO NOTHING"
-        "  RETURNING {returned},"
-        "   width_bucket(latency_ms, usage_latency_bounds()) AS bucket),"
+        "  RETURNING {returned}, width_bucket(latency_ms, usage_latency_bounds()) AS bucket),"
+        " agg AS MATERIALIZED ({aggregate}),"
         " hourly AS ({hourly}),"
         " daily AS ({daily}),"
         " by_user AS ({by_user})"
         " SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM hourly)"
     ).format(
-        arrays=arrays,
-        names=sql.SQL(", ").join(map(sql.Identifier, names)),
-        stored=sql.SQL(", ").join(map(sql.Identifier, stored)),
-        returned=sql.SQL(", ").join(map(sql.Identifier, returned)),
-        hourly=_rollup("usage_hourly", "hour", dims, "usage_hourly_key"),
-        daily=_rollup("usage_daily", "day", dims, "usage_daily_key"),
-        by_user=_rollup("usage_hourly_users", "hour", ("user_id",), "usage_hourly_users_key"),
+        columns=_batch_columns(),
+        record=sql.SQL(_BATCH_RECORD),
+        stored=_names(stored),
+        returned=_names(returned),
+        aggregate=_aggregate_inserted(),
+        hourly=_merge("usage_hourly", "hour", _DIMS),
+        daily=_merge("usage_daily", "day", _DIMS),
+        by_user=_merge("usage_hourly_users", "hour", ("user_id",)),
     )
 
 
 _RECORD = _record_statement()
-
-
-def _columns(events: list[NewEvent]) -> dict[str, list[object]]:
-    columns: dict[str, list[object]] = {
-        "event_id": [e.event_id for e in events],
-        "ts": [e.ts for e in events],
-        "instance_id": [e.instance_id for e in events],
-        "seq": [e.seq for e in events],
-        "api_key_id": [e.api_key_id for e in events],
-        "latency_ms": [e.latency_ms for e in events],
-        "ttft_ms": [e.ttft_ms for e in events],
-        "stream": [e.stream for e in events],
-        "failed": [e.failed for e in events],
-        "status_code": [e.status_code for e in events],
-    }
-    for i, name in enumerate(TOKEN_COLUMNS):
-        columns[name] = [e.tokens[i] for e in events]
-    for i, name in enumerate(TEXT_COLUMNS):
-        default = "" if name in _NOT_NULL_TEXT else None
-        columns[name] = [e.text[i] if e.text[i] is not None else default for e in events]
-    return columns
 
 
 async def record(conn: Connection, events: list[NewEvent]) -> Recorded:
@@ -215,7 +221,7 @@ async def record(conn: Connection, events: list[NewEvent]) -> Recorded:
     """
     if not events:
         return Recorded(0, 0)
-    cur = await conn.execute(_RECORD, _columns(events))
+    cur = await conn.execute(_RECORD, {"events": orjson.dumps(events).decode()})
     row = await cur.fetchone()
     assert row is not None
     return Recorded(inserted=int(row[0]), hourly_rows=int(row[1]))

@@ -57,8 +57,8 @@ async def test_replayed_page_changes_nothing(db_conn, source, start_collector):
     ).fetchall()
 
     replay = FakeUsageSource(instance_id="proxy-a", api_key=source.api_key)
-    replay.outbox = [(e["seq"], e) for e in source.history]  # type: ignore[misc]
-    replay._last_seq = 300
+    for raw in source.history:  # the same events under the same seqs
+        replay.add_raw(raw)
     await db_conn.execute("UPDATE collector_cursors SET last_seq = 0")  # forget, as after a crash
     await replay.start()
     try:
@@ -145,6 +145,7 @@ async def test_health_and_metrics(db_conn, source, start_collector):
     source.add_events(25)
     collector = await start_collector(source.url)
     await eventually(lambda: source.pending == 0, what="drained")
+    await eventually(lambda: collector.status.proxies[source.url].last_drained_at, what="idle")
     await eventually(lambda: collector.health.port, what="health server")
     base = f"http://127.0.0.1:{collector.health.port}"
     async with aiohttp.ClientSession() as http:

@@ -25,7 +25,7 @@ def test_valid_event_becomes_a_row():
     raw = event(api_key_id="ABCDEF0123456789")
     row = parse_event(raw, "proxy-a", WINDOW)
     assert isinstance(row, NewEvent)
-    assert row.event_id == uuid.UUID(str(raw["event_id"]))
+    assert row.event_id == str(uuid.UUID(str(raw["event_id"])))
     assert row.seq == 7
     assert row.ts == NOW - timedelta(minutes=5)
     assert row.api_key_id == "abcdef0123456789"
@@ -103,3 +103,12 @@ def test_long_text_is_cut_and_nul_removed():
     assert agent is not None
     assert "\x00" not in agent
     assert len(agent) < 600
+
+
+def test_event_ids_are_canonical():
+    """Upper-case or dash-less ids are stored in one spelling, so repeats still collide."""
+    plain = "0f8fad5b-d9cb-469f-a165-70867728950e"
+    for spelling in (plain.upper(), plain.replace("-", ""), "{" + plain + "}"):
+        row = parse_event(event(event_id=spelling), "proxy-a", WINDOW)
+        assert isinstance(row, NewEvent)
+        assert row.event_id == plain
