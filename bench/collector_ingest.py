@@ -30,33 +30,35 @@ from services.core.queries.usage_events import HIST_BUCKETS
 from tests.integration.collector.helpers import API_KEY, settings_for
 from tools import localpg
 
-HIST_SUM = "ARRAY[" + ", ".join(f"sum(latency_hist[{i}])" for i in range(1, 17)) + "]::bigint[]"
+HIST_SUM = "ARRAY[" + ", ".join(f"sum(latency_hist[{i}])::bigint" for i in range(1, 17)) + "]"
 SUMS = (
-    "sum(requests) AS requests, sum(failures) AS failures, sum(input_tokens) AS input,"
-    " sum(output_tokens) AS output, sum(cached_tokens) AS cached,"
-    " sum(reasoning_tokens) AS reasoning, sum(cost_usd) AS cost,"
-    " sum(latency_ms_sum) / nullif(sum(latency_count), 0) AS latency_avg"
+    "sum(requests)::bigint AS requests, sum(failures)::bigint AS failures,"
+    " sum(input_tokens)::bigint AS input, sum(output_tokens)::bigint AS output,"
+    " sum(cached_tokens)::bigint AS cached, sum(reasoning_tokens)::bigint AS reasoning,"
+    " sum(cost_usd) AS cost, sum(latency_ms_sum)::bigint AS latency_sum,"
+    " sum(latency_count)::bigint AS latency_count"
 )
 WINDOW = "bucket_start >= now() - interval '30 days'"
-# The queries one 30-day usage page runs (issue 7): series from the small per-user hourly
-# table, breakdowns from the daily table, p95 from summed histograms.
+DAYS = "bucket_start >= date_trunc('day', now() - interval '29 days', 'UTC')"
+# What one 30-day usage page asks (issue 7): the hourly series and totals with p95 from the
+# per-owner hourly table, every breakdown from the one-dimension daily table, in three queries.
 PAGE_QUERIES = {
-    "series_hourly_all": f"SELECT bucket_start, {SUMS}, {HIST_SUM} FROM usage_hourly_users"
+    "series_hourly": f"SELECT bucket_start, {SUMS}, {HIST_SUM} FROM usage_hourly_users"
     f" WHERE {WINDOW} GROUP BY 1 ORDER BY 1",
-    "by_model": f"SELECT model, {SUMS}, {HIST_SUM} FROM usage_daily WHERE {WINDOW}"
-    " GROUP BY 1 ORDER BY 2 DESC",
-    "by_key": f"SELECT api_key_id, {SUMS} FROM usage_daily WHERE {WINDOW} GROUP BY 1"
-    " ORDER BY 2 DESC",
-    "by_user": f"SELECT user_id, {SUMS} FROM usage_daily WHERE {WINDOW} GROUP BY 1",
-    "by_provider_credential": f"SELECT provider, credential, {SUMS} FROM usage_daily"
-    f" WHERE {WINDOW} GROUP BY 1, 2",
-    "totals_p95": f"SELECT {SUMS}, usage_hist_quantile({HIST_SUM}, 0.95, max(latency_ms_max))"
-    f" FROM usage_daily WHERE {WINDOW}",
+    "totals_p95_by_user": f"SELECT user_id, {SUMS},"
+    f" usage_hist_quantile({HIST_SUM}, 0.95, max(latency_ms_max)) FROM usage_hourly_users"
+    f" WHERE {WINDOW} GROUP BY ROLLUP (user_id)",
+    "breakdowns_daily": f"SELECT dimension, provider, value, {SUMS}, {HIST_SUM}"
+    f" FROM usage_daily_dims WHERE {DAYS} GROUP BY 1, 2, 3",
 }
 EXTRA_QUERIES = {
-    "series_hourly_one_user": f"SELECT bucket_start, {SUMS}, {HIST_SUM} FROM usage_hourly_users"
+    "breakdowns_24h_hourly": f"SELECT dimension, provider, value, {SUMS}, {HIST_SUM}"
+    " FROM usage_hourly_dims WHERE bucket_start >= now() - interval '24 hours' GROUP BY 1, 2, 3",
+    "series_one_user": f"SELECT bucket_start, {SUMS}, {HIST_SUM} FROM usage_hourly_users"
     f" WHERE user_id = 7 AND {WINDOW} GROUP BY 1 ORDER BY 1",
-    "series_from_fine_hourly": f"SELECT bucket_start, {SUMS}, {HIST_SUM} FROM usage_hourly"
+    "breakdowns_one_user": f"SELECT dimension, provider, value, {SUMS} FROM usage_daily_dims"
+    f" WHERE user_id = 7 AND {DAYS} GROUP BY 1, 2, 3",
+    "naive_series_usage_hourly": f"SELECT bucket_start, {SUMS}, {HIST_SUM} FROM usage_hourly"
     f" WHERE {WINDOW} GROUP BY 1 ORDER BY 1",
 }
 
@@ -108,13 +110,41 @@ async def bench_ingest(dsn: str, events: int, batch: int) -> float:
 # -- part 2: rollup queries ----------------------------------------------------------------
 
 
+_METRIC_SUMS = (
+    "sum(requests), sum(failures), sum(input_tokens), sum(output_tokens),"
+    " sum(reasoning_tokens), sum(cached_tokens), sum(cache_read_tokens),"
+    " sum(cache_creation_tokens), sum(total_tokens), sum(cost_usd), sum(latency_ms_sum),"
+    " sum(latency_count), sum(ttft_ms_sum), sum(ttft_count), max(latency_ms_max), " + HIST_SUM
+)
+_METRIC_COLUMNS = (
+    "requests, failures, input_tokens, output_tokens, reasoning_tokens, cached_tokens,"
+    " cache_read_tokens, cache_creation_tokens, total_tokens, cost_usd, latency_ms_sum,"
+    " latency_count, ttft_ms_sum, ttft_count, latency_ms_max, latency_hist"
+)
+
+
+def _dims_sql(table: str, unit: str) -> str:
+    parts = [("model", "provider", "model"), ("api_key", "''", "api_key_id"),
+             ("credential", "provider", "credential")]  # fmt: skip
+    selects = " UNION ALL ".join(
+        f"SELECT date_trunc('{unit}', bucket_start, 'UTC'), user_id, '{dim}', {provider},"
+        f" {value}, {_METRIC_SUMS} FROM usage_hourly GROUP BY 1, 2, 4, 5"
+        for dim, provider, value in parts
+    )
+    return (
+        f"INSERT INTO {table} (bucket_start, user_id, dimension, provider, value,"
+        f" {_METRIC_COLUMNS}) {selects};"
+    )
+
+
 def _generate_sql(total_events: int) -> str:
-    """Hourly rollup rows for 30 days x 200 keys x 2 models per key-hour, summing to N events."""
+    """Hourly rollup rows for 30 days x 200 keys x 2 models per key-hour, summing to N events;
+    the other rollups are derived from them exactly as the collector would have built them."""
     rows = 720 * 200 * 2
     per_row = max(total_events // rows, 1)
     hist = ", ".join(f"(random() * {per_row} / 8)::bigint" for _ in range(HIST_BUCKETS))
     return f"""
-    TRUNCATE usage_hourly, usage_daily, usage_hourly_users;
+    TRUNCATE usage_hourly, usage_hourly_users, usage_hourly_dims, usage_daily_dims;
     INSERT INTO usage_hourly (bucket_start, user_id, api_key_id, provider, model, credential,
         requests, failures, input_tokens, output_tokens, reasoning_tokens, cached_tokens,
         total_tokens, cost_usd, latency_ms_sum, latency_count, latency_ms_max, latency_hist)
@@ -128,18 +158,10 @@ def _generate_sql(total_events: int) -> str:
          generate_series(1, 200) AS k,
          LATERAL (SELECT DISTINCT (k + extract(hour FROM h)::int + j * 3) % 8 AS m
                   FROM generate_series(0, 1) AS j) AS models;
-    INSERT INTO usage_daily SELECT date_trunc('day', bucket_start, 'UTC'), user_id, api_key_id,
-        provider, model, credential, sum(requests), sum(failures), sum(input_tokens),
-        sum(output_tokens), sum(reasoning_tokens), sum(cached_tokens), sum(cache_read_tokens),
-        sum(cache_creation_tokens), sum(total_tokens), sum(cost_usd), sum(latency_ms_sum),
-        sum(latency_count), max(latency_ms_max), sum(ttft_ms_sum), sum(ttft_count), {HIST_SUM}
-      FROM usage_hourly GROUP BY 1, 2, 3, 4, 5, 6;
-    INSERT INTO usage_hourly_users SELECT bucket_start, user_id, sum(requests), sum(failures),
-        sum(input_tokens), sum(output_tokens), sum(reasoning_tokens), sum(cached_tokens),
-        sum(cache_read_tokens), sum(cache_creation_tokens), sum(total_tokens), sum(cost_usd),
-        sum(latency_ms_sum), sum(latency_count), max(latency_ms_max), sum(ttft_ms_sum),
-        sum(ttft_count), {HIST_SUM}
-      FROM usage_hourly GROUP BY 1, 2;
+    INSERT INTO usage_hourly_users (bucket_start, user_id, {_METRIC_COLUMNS})
+      SELECT bucket_start, user_id, {_METRIC_SUMS} FROM usage_hourly GROUP BY 1, 2;
+    {_dims_sql("usage_hourly_dims", "hour")}
+    {_dims_sql("usage_daily_dims", "day")}
     """
 
 
@@ -152,15 +174,17 @@ async def bench_queries(dsn: str, total_events: int, runs: int) -> None:
     async with await connect(dsn, autocommit=True) as conn:
         started = time.monotonic()
         await conn.execute(_generate_sql(total_events).encode())
-        await conn.execute("VACUUM ANALYZE usage_hourly, usage_daily, usage_hourly_users")
+        await conn.execute("VACUUM ANALYZE")
         cur = await conn.execute(
             "SELECT (SELECT sum(requests) FROM usage_hourly), (SELECT count(*) FROM usage_hourly),"
-            " (SELECT count(*) FROM usage_daily), (SELECT count(*) FROM usage_hourly_users)"
+            " (SELECT count(*) FROM usage_hourly_users), (SELECT count(*) FROM usage_hourly_dims),"
+            " (SELECT count(*) FROM usage_daily_dims)"
         )
-        events, hourly, daily, users = (await cur.fetchone()) or (0, 0, 0, 0)
+        events, hourly, users, hdims, ddims = (await cur.fetchone()) or (0, 0, 0, 0, 0)
         print(f"rollups for {events:,} events over 30 days generated in"
-              f" {time.monotonic() - started:.1f}s: usage_hourly {hourly:,} rows,"
-              f" usage_daily {daily:,}, usage_hourly_users {users:,}")  # fmt: skip
+              f" {time.monotonic() - started:.1f}s: rows in usage_hourly {hourly:,},"
+              f" usage_hourly_users {users:,}, usage_hourly_dims {hdims:,},"
+              f" usage_daily_dims {ddims:,}")  # fmt: skip
         timings: dict[str, list[float]] = {name: [] for name in {**PAGE_QUERIES, **EXTRA_QUERIES}}
         page: list[float] = []
         for _ in range(runs):

@@ -370,7 +370,7 @@ BEGIN
     RETURN name;
 END $$;
 
--- Rollups hold sums, never averages, so rows merge by addition; all three tables share the
+-- Rollups hold sums, never averages, so rows merge by addition; all four tables share the
 -- metric columns and are updated in the collector's transaction from the rows it inserted.
 -- Dimensions: user_id NULL = no known owner; api_key_id '' = no client key.
 -- usage_hourly: every dimension per UTC hour (the source of truth for rollup queries).
@@ -404,35 +404,6 @@ CREATE INDEX usage_hourly_user_idx ON usage_hourly (user_id, bucket_start);
 CREATE INDEX usage_hourly_key_idx ON usage_hourly (api_key_id, bucket_start);
 CREATE INDEX usage_hourly_model_idx ON usage_hourly (model, bucket_start);
 
--- usage_daily: the same per UTC day; long-window breakdowns read ~24x fewer rows.
-CREATE TABLE usage_daily (
-    bucket_start          timestamptz NOT NULL,         -- UTC midnight
-    user_id               bigint,
-    api_key_id            text NOT NULL,
-    provider              text NOT NULL,
-    model                 text NOT NULL,
-    credential            text NOT NULL,                -- auth_index
-    requests              bigint NOT NULL DEFAULT 0,
-    failures              bigint NOT NULL DEFAULT 0,
-    input_tokens          bigint NOT NULL DEFAULT 0,
-    output_tokens         bigint NOT NULL DEFAULT 0,
-    reasoning_tokens      bigint NOT NULL DEFAULT 0,
-    cached_tokens         bigint NOT NULL DEFAULT 0,
-    cache_read_tokens     bigint NOT NULL DEFAULT 0,
-    cache_creation_tokens bigint NOT NULL DEFAULT 0,
-    total_tokens          bigint NOT NULL DEFAULT 0,
-    cost_usd              numeric(24, 10) NOT NULL DEFAULT 0,
-    latency_ms_sum        bigint NOT NULL DEFAULT 0,
-    latency_count         bigint NOT NULL DEFAULT 0,
-    latency_ms_max        integer,
-    ttft_ms_sum           bigint NOT NULL DEFAULT 0,
-    ttft_count            bigint NOT NULL DEFAULT 0,
-    latency_hist          bigint[] NOT NULL DEFAULT '{0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0}',
-    CONSTRAINT usage_daily_key UNIQUE NULLS NOT DISTINCT
-        (bucket_start, user_id, api_key_id, provider, model, credential)
-);
-CREATE INDEX usage_daily_user_idx ON usage_daily (user_id, bucket_start);
-
 -- usage_hourly_users: per UTC hour and owner only; time series over long windows.
 CREATE TABLE usage_hourly_users (
     bucket_start          timestamptz NOT NULL,         -- UTC hour
@@ -456,6 +427,69 @@ CREATE TABLE usage_hourly_users (
     CONSTRAINT usage_hourly_users_key UNIQUE NULLS NOT DISTINCT (bucket_start, user_id)
 );
 CREATE INDEX usage_hourly_users_user_idx ON usage_hourly_users (user_id, bucket_start);
+
+-- usage_hourly_dims / usage_daily_dims: one breakdown dimension at a time, per owner, so a
+-- breakdown reads a few rows per bucket instead of every key x model x credential combination:
+--   dimension 'model':      provider = the provider, value = the upstream model
+--   dimension 'api_key':    provider = '',           value = the 16-hex api_key_id ('' = none)
+--   dimension 'credential': provider = the provider, value = the auth_index
+-- Long windows read whole UTC days from usage_daily_dims and the edge hours from
+-- usage_hourly_dims.
+CREATE TABLE usage_hourly_dims (
+    bucket_start          timestamptz NOT NULL,         -- UTC hour
+    user_id               bigint,
+    dimension             text NOT NULL,
+    provider              text NOT NULL,
+    value                 text NOT NULL,
+    requests              bigint NOT NULL DEFAULT 0,
+    failures              bigint NOT NULL DEFAULT 0,
+    input_tokens          bigint NOT NULL DEFAULT 0,
+    output_tokens         bigint NOT NULL DEFAULT 0,
+    reasoning_tokens      bigint NOT NULL DEFAULT 0,
+    cached_tokens         bigint NOT NULL DEFAULT 0,
+    cache_read_tokens     bigint NOT NULL DEFAULT 0,
+    cache_creation_tokens bigint NOT NULL DEFAULT 0,
+    total_tokens          bigint NOT NULL DEFAULT 0,
+    cost_usd              numeric(24, 10) NOT NULL DEFAULT 0,
+    latency_ms_sum        bigint NOT NULL DEFAULT 0,
+    latency_count         bigint NOT NULL DEFAULT 0,
+    latency_ms_max        integer,
+    ttft_ms_sum           bigint NOT NULL DEFAULT 0,
+    ttft_count            bigint NOT NULL DEFAULT 0,
+    latency_hist          bigint[] NOT NULL DEFAULT '{0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0}',
+    CONSTRAINT usage_hourly_dims_key UNIQUE NULLS NOT DISTINCT
+        (bucket_start, user_id, dimension, provider, value),
+    CONSTRAINT usage_hourly_dims_dimension CHECK (dimension IN ('model', 'api_key', 'credential'))
+);
+CREATE INDEX usage_hourly_dims_user_idx ON usage_hourly_dims (user_id, bucket_start);
+
+CREATE TABLE usage_daily_dims (
+    bucket_start          timestamptz NOT NULL,         -- UTC midnight
+    user_id               bigint,
+    dimension             text NOT NULL,
+    provider              text NOT NULL,
+    value                 text NOT NULL,
+    requests              bigint NOT NULL DEFAULT 0,
+    failures              bigint NOT NULL DEFAULT 0,
+    input_tokens          bigint NOT NULL DEFAULT 0,
+    output_tokens         bigint NOT NULL DEFAULT 0,
+    reasoning_tokens      bigint NOT NULL DEFAULT 0,
+    cached_tokens         bigint NOT NULL DEFAULT 0,
+    cache_read_tokens     bigint NOT NULL DEFAULT 0,
+    cache_creation_tokens bigint NOT NULL DEFAULT 0,
+    total_tokens          bigint NOT NULL DEFAULT 0,
+    cost_usd              numeric(24, 10) NOT NULL DEFAULT 0,
+    latency_ms_sum        bigint NOT NULL DEFAULT 0,
+    latency_count         bigint NOT NULL DEFAULT 0,
+    latency_ms_max        integer,
+    ttft_ms_sum           bigint NOT NULL DEFAULT 0,
+    ttft_count            bigint NOT NULL DEFAULT 0,
+    latency_hist          bigint[] NOT NULL DEFAULT '{0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0}',
+    CONSTRAINT usage_daily_dims_key UNIQUE NULLS NOT DISTINCT
+        (bucket_start, user_id, dimension, provider, value),
+    CONSTRAINT usage_daily_dims_dimension CHECK (dimension IN ('model', 'api_key', 'credential'))
+);
+CREATE INDEX usage_daily_dims_user_idx ON usage_daily_dims (user_id, bucket_start);
 
 -- Events the collector could not store (bad JSON shape, impossible values), kept for humans.
 CREATE TABLE usage_events_rejected (

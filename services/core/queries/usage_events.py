@@ -1,7 +1,8 @@
 """usage_events and its rollups: store a batch exactly once, partitions, retention.
 
-`record` inserts a batch and folds exactly the rows it inserted into usage_hourly, usage_daily
-and usage_hourly_users, in one statement; the caller owns the transaction.
+`record` inserts a batch and folds exactly the rows it inserted into usage_hourly,
+usage_hourly_users, usage_hourly_dims and usage_daily_dims in one statement; the caller owns
+the transaction.
 """
 
 from __future__ import annotations
@@ -126,10 +127,15 @@ def _aggregate_inserted() -> sql.Composed:
                             for m, n in zip(metrics, _METRICS, strict=True)]))  # fmt: skip
 
 
-def _merge(table: str, bucket: str, dims: tuple[str, ...]) -> sql.Composed:
-    """Fold `agg` into one rollup table: insert new groups, add to existing ones."""
+def _sums() -> sql.Composed:
+    """Re-aggregate `agg` rows: add the sums, keep the max, add histograms element-wise."""
     sums: list[sql.Composable] = [sql.SQL("sum({})").format(sql.Identifier(c)) for c in _ADDED]
     sums += [sql.SQL("max(latency_ms_max)"), _hist("sum(latency_hist[{i}])")]
+    return _list(sums)
+
+
+def _upsert(table: str, dims: tuple[str, ...], select: sql.Composable) -> sql.Composed:
+    """INSERT rows from `select` into a rollup, adding them to the groups that exist."""
     merges: list[sql.Composable] = [
         sql.SQL("{0} = t.{0} + EXCLUDED.{0}").format(sql.Identifier(c)) for c in _ADDED
     ]
@@ -137,20 +143,52 @@ def _merge(table: str, bucket: str, dims: tuple[str, ...]) -> sql.Composed:
     merges.append(sql.SQL("latency_hist = usage_hist_add(t.latency_hist, EXCLUDED.latency_hist)"))
     positions = _list([sql.Literal(i) for i in range(1, len(dims) + 2)])
     return sql.SQL(
-        "INSERT INTO {table} AS t (bucket_start, {dims}, {metrics})"
-        " SELECT date_trunc({bucket}, bucket_start, 'UTC'), {dims}, {sums} FROM agg"
-        " GROUP BY {positions} ORDER BY {positions}"  # a fixed order: no deadlock between writers
+        "INSERT INTO {table} AS t (bucket_start, {dims}, {metrics}) {select}"
+        " ORDER BY {positions}"  # one lock order for every writer: no deadlocks between them
         " ON CONFLICT ON CONSTRAINT {key} DO UPDATE SET {merges} RETURNING 1"
     ).format(
         table=sql.Identifier(table),
         dims=_names(dims),
         metrics=_names(_METRICS),
-        bucket=sql.Literal(bucket),
-        sums=_list(sums),
+        select=select,
         positions=positions,
         key=sql.Identifier(f"{table}_key"),
         merges=_list(merges),
     )
+
+
+def _merge(table: str, dims: tuple[str, ...]) -> sql.Composed:
+    """Fold `agg` into an hourly rollup keyed by `dims`."""
+    positions = _list([sql.Literal(i) for i in range(1, len(dims) + 2)])
+    select = sql.SQL("SELECT bucket_start, {dims}, {sums} FROM agg GROUP BY {positions}").format(
+        dims=_names(dims), sums=_sums(), positions=positions
+    )
+    return _upsert(table, dims, select)
+
+
+def _merge_dims(table: str, bucket: str) -> sql.Composed:
+    """Fold `agg` into a one-dimension-at-a-time rollup (model, api_key, credential)."""
+    start = sql.SQL("date_trunc({}, bucket_start, 'UTC')").format(sql.Literal(bucket))
+    parts = [
+        ("model", "provider", "model", "1, 2, 4, 5"),
+        ("api_key", "''", "api_key_id", "1, 2, 5"),
+        ("credential", "provider", "credential", "1, 2, 4, 5"),
+    ]
+    select = sql.SQL(" UNION ALL ").join(
+        sql.SQL(
+            "SELECT {start}, user_id, {dimension}, {provider}, {value}, {sums} FROM agg"
+            " GROUP BY {groups}"
+        ).format(
+            start=start,
+            dimension=sql.Literal(dimension),
+            provider=sql.SQL(provider),
+            value=sql.Identifier(value),
+            sums=_sums(),
+            groups=sql.SQL(groups),
+        )
+        for dimension, provider, value, groups in parts
+    )
+    return _upsert(table, ("user_id", "dimension", "provider", "value"), select)
 
 
 def _batch_columns() -> sql.Composed:
@@ -195,8 +233,9 @@ def _record_statement() -> sql.Composed:
         "  RETURNING {returned}, width_bucket(latency_ms, usage_latency_bounds()) AS bucket),"
         " agg AS MATERIALIZED ({aggregate}),"
         " hourly AS ({hourly}),"
-        " daily AS ({daily}),"
-        " by_user AS ({by_user})"
+        " by_user AS ({by_user}),"
+        " hourly_dims AS ({hourly_dims}),"
+        " daily_dims AS ({daily_dims})"
         " SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM hourly)"
     ).format(
         columns=_batch_columns(),
@@ -204,9 +243,10 @@ def _record_statement() -> sql.Composed:
         stored=_names(stored),
         returned=_names(returned),
         aggregate=_aggregate_inserted(),
-        hourly=_merge("usage_hourly", "hour", _DIMS),
-        daily=_merge("usage_daily", "day", _DIMS),
-        by_user=_merge("usage_hourly_users", "hour", ("user_id",)),
+        hourly=_merge("usage_hourly", _DIMS),
+        by_user=_merge("usage_hourly_users", ("user_id",)),
+        hourly_dims=_merge_dims("usage_hourly_dims", "hour"),
+        daily_dims=_merge_dims("usage_daily_dims", "day"),
     )
 
 

@@ -32,11 +32,46 @@ _STORED = ", ".join(
         *("latency_ms_max", "ttft_ms_sum", "ttft_count", "latency_hist"),
     ]
 )
+
+
+def _recount_dims(unit: str) -> str:
+    start = f"date_trunc('{unit}', ts, 'UTC')"
+    return " UNION ALL ".join(
+        f"SELECT {start}, user_id, '{dim}', {provider}, {value}, {_METRICS} FROM usage_events"
+        f" GROUP BY {groups}"
+        for dim, provider, value, groups in [
+            ("model", "provider", "model", "1, 2, 4, 5"),
+            ("api_key", "''", "api_key_id", "1, 2, 5"),
+            ("credential", "provider", "auth_index", "1, 2, 4, 5"),
+        ]
+    )
+
+
+_DIMS_STORED = "bucket_start, user_id, dimension, provider, value"
+# rollup table -> (recount from usage_events, the same columns read from the rollup)
 _ROLLUPS = {
-    "usage_hourly": ("hour", "user_id, api_key_id, provider, model, auth_index", 6),
-    "usage_daily": ("day", "user_id, api_key_id, provider, model, auth_index", 6),
-    "usage_hourly_users": ("hour", "user_id", 2),
+    "usage_hourly": (
+        f"SELECT date_trunc('hour', ts, 'UTC'), user_id, api_key_id, provider, model, auth_index,"
+        f" {_METRICS} FROM usage_events GROUP BY 1, 2, 3, 4, 5, 6",
+        f"SELECT bucket_start, user_id, api_key_id, provider, model, credential, {_STORED}"
+        " FROM usage_hourly",
+    ),
+    "usage_hourly_users": (
+        f"SELECT date_trunc('hour', ts, 'UTC'), user_id, {_METRICS} FROM usage_events"
+        " GROUP BY 1, 2",
+        f"SELECT bucket_start, user_id, {_STORED} FROM usage_hourly_users",
+    ),
+    "usage_hourly_dims": (
+        _recount_dims("hour"),
+        f"SELECT {_DIMS_STORED}, {_STORED} FROM usage_hourly_dims",
+    ),
+    "usage_daily_dims": (
+        _recount_dims("day"),
+        f"SELECT {_DIMS_STORED}, {_STORED} FROM usage_daily_dims",
+    ),
 }
+ROLLUP_TABLES = tuple(_ROLLUPS)
+ALL_MATCH = dict.fromkeys(ROLLUP_TABLES, 0)
 
 
 def settings_for(database_url: str, *urls: str, **overrides: object) -> CollectorSettings:
@@ -60,18 +95,9 @@ def settings_for(database_url: str, *urls: str, **overrides: object) -> Collecto
 async def rollup_mismatches(conn: Connection) -> dict[str, int]:
     """For every rollup table, how many groups differ from a recount of usage_events."""
     found = {}
-    for table, (unit, dims, ndims) in _ROLLUPS.items():
-        positions = ", ".join(str(i) for i in range(1, ndims + 1))
-        recount = await conn.execute(
-            f"SELECT date_trunc('{unit}', ts, 'UTC'), {dims}, {_METRICS} FROM usage_events"
-            f" GROUP BY {positions} ORDER BY {positions}"
-        )
-        expected = await recount.fetchall()
-        stored_dims = dims.replace("auth_index", "credential")
-        rows = await conn.execute(
-            f"SELECT bucket_start, {stored_dims}, {_STORED} FROM {table} ORDER BY {positions}"
-        )
-        actual = await rows.fetchall()
+    for table, (recount, stored) in _ROLLUPS.items():
+        expected = await (await conn.execute(recount)).fetchall()
+        actual = await (await conn.execute(stored)).fetchall()
         found[table] = len(_as_set(expected) ^ _as_set(actual))
     return found
 

@@ -10,6 +10,7 @@ import aiohttp
 from services.collector.worker import Collector
 from tests.fakes.usage_source import FakeUsageSource
 from tests.integration.collector.helpers import (
+    ALL_MATCH,
     add_user_with_keys,
     eventually,
     rollup_mismatches,
@@ -26,9 +27,7 @@ async def test_n_events_give_exactly_n_rows_and_correct_rollups(db_conn, source,
 
     ids = await stored_event_ids(db_conn)
     assert sorted(ids) == sorted(str(e["event_id"]) for e in events)
-    assert await rollup_mismatches(db_conn) == dict.fromkeys(
-        ["usage_hourly", "usage_daily", "usage_hourly_users"], 0
-    )
+    assert await rollup_mismatches(db_conn) == ALL_MATCH
     cur = await db_conn.execute(
         "SELECT api_key_id, user_id, count(*) FROM usage_events GROUP BY 1, 2 ORDER BY 1"
     )
@@ -71,9 +70,7 @@ async def test_replayed_page_changes_nothing(db_conn, source, start_collector):
     ).fetchall()
     assert after == before
     assert len(await stored_event_ids(db_conn)) == 300
-    assert await rollup_mismatches(db_conn) == dict.fromkeys(
-        ["usage_hourly", "usage_daily", "usage_hourly_users"], 0
-    )
+    assert await rollup_mismatches(db_conn) == ALL_MATCH
 
 
 async def test_malformed_events_are_set_aside_and_skipped(db_conn, source, start_collector):
