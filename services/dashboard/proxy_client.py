@@ -105,7 +105,7 @@ class ManagementClient:
     ) -> None:
         currents = await asyncio.gather(*(read(url) for url in self.urls))
         planned = [(url, old, transform(old)) for url, old in zip(self.urls, currents, strict=True)]
-        changed = [(url, old, new) for url, old, new in planned if new != old]
+        changed = [(url, old, new) for url, old, new in planned if not same_value(old, new)]
         results = await asyncio.gather(
             *(write(url, new) for url, _, new in changed), return_exceptions=True
         )
@@ -158,3 +158,26 @@ def _error_message(text: str) -> str:
             err = err.get("message", "")
         return str(err)[:200]
     return text[:200]
+
+
+# Values the proxy treats as "not set": its GET fills them in, its writes leave them out.
+_DEFAULTS: tuple[Any, ...] = (None, "", False, 0, [], {})
+
+
+def _without_defaults(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: _without_defaults(v)
+            for k, v in value.items()
+            if not any(v is d or (type(v) is type(d) and v == d) for d in _DEFAULTS)
+            and not (k == "weight" and v == 1)
+        }
+    if isinstance(value, list):
+        return [_without_defaults(v) for v in value]
+    return value
+
+
+def same_value(old: Any, new: Any) -> bool:
+    """True when writing `new` would not change what the proxy has (defaults aside), so the
+    write (a file rewrite and a reload at the proxy) is skipped."""
+    return bool(old == new or _without_defaults(old) == _without_defaults(new))

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from tests.conftest import free_port
 from tests.fakes.management_api import FakeManagementAPI
 from tests.fakes.openai_models import FakeModelsUpstream
 from tests.integration.dashboard.conftest import ENC_KEY, JWT_SECRET, MGMT_KEY
+from tests.integration.dashboard.real_proxy import RealProxy, ThreadedUpstream
 
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[3]
@@ -58,10 +60,18 @@ def upstream() -> Iterator[FakeModelsUpstream]:
     server.stop()
 
 
-@pytest.fixture
-def dashboard(
-    database_url: str, fake_proxy: FakeManagementAPI, upstream: FakeModelsUpstream
-) -> Iterator[Dashboard]:
+@dataclass
+class RealDashboard:
+    url: str
+    proxy: RealProxy
+    upstream: ThreadedUpstream
+
+
+@contextmanager
+def spawn_dashboard(
+    database_url: str, proxy_url: str, **extra_env: str
+) -> Iterator[tuple[str, Path]]:
+    """`python -m services.dashboard` on a free port; yields its URL and log file."""
     port = free_port()
     SHOTS.mkdir(parents=True, exist_ok=True)
     log = SHOTS.parent / f"dashboard-{port}.log"
@@ -71,11 +81,11 @@ def dashboard(
         "JWT_SECRET": JWT_SECRET,
         "MANAGEMENT_API_KEY": MGMT_KEY,
         "PROVIDER_ENCRYPTION_KEY": ENC_KEY,
-        "PROXY_URL": fake_proxy.url,
+        "PROXY_URL": proxy_url,
         "HOST": "127.0.0.1",
         "PORT": str(port),
-        "FETCH_MODELS_ALLOW": f"127.0.0.1:{upstream.port}",
         "LOG_FORMAT": "console",
+        **extra_env,
     }
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -88,13 +98,33 @@ def dashboard(
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(url, proc)
-        yield Dashboard(url, fake_proxy, upstream, log)
+        yield url, log
     finally:
         proc.terminate()
         try:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture
+def dashboard(
+    database_url: str, fake_proxy: FakeManagementAPI, upstream: FakeModelsUpstream
+) -> Iterator[Dashboard]:
+    allow = f"127.0.0.1:{upstream.port}"
+    with spawn_dashboard(database_url, fake_proxy.url, FETCH_MODELS_ALLOW=allow) as (url, log):
+        yield Dashboard(url, fake_proxy, upstream, log)
+
+
+@pytest.fixture
+def real_dashboard(database_url: str, tmp_path: Path) -> Iterator[RealDashboard]:
+    proxy, upstream = RealProxy(tmp_path), ThreadedUpstream()
+    try:
+        with spawn_dashboard(database_url, proxy.url) as (url, _log):
+            yield RealDashboard(url, proxy, upstream)
+    finally:
+        proxy.stop()
+        upstream.stop()
 
 
 def _wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:

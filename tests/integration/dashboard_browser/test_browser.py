@@ -8,7 +8,14 @@ import re
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.integration.dashboard_browser.conftest import UPSTREAM_KEY, ConsoleWatch, Dashboard, shot
+from tests.integration.dashboard.real_proxy import chat
+from tests.integration.dashboard_browser.conftest import (
+    UPSTREAM_KEY,
+    ConsoleWatch,
+    Dashboard,
+    RealDashboard,
+    shot,
+)
 
 pytestmark = pytest.mark.browser
 ADMIN_PASSWORD = "browser admin password"
@@ -42,6 +49,7 @@ def test_main_flows(page: Page, dashboard: Dashboard) -> None:
 
     # Client key: created, shown once with a copy button, pushed hashed to the proxy.
     page.get_by_role("link", name="API keys").click()
+    expect(page.get_by_role("heading", name="Client API keys")).to_be_visible()
     page.get_by_label("Name", exact=True).fill("laptop")
     page.get_by_role("button", name="Create key").click()
     key = page.locator("#new-key").inner_text().strip()
@@ -57,6 +65,7 @@ def test_main_flows(page: Page, dashboard: Dashboard) -> None:
 
     # Provider key.
     page.get_by_role("link", name="Providers").click()
+    expect(page.get_by_role("heading", name="Providers", level=1)).to_be_visible()
     page.get_by_label("Provider", exact=True).select_option("claude")
     page.get_by_label("API key").fill("sk-ant-api03-" + "x" * 40 + "TAIL")
     page.get_by_label("Name (optional)").fill("team claude")
@@ -67,6 +76,7 @@ def test_main_flows(page: Page, dashboard: Dashboard) -> None:
 
     # Custom provider with model discovery through the SSRF guard's allowlist.
     page.get_by_role("link", name="New custom provider").click()
+    expect(page.get_by_role("heading", name="New custom provider")).to_be_visible()
     page.get_by_label("Display name").fill("Local router")
     page.get_by_label("Provider ID").fill("local-router")
     page.get_by_label("Base URL").fill(dashboard.upstream.url + "/v1")
@@ -88,6 +98,7 @@ def test_main_flows(page: Page, dashboard: Dashboard) -> None:
 
     # Routing strategy.
     page.get_by_role("link", name="Proxy settings").click()
+    expect(page.get_by_role("heading", name="Proxy settings", level=1)).to_be_visible()
     page.get_by_label("Routing strategy").select_option("fill-first")
     page.get_by_role("button", name="Preview YAML").click()
     expect(page.locator("#yaml-preview")).to_contain_text("strategy: fill-first")
@@ -97,6 +108,7 @@ def test_main_flows(page: Page, dashboard: Dashboard) -> None:
 
     # Revoke through the confirmation dialog.
     page.get_by_role("link", name="API keys").click()
+    expect(page.get_by_role("heading", name="Client API keys")).to_be_visible()
     page.get_by_role("button", name="Revoke").click()
     dialog = page.locator("#confirm-dialog")
     expect(dialog).to_be_visible()
@@ -170,4 +182,31 @@ def test_keyboard_navigation_and_mobile_menu(browser: Browser, dashboard: Dashbo
     expect(page.locator("#new-key")).to_be_visible()
     shot(page, "mobile-api-keys")
     context.close()
+    assert not console.errors, "\n".join(console.errors)
+
+
+def test_key_made_in_the_browser_works_at_the_real_proxy(
+    page: Page, real_dashboard: RealDashboard
+) -> None:
+    console = ConsoleWatch(page)
+    setup_admin(page, real_dashboard.url)
+    page.goto(real_dashboard.url + "/dashboard/providers/custom/new")
+    page.get_by_label("Display name").fill("Fake upstream")
+    page.get_by_label("Provider ID").fill("fake-upstream")
+    page.get_by_label("Base URL").fill(real_dashboard.upstream.fake.base_url)
+    page.get_by_label("API key").fill(UPSTREAM_KEY)
+    page.get_by_label("New upstream model").first.fill("gpt-test")
+    page.get_by_role("button", name="Create provider").click()
+    expect(page.get_by_text("created and applied to the proxy")).to_be_visible()
+    page.get_by_role("link", name="API keys").click()
+    expect(page.get_by_role("heading", name="Client API keys")).to_be_visible()
+    page.get_by_label("Name", exact=True).fill("sdk")
+    page.get_by_role("button", name="Create key").click()
+    key = page.locator("#new-key").inner_text().strip()
+    reply = chat(real_dashboard.proxy, key)
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["choices"][0]["message"]["content"]
+    page.goto(real_dashboard.url + "/dashboard")
+    expect(page.get_by_text("gpt-test", exact=True)).to_be_visible()
+    shot(page, "overview-real-proxy")
     assert not console.errors, "\n".join(console.errors)

@@ -44,3 +44,23 @@ def test_compat_removes_detached_direct_keys() -> None:
     current = [{"name": "op", "api-key-entries": [{"api-key": "op-key"}, {"api-key": "direct"}]}]
     result = reconcile_compat(current, [], set(), {}, {digest("direct")})
     assert result == [{"name": "op", "api-key-entries": [{"api-key": "op-key"}]}]
+
+
+def test_defaults_filled_in_by_the_proxy_do_not_count_as_a_change() -> None:
+    from services.dashboard.proxy_client import same_value
+
+    ours = [{"name": "p", "base-url": "https://p", "api-key-entries": [{"api-key": "k"}]}]
+    theirs = [
+        {
+            "name": "p",
+            "base-url": "https://p",
+            "api-key-entries": [{"api-key": "k", "proxy-url": "", "weight": 1}],
+            "headers": {},
+            "prefix": "",
+            "disabled": False,
+            "priority": 0,
+        }
+    ]
+    assert same_value(theirs, ours)
+    assert not same_value(theirs, [{**ours[0], "prefix": "x"}])
+    assert not same_value([{"api-key": "k", "weight": 2}], [{"api-key": "k"}])
