@@ -19,8 +19,9 @@ def load_settings() -> DashboardSettings:
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            name = "_".join(str(p) for p in err["loc"]).upper() or "settings"
-            lines.append(f"  {name}: {err['msg'].removeprefix('Value error, ')}")
+            name = "_".join(str(p) for p in err["loc"]).upper()
+            message = err["msg"].removeprefix("Value error, ")
+            lines.append(f"  {name}: {message}" if name else f"  {message}")
         print("dashboard: invalid configuration\n" + "\n".join(lines), file=sys.stderr)
         raise SystemExit(2) from None
 

@@ -22,11 +22,11 @@ from starlette.staticfiles import StaticFiles
 from services.core.db import Pool, open_pool
 from services.core.errors import AppError
 from services.core.logging import register_secret
-from services.dashboard import api, errors, pages, templating
+from services.dashboard import api, errors, maintenance, pages, templating
 from services.dashboard.deps import Resources
 from services.dashboard.middleware import CsrfMiddleware, RequestContextMiddleware
 from services.dashboard.proxy_client import ManagementClient
-from services.dashboard.proxy_sync import ProxySync, catalog_key, resync_forever
+from services.dashboard.proxy_sync import ProxySync, catalog_key
 from services.dashboard.secrets_display import digest
 from services.dashboard.settings import DashboardSettings
 
@@ -55,7 +55,9 @@ def create_app(settings: DashboardSettings, *, resync_interval_s: float = 60.0) 
         ):
             resources = _resources(settings, pool, http)
             app.state.resources = resources
-            task = asyncio.create_task(resync_forever(pool, resources.sync, resync_interval_s))
+            task = asyncio.create_task(
+                maintenance.run_forever(pool, resources.sync, resync_interval_s)
+            )
             log.info("dashboard_started", proxies=len(settings.proxy_urls))
             try:
                 yield

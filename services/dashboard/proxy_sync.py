@@ -8,7 +8,6 @@ rolls the database back too (and `update_everywhere` restores the proxies alread
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
@@ -195,15 +194,3 @@ async def resync(pool: Pool, sync: ProxySync) -> list[SyncResult]:
             log.warning("proxy_resync_failed", proxy=url, error=exc.message)
             results.append(SyncResult(url, False, exc.message))
     return results
-
-
-async def resync_forever(pool: Pool, sync: ProxySync, interval_s: float) -> None:
-    """Resync now, then every `interval_s`: a proxy replica that restarted empty catches up."""
-    while True:
-        try:
-            await resync(pool, sync)
-        except Exception:  # never let the loop die; the next round retries
-            log.exception("proxy_resync_crashed")
-        if interval_s <= 0:
-            return
-        await asyncio.sleep(interval_s)

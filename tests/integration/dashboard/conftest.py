@@ -3,12 +3,14 @@ fake proxies (tests/fakes/management_api.py) over real HTTP."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import nacl.pwhash
 import psycopg
 import pytest
 from starlette.testclient import TestClient
@@ -152,11 +154,20 @@ def setup_admin(client: TestClient, username: str = "admin") -> Browser:
     return browser
 
 
+@functools.cache
+def password_hash() -> str:
+    """PASSWORD hashed once per test session: Argon2id is slow on purpose."""
+    return nacl.pwhash.argon2id.str(PASSWORD.encode()).decode()
+
+
 def add_user(admin: Browser, username: str, *, is_admin: bool = False) -> Browser:
-    response = admin.post(
-        "/api/admin/users", json={"username": username, "password": PASSWORD, "isAdmin": is_admin}
-    )
-    assert response.status_code == 201, response.text
+    """A user inserted directly (the create route has its own tests), then signed in for real."""
+    dsn = admin.client.app.state.settings.database_url.get_secret_value()  # type: ignore[attr-defined]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO users (username, password_hash, role) VALUES (%s, %s, %s)",
+            (username, password_hash(), "admin" if is_admin else "user"),
+        )
     browser = Browser(admin.client)
     login = browser.post("/api/auth/login", json={"username": username, "password": PASSWORD})
     assert login.status_code == 200, login.text
