@@ -72,13 +72,23 @@ def choose_pg_port(args: argparse.Namespace, run: state.RunState) -> int:
     return _free_port()
 
 
+def _recorded_bindir(run: state.RunState) -> Path | None:
+    """The binaries that created an existing cluster: another major version cannot open it."""
+    recorded = run.load_recorded().get("postgres_bindir")
+    if recorded and (run.pgdata / "PG_VERSION").exists() and Path(recorded, "postgres").exists():
+        return Path(recorded)
+    return None
+
+
 def choose_database(
     args: argparse.Namespace, run: state.RunState, secrets: dict[str, str], printer: Printer
 ) -> Database:
     if os.environ.get("DATABASE_URL"):
         printer.say("run", "using DATABASE_URL from the environment")
         return ExternalDatabase(os.environ["DATABASE_URL"])
-    bindir = system_bindir() if args.postgres != "embedded" else None
+    bindir = _recorded_bindir(run) if args.postgres == "auto" else None
+    if bindir is None and args.postgres != "embedded":
+        bindir = system_bindir()
     if bindir is None and args.postgres == "system":
         raise StartError("no PostgreSQL server binaries found (set PG_BINDIR or install them)")
     if bindir is None:

@@ -163,15 +163,14 @@ class LocalPostgres:
         if self.account is None:
             return
         os.chown(self.data_dir, self.account.pw_uid, self.account.pw_gid)
-        probe = subprocess.run(
-            ["test", "-w", str(self.data_dir)], user=self.account.pw_uid, check=False
-        )
-        if probe.returncode != 0:
-            raise StartError(
-                f"the postgres user cannot reach {self.data_dir}: a parent folder is not "
-                "traversable by other users (chmod o+x it), or set DATABASE_URL to use "
-                "another database"
-            )
+        for flag, path in (("-w", self.data_dir), ("-x", self.bindir / "postgres")):
+            probe = subprocess.run(["test", flag, str(path)], user=self.account.pw_uid)
+            if probe.returncode != 0:
+                raise StartError(
+                    f"the postgres user cannot reach {path}: a parent folder is not "
+                    "traversable by other users (chmod o+x it), or set DATABASE_URL to use "
+                    "another database"
+                )
 
     async def _initdb(self) -> None:
         self.printer.say("run", f"creating a new database cluster in {self.data_dir}")

@@ -208,7 +208,7 @@ class Supervisor:
             self.printer.say(
                 "run",
                 f"{service.name} exited with code {code} after {uptime:.1f}s; "
-                f"restarting in {delay:.0f}s",
+                f"restarting in {delay:.1f}s",
             )
             service.ready.clear()
             with contextlib.suppress(TimeoutError):
