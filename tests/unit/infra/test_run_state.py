@@ -79,3 +79,6 @@ def test_port_change_keeps_comments(tmp_path):
 def test_banner_masks_the_database_password():
     masked = _masked("postgresql://postgres:s3cret@127.0.0.1:5433/llm_gateway")
     assert masked == "postgresql://postgres:***@127.0.0.1:5433/llm_gateway"
+    assert (
+        _masked("host=db user=u password=s3cret dbname=x") == "host=db user=u password=*** dbname=x"
+    )
