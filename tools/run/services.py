@@ -57,7 +57,11 @@ def build(
         argv = [python, "-m", "services.proxy", "--config", str(proxy_config)]
         return Service(name, argv, env, ports.url(ports.proxy, "/healthz"))
     if name == "collector":
-        extra = {"PROXY_URL": proxy_url, "HOST": ports.host, "PORT": str(ports.collector)}
+        extra = {
+            "PROXY_URL": proxy_url,
+            "COLLECTOR_HEALTH_HOST": ports.host,
+            "COLLECTOR_HEALTH_PORT": str(ports.collector),
+        }
         return Service(
             name,
             [python, "-m", "services.collector"],

@@ -35,7 +35,7 @@ def test_template_substitutes_only_the_host_names():
     assert "${" not in rendered.split("\n# Certificates")[1]
     assert "server_name api.example.com;" in rendered
     assert "/etc/letsencrypt/live/dash.example.com/fullchain.pem" in rendered
-    assert "$proxy_add_x_forwarded_for" in rendered
+    assert "X-Forwarded-For $remote_addr" in rendered
 
 
 def _render(tmp: Path, *, tls: int, http: int, dash: int, api: int) -> Path:
@@ -147,7 +147,8 @@ async def test_api_host_refuses_management_and_usage_apis(stack):
 
 async def test_hosts_route_to_their_backend_with_forwarded_headers(stack):
     backends, ports, client = stack
-    api = await client.get(_url(ports, "/v1/models"), headers={"Host": "api.test"})
+    spoofed = {"Host": "api.test", "X-Forwarded-For": "203.0.113.9"}
+    api = await client.get(_url(ports, "/v1/models"), headers=spoofed)
     assert api.json() == {"backend": "api", "path": "/v1/models"}
     dash = await client.get(_url(ports, "/api/health"), headers={"Host": "dash.test"})
     assert dash.json() == {"backend": "dash", "path": "/api/health"}
