@@ -171,6 +171,20 @@ def _masked(url: str) -> str:
     return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
 
 
+async def start_in_order(
+    supervisor: Supervisor, started: list[Service], stop: asyncio.Event
+) -> None:
+    """The proxy first: the collector and dashboard talk to it as soon as they start."""
+    for service in started:
+        supervisor.start(service)
+        if service.name == "proxy":
+            ready = asyncio.create_task(service.ready.wait())
+            stopping = asyncio.create_task(stop.wait())
+            await asyncio.wait({ready, stopping}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
+            ready.cancel()
+            stopping.cancel()
+
+
 async def _all_ready(started: list[Service]) -> None:
     for service in started:
         await service.ready.wait()
@@ -212,8 +226,7 @@ async def run(args: argparse.Namespace) -> int:
             )
             for n in names
         ]  # fmt: skip
-        for service in started:
-            supervisor.start(service)
+        await start_in_order(supervisor, started, stop)
         all_ready = asyncio.create_task(_all_ready(started))
         waiter = asyncio.create_task(stop.wait())
         await asyncio.wait({all_ready, waiter}, return_when=asyncio.FIRST_COMPLETED)
