@@ -8,7 +8,7 @@ ARGS ?=
 .PHONY: help install assets fmt lint test test-unit test-integration test-e2e check run run-proxy migrate up down logs bench clean
 
 help: ## List the targets
-	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
 
 .tools/bin/uv:
 	python3 -m venv .tools
@@ -53,7 +53,7 @@ run: install ## Run the whole product locally (no Docker)
 run-proxy: install ## Run only the proxy with the local config
 	$(PY) -m tools.run --only proxy
 
-migrate: install ## Apply database migrations to $$DATABASE_URL
+migrate: install ## Apply database migrations to DATABASE_URL
 	$(PY) -m services.core.migrate
 
 up: ## Start the Docker Compose stack (infrastructure/manage.sh up)
