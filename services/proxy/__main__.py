@@ -1,0 +1,73 @@
+"""`python -m services.proxy --config PATH`: run the proxy until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+import structlog
+import uvloop
+from aiohttp import web
+from pydantic import ValidationError
+
+from services.core.logging import configure_logging, register_secret
+
+from .app import create_app
+from .config.loader import ConfigError
+from .config.store import ConfigStore
+from .settings import ProxySettings
+
+log = structlog.get_logger("services.proxy")
+
+
+def _parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m services.proxy")
+    parser.add_argument("--config", type=Path, default=Path("config.yaml"))
+    return parser.parse_args(argv)
+
+
+async def serve(settings: ProxySettings, config_path: Path) -> None:
+    store = ConfigStore(config_path)
+    app = create_app(settings, store)
+    config = store.current.config
+    # Cancelling the handler when the client leaves is what cancels the upstream request.
+    runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, config.host or None, config.port, backlog=1024)
+    await site.start()
+    log.info("proxy_listening", host=config.host, port=config.port, config=str(config_path))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("proxy_stopping")
+    await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        settings = ProxySettings(config_path=args.config)
+    except ValidationError as exc:
+        print(f"invalid environment: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, settings.log_format)
+    register_secret(settings.secret("management_api_key"))
+    register_secret(settings.secret("collector_api_key"))
+    try:
+        uvloop.run(serve(settings, args.config))
+    except ConfigError as exc:
+        log.error("config_invalid", path=str(args.config), reason=exc.message)
+        return 2
+    except FileNotFoundError as exc:
+        log.error("config_missing", path=str(args.config), reason=str(exc))
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,19 @@
+"""Typed keys for the objects the proxy app shares between handlers."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from .config.store import ConfigStore
+from .cooldowns import Cooldowns
+from .executor import Executor
+from .metrics import Metrics
+from .runtime import RuntimeHolder
+from .settings import ProxySettings
+
+SETTINGS = web.AppKey("settings", ProxySettings)
+STORE = web.AppKey("store", ConfigStore)
+RUNTIME = web.AppKey("runtime", RuntimeHolder)
+EXECUTOR = web.AppKey("executor", Executor)
+COOLDOWNS = web.AppKey("cooldowns", Cooldowns)
+METRICS = web.AppKey("metrics", Metrics)

@@ -1,0 +1,129 @@
+"""Credentials built from config.yaml: one per upstream key, with everything precomputed.
+
+A credential's id (`auth_index`) is the first 16 hex characters of a SHA-256 over its identity
+(provider, channel name, base URL, key), so it stays stable across restarts and reloads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+
+from .config.model import ModelMapping, ProviderKey, ProxyConfig
+from .wire import UpstreamFormat, auth_headers
+
+DEFAULT_BASE_URLS: Mapping[str, str] = {
+    "claude": "https://api.anthropic.com",
+    "gemini": "https://generativelanguage.googleapis.com",
+    "codex": "https://api.openai.com/v1",
+}
+_FORMAT_BY_PROVIDER: Mapping[str, UpstreamFormat] = {
+    "openai-compatibility": "openai",
+    "claude": "anthropic",
+    "gemini": "gemini",
+    "codex": "responses",
+}
+
+
+def auth_index(*parts: str) -> str:
+    """Stable credential id: 16 hex of sha256 over the identity parts."""
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:16]
+
+
+def mask_secret(secret: str) -> str:
+    """A label safe to show and log: the first 4 and last 4 characters of long secrets."""
+    if len(secret) <= 12:
+        return "*" * len(secret)
+    return f"{secret[:4]}...{secret[-4:]}"
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    id: str
+    provider: str  # openai-compatibility | claude | gemini | codex
+    channel: str  # compat entry name, or the provider
+    fmt: UpstreamFormat
+    base_url: str
+    secret: str = field(repr=False)
+    label: str
+    proxy_url: str
+    headers: Mapping[str, str]
+    prefix: str
+    priority: int
+    weight: int
+    disable_cooling: bool
+    models: tuple[ModelMapping, ...]
+    excluded: tuple[str, ...]
+    # Auth plus the entry's static headers, merged once; "$Name" headers are resolved per request.
+    static_headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    copied_headers: Mapping[str, str] = field(default_factory=dict)
+
+
+def _with_headers(cred: Credential) -> Credential:
+    static = dict(auth_headers(cred.fmt, cred.base_url, cred.secret))
+    copied = {}
+    for name, value in cred.headers.items():
+        if value.startswith("$"):
+            copied[name] = value[1:]
+        else:
+            static[name] = value
+    return replace(cred, static_headers=static, copied_headers=copied)
+
+
+def _compat_credentials(config: ProxyConfig) -> Iterator[Credential]:
+    for entry in config.openai_compatibility:
+        if entry.disabled:
+            continue
+        base = entry.base_url.rstrip("/")
+        for key in entry.api_key_entries:
+            yield Credential(
+                id=auth_index("openai-compatibility", entry.name, base, key.api_key),
+                provider="openai-compatibility",
+                channel=entry.name,
+                fmt="openai",
+                base_url=base,
+                secret=key.api_key,
+                label=mask_secret(key.api_key),
+                proxy_url=key.proxy_url or config.proxy_url,
+                headers=dict(entry.headers),
+                prefix=entry.prefix.strip("/"),
+                priority=entry.priority,
+                weight=key.weight,
+                disable_cooling=entry.disable_cooling,
+                models=tuple(entry.models),
+                excluded=tuple(entry.excluded_models),
+            )
+
+
+def _provider_credentials(
+    config: ProxyConfig, provider: str, entries: list[ProviderKey]
+) -> Iterator[Credential]:
+    for entry in entries:
+        base = (entry.base_url or DEFAULT_BASE_URLS[provider]).rstrip("/")
+        yield Credential(
+            id=auth_index(provider, provider, base, entry.api_key),
+            provider=provider,
+            channel=provider,
+            fmt=_FORMAT_BY_PROVIDER[provider],
+            base_url=base,
+            secret=entry.api_key,
+            label=mask_secret(entry.api_key),
+            proxy_url=entry.proxy_url or config.proxy_url,
+            headers=dict(entry.headers),
+            prefix=entry.prefix.strip("/"),
+            priority=entry.priority,
+            weight=entry.weight,
+            disable_cooling=entry.disable_cooling,
+            models=tuple(entry.models),
+            excluded=tuple(entry.excluded_models),
+        )
+
+
+def build_credentials(config: ProxyConfig) -> list[Credential]:
+    """Every usable credential of the config, in file order."""
+    creds = list(_compat_credentials(config))
+    creds += _provider_credentials(config, "claude", config.claude_api_key)
+    creds += _provider_credentials(config, "gemini", config.gemini_api_key)
+    creds += _provider_credentials(config, "codex", config.codex_api_key)
+    return [_with_headers(c) for c in creds]

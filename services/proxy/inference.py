@@ -1,0 +1,122 @@
+"""Client-facing OpenAI routes: chat completions, legacy completions, models."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from services.core.errors import BadRequest, PayloadTooLarge
+
+from .access import authenticate
+from .appkeys import EXECUTOR, RUNTIME
+from .call import Call, Codec
+from .client_errors import ClientFormat
+from .runtime import Runtime
+from .translate import parse_model_suffix
+from .translating import CompletionsCodec, TranslatingCodec
+
+_CHAT = TranslatingCodec("openai")
+_COMPLETIONS = CompletionsCodec()
+
+
+REQUEST_ID = web.RequestKey("request_id", str)
+
+
+def request_id(request: web.Request) -> str:
+    """The id stamped on every response and log line of this request."""
+    rid = request.get(REQUEST_ID)
+    if rid is None:
+        rid = request[REQUEST_ID] = os.urandom(8).hex()
+    return rid
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The request body, refusing (413) anything over `limit` before or while reading it."""
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"Request body exceeds the limit of {limit} bytes")
+    buf = bytearray()
+    async for chunk in request.content.iter_any():
+        buf += chunk
+        if len(buf) > limit:
+            raise PayloadTooLarge(f"Request body exceeds the limit of {limit} bytes")
+    return bytes(buf)
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"Request body is not valid JSON: {exc}", code="invalid_json") from None
+    if not isinstance(body, dict):
+        raise BadRequest("Request body must be a JSON object", code="invalid_json")
+    return body
+
+
+async def begin_call(
+    request: web.Request,
+    fmt: ClientFormat,
+    *,
+    model: str | None = None,
+    stream: bool | None = None,
+) -> Call:
+    """Authenticate, read and validate the body. The model and stream flag come from the body
+    unless the route gives them (Gemini carries both in the URL)."""
+    runtime: Runtime = request.app[RUNTIME].current
+    api_key_id = authenticate(request, runtime)
+    raw = await read_body(request, runtime.body_limit)
+    body = parse_json_object(raw)
+    if model is None:
+        model = body.get("model")
+        if not isinstance(model, str) or not model.strip():
+            raise BadRequest("The 'model' field is required", code="missing_model")
+    extra: dict[str, Any] = {"raw": raw}
+    if model.endswith(")"):  # name(8192|high|none|auto): thinking asked for in the model id
+        model, extra["thinking"] = parse_model_suffix(model)
+    return Call(
+        request=request,
+        runtime=runtime,
+        client_fmt=fmt,
+        endpoint=f"{request.method} {request.path}",
+        model=model,
+        body=body,
+        stream=body.get("stream") is True if stream is None else stream,
+        api_key_id=api_key_id,
+        request_id=request_id(request),
+        extra=extra,
+    )
+
+
+async def _run(request: web.Request, codec: Codec) -> web.StreamResponse:
+    call = await begin_call(request, "openai")
+    return await request.app[EXECUTOR].run(call, codec)
+
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    return await _run(request, _CHAT)
+
+
+async def completions(request: web.Request) -> web.StreamResponse:
+    return await _run(request, _COMPLETIONS)
+
+
+def wants_anthropic_models(request: web.Request) -> bool:
+    return "anthropic-version" in request.headers or request.headers.get(
+        "User-Agent", ""
+    ).startswith("claude-cli")
+
+
+async def list_models(request: web.Request) -> web.Response:
+    runtime: Runtime = request.app[RUNTIME].current
+    authenticate(request, runtime)
+    body = runtime.models_anthropic if wants_anthropic_models(request) else runtime.models_openai
+    return web.Response(body=body, content_type="application/json")
+
+
+routes = [
+    web.post("/v1/chat/completions", chat_completions),
+    web.post("/v1/completions", completions),
+    web.get("/v1/models", list_models),
+]

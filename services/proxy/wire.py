@@ -1,0 +1,46 @@
+"""Where and how to call an upstream of each wire format: URL paths and auth headers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
+from urllib.parse import urlsplit
+
+# The wire format an upstream speaks.
+UpstreamFormat = Literal["openai", "anthropic", "gemini", "responses"]
+
+ANTHROPIC_VERSION = "2023-06-01"
+_OFFICIAL_ANTHROPIC = "api.anthropic.com"
+
+
+def upstream_url(fmt: UpstreamFormat, base_url: str, model: str, stream: bool) -> str:
+    """The endpoint of one generation call; `base_url` has no trailing slash."""
+    if fmt == "openai":
+        return base_url + "/chat/completions"
+    if fmt == "responses":
+        return base_url + "/responses"
+    if fmt == "anthropic":
+        return base_url + ("/messages" if base_url.endswith("/v1") else "/v1/messages")
+    root = base_url if base_url.endswith(("/v1beta", "/v1")) else base_url + "/v1beta"
+    action = "streamGenerateContent?alt=sse" if stream else "generateContent"
+    return f"{root}/models/{model}:{action}"
+
+
+def count_tokens_url(base_url: str) -> str:
+    """Anthropic's token counting endpoint."""
+    return base_url + (
+        "/messages/count_tokens" if base_url.endswith("/v1") else "/v1/messages/count_tokens"
+    )
+
+
+def auth_headers(fmt: UpstreamFormat, base_url: str, secret: str) -> Mapping[str, str]:
+    """Headers that carry the credential, computed once per credential."""
+    if fmt == "gemini":
+        return {"x-goog-api-key": secret}
+    if fmt == "anthropic":
+        headers = {"x-api-key": secret, "anthropic-version": ANTHROPIC_VERSION}
+        if urlsplit(base_url).hostname != _OFFICIAL_ANTHROPIC:
+            # Anthropic-compatible gateways differ: some want x-api-key, some a Bearer token.
+            headers["Authorization"] = f"Bearer {secret}"
+        return headers
+    return {"Authorization": f"Bearer {secret}"}

@@ -1,0 +1,51 @@
+"""Hot reload of config.yaml: keys added and removed on disk apply within about a second."""
+
+from __future__ import annotations
+
+import aiohttp
+from structlog.testing import capture_logs
+
+from services.proxy.appkeys import STORE
+
+from .harness import CLIENT_KEY, compat_config, eventually, run_proxy
+
+BODY = {"model": "gpt-test", "messages": [{"role": "user", "content": "hi"}]}
+
+
+async def _status(base: str, key: str) -> int:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{base}/v1/chat/completions", json=BODY, headers={"Authorization": f"Bearer {key}"}
+        ) as resp,
+    ):
+        return resp.status
+
+
+async def test_keys_added_and_removed_on_disk_apply_quickly(fake, tmp_path):
+    """A key written to the file works within a second; a removed key is refused as fast."""
+    config = compat_config(fake.base_url, ["k"])
+    async with run_proxy(tmp_path, config) as px:
+        assert await _status(px.base_url, "sk-new-key-abcdefgh") == 401
+        px.rewrite({**config, "api-keys": [CLIENT_KEY, "sk-new-key-abcdefgh"]})
+        await eventually(lambda: _status_is(px.base_url, "sk-new-key-abcdefgh", 200), limit=1.5)
+        px.rewrite({**config, "api-keys": ["sk-new-key-abcdefgh"]})
+        await eventually(lambda: _status_is(px.base_url, CLIENT_KEY, 401), limit=1.5)
+
+
+async def _status_is(base: str, key: str, expected: int) -> bool:
+    return await _status(base, key) == expected
+
+
+async def test_broken_yaml_keeps_the_last_good_config(fake, tmp_path):
+    """An invalid file on disk is refused and logged; the previous config keeps serving."""
+    config = compat_config(fake.base_url, ["k"])
+    async with run_proxy(tmp_path, config) as px:
+        store = px.app[STORE]
+        for broken in ("api-keys: [unclosed\n", "routing:\n  strategy: bogus\n"):
+            with capture_logs() as logs:
+                px.config_path.write_text(broken)
+                await store.check_file()
+            assert any(e["event"] == "config_reload_rejected" for e in logs)
+            assert await _status(px.base_url, CLIENT_KEY) == 200
+        assert store.current.config.api_keys == [CLIENT_KEY]
