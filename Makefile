@@ -53,6 +53,9 @@ run: install ## Run the whole product locally (no Docker)
 run-proxy: install ## Run only the proxy with the local config
 	$(PY) -m tools.run --only proxy
 
+migrate: install ## Apply database migrations to DATABASE_URL
+	$(PY) -m services.core.migrate
+
 bench: install ## Run the benchmarks and print figures
 	$(PY) -m bench.proxy_overhead
 
