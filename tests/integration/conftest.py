@@ -8,7 +8,8 @@ Fixtures (use them from any test under tests/integration/ or import them in test
   tools/localpg in a temp folder (fsync off) unless `TEST_DATABASE_URL` is set, in which case
   that server is used and must allow CREATE DATABASE.
 - `migrated_template` (session): name of a database migrated once with the production
-  `migrate()`; every test database is a copy of it (CREATE DATABASE ... TEMPLATE, ~50 ms).
+  `migrate()`; every test database is a copy of it (CREATE DATABASE ... TEMPLATE), made in a
+  background thread ahead of the test that takes it, and dropped in the background after.
 - `database_url` (alias `db_dsn`): the DSN of a fresh, migrated database for this test,
   dropped WITH (FORCE) afterwards. Pass it to a service's settings (`DATABASE_URL`).
 - `db_pool`: an open `services.core.db.open_pool(database_url)` pool for the test.
@@ -19,11 +20,13 @@ Fixtures (use them from any test under tests/integration/ or import them in test
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,12 +104,51 @@ def migrated_template(pg_cluster: PgCluster) -> Iterator[str]:
     pg_cluster.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+class _DatabaseFactory:
+    """Copies of the template, one always being prepared ahead in a background thread."""
+
+    def __init__(self, cluster: PgCluster, template: str) -> None:
+        self._cluster, self._template = cluster, template
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="test-db")
+        self._next: Future[str] = self._worker.submit(self._create)
+        self._drops: list[Future[None]] = []
+
+    def _create(self) -> str:
+        name = _unique_name("test")
+        self._cluster.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self._template}"')
+        return name
+
+    def take(self) -> str:
+        try:
+            name = self._next.result()
+        except psycopg.Error:  # e.g. the cluster was restarting: try once more, in the open
+            name = self._create()
+        self._next = self._worker.submit(self._create)
+        return name
+
+    def drop(self, name: str) -> None:
+        sql = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+        self._drops.append(self._worker.submit(self._cluster.execute, sql))
+
+    def close(self) -> None:
+        self._worker.shutdown(wait=True)
+        for name_future in [self._next]:
+            with contextlib.suppress(psycopg.Error):
+                self._cluster.execute(f'DROP DATABASE IF EXISTS "{name_future.result()}"')
+
+
+@pytest.fixture(scope="session")
+def _databases(pg_cluster: PgCluster, migrated_template: str) -> Iterator[_DatabaseFactory]:
+    factory = _DatabaseFactory(pg_cluster, migrated_template)
+    yield factory
+    factory.close()
+
+
 @pytest.fixture
-def database_url(pg_cluster: PgCluster, migrated_template: str) -> Iterator[str]:
-    name = _unique_name("test")
-    pg_cluster.execute(f'CREATE DATABASE "{name}" TEMPLATE "{migrated_template}"')
+def database_url(pg_cluster: PgCluster, _databases: _DatabaseFactory) -> Iterator[str]:
+    name = _databases.take()
     yield pg_cluster.dsn(name)
-    pg_cluster.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _databases.drop(name)
 
 
 @pytest.fixture

@@ -195,7 +195,7 @@ CREATE TABLE model_pricing (
     output_per_mtok       numeric(14, 6) NOT NULL,
     cached_input_per_mtok numeric(14, 6),      -- NULL: priced as input
     cache_write_per_mtok  numeric(14, 6),      -- NULL: priced as input
-    reasoning_per_mtok    numeric(14, 6),      -- NULL: priced as output
+    reasoning_per_mtok    numeric(14, 6),      -- NULL: 0 (usually billed inside output)
     currency              text NOT NULL DEFAULT 'USD',
     source                text NOT NULL DEFAULT 'manual',  -- manual | seed
     effective_from        timestamptz NOT NULL DEFAULT '1970-01-01 00:00:00+00',
@@ -248,6 +248,62 @@ BEGIN
     END LOOP;
     RETURN max_ms;
 END $$;
+
+-- Element-wise sum of two histograms. Written out (not a loop) so the planner inlines it.
+CREATE FUNCTION usage_hist_add(a bigint[], b bigint[]) RETURNS bigint[]
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    RETURN ARRAY[a[1] + b[1], a[2] + b[2], a[3] + b[3], a[4] + b[4], a[5] + b[5], a[6] + b[6], a[7] + b[7], a[8] + b[8], a[9] + b[9], a[10] + b[10], a[11] + b[11], a[12] + b[12], a[13] + b[13], a[14] + b[14], a[15] + b[15], a[16] + b[16]];
+
+-- usage_hist_sum(latency_hist): histogram of a whole group of rollup rows.
+CREATE AGGREGATE usage_hist_sum(bigint[]) (
+    SFUNC = usage_hist_add,
+    STYPE = bigint[],
+    INITCOND = '{0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0}',
+    COMBINEFUNC = usage_hist_add,
+    PARALLEL = SAFE
+);
+
+-- The price of (provider, model) in force at `at`: an exact provider match first, else a
+-- model-only match when exactly one provider prices that model (the seed's lookup rules).
+CREATE FUNCTION usage_price_for(provider text, model text, at timestamptz)
+    RETURNS TABLE (input_per_mtok numeric, output_per_mtok numeric,
+                   cached_input_per_mtok numeric, cache_write_per_mtok numeric,
+                   reasoning_per_mtok numeric)
+    LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT p.input_per_mtok, p.output_per_mtok, p.cached_input_per_mtok,
+           p.cache_write_per_mtok, p.reasoning_per_mtok
+    FROM model_pricing p
+    WHERE lower(p.model) = lower(usage_price_for.model) AND p.is_active
+      AND p.effective_from <= usage_price_for.at
+      AND (lower(p.provider) = lower(usage_price_for.provider)
+           OR (SELECT count(DISTINCT lower(q.provider)) FROM model_pricing q
+               WHERE lower(q.model) = lower(usage_price_for.model) AND q.is_active) = 1)
+    ORDER BY lower(p.provider) = lower(usage_price_for.provider) DESC, p.effective_from DESC
+    LIMIT 1
+$$;
+
+-- Cost in USD of one event, the seed's formula (prices per 1M tokens):
+--   input x (input - cached) + cached_input x cached + output x output + reasoning x reasoning
+-- Claude reports input without cache reads and writes, so there input is charged in full,
+-- cache reads at the cached price and cache writes at the cache-write price. A missing cache
+-- price falls back to the input price; a missing reasoning price is 0. No price: NULL.
+CREATE FUNCTION usage_event_cost(
+    provider text, input_tokens bigint, output_tokens bigint, reasoning_tokens bigint,
+    cached_tokens bigint, cache_read_tokens bigint, cache_creation_tokens bigint,
+    input_per_mtok numeric, output_per_mtok numeric, cached_input_per_mtok numeric,
+    cache_write_per_mtok numeric, reasoning_per_mtok numeric) RETURNS numeric
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN (CASE WHEN lower(provider) IN ('claude', 'anthropic') THEN
+            input_tokens * input_per_mtok
+            + cache_read_tokens * coalesce(cached_input_per_mtok, input_per_mtok)
+            + cache_creation_tokens * coalesce(cache_write_per_mtok, input_per_mtok)
+        ELSE
+            greatest(input_tokens - cached_tokens, 0) * input_per_mtok
+            + cached_tokens * coalesce(cached_input_per_mtok, input_per_mtok)
+        END
+        + output_tokens * output_per_mtok
+        + reasoning_tokens * coalesce(reasoning_per_mtok, 0)
+    ) / 1000000;
 
 -- One row per upstream attempt (PROTOCOLS.md section 5). Unique key (event_id, ts): a unique
 -- index on a partitioned table must contain the partition key, and a replayed event carries
@@ -314,7 +370,7 @@ BEGIN
     RETURN name;
 END $$;
 
--- Rollups hold sums, never averages, so rows merge by addition; all three tables share the
+-- Rollups hold sums, never averages, so rows merge by addition; all four tables share the
 -- metric columns and are updated in the collector's transaction from the rows it inserted.
 -- Dimensions: user_id NULL = no known owner; api_key_id '' = no client key.
 -- usage_hourly: every dimension per UTC hour (the source of truth for rollup queries).
@@ -348,35 +404,6 @@ CREATE INDEX usage_hourly_user_idx ON usage_hourly (user_id, bucket_start);
 CREATE INDEX usage_hourly_key_idx ON usage_hourly (api_key_id, bucket_start);
 CREATE INDEX usage_hourly_model_idx ON usage_hourly (model, bucket_start);
 
--- usage_daily: the same per UTC day; long-window breakdowns read ~24x fewer rows.
-CREATE TABLE usage_daily (
-    bucket_start          timestamptz NOT NULL,         -- UTC midnight
-    user_id               bigint,
-    api_key_id            text NOT NULL,
-    provider              text NOT NULL,
-    model                 text NOT NULL,
-    credential            text NOT NULL,                -- auth_index
-    requests              bigint NOT NULL DEFAULT 0,
-    failures              bigint NOT NULL DEFAULT 0,
-    input_tokens          bigint NOT NULL DEFAULT 0,
-    output_tokens         bigint NOT NULL DEFAULT 0,
-    reasoning_tokens      bigint NOT NULL DEFAULT 0,
-    cached_tokens         bigint NOT NULL DEFAULT 0,
-    cache_read_tokens     bigint NOT NULL DEFAULT 0,
-    cache_creation_tokens bigint NOT NULL DEFAULT 0,
-    total_tokens          bigint NOT NULL DEFAULT 0,
-    cost_usd              numeric(24, 10) NOT NULL DEFAULT 0,
-    latency_ms_sum        bigint NOT NULL DEFAULT 0,
-    latency_count         bigint NOT NULL DEFAULT 0,
-    latency_ms_max        integer,
-    ttft_ms_sum           bigint NOT NULL DEFAULT 0,
-    ttft_count            bigint NOT NULL DEFAULT 0,
-    latency_hist          bigint[] NOT NULL DEFAULT '{0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0}',
-    CONSTRAINT usage_daily_key UNIQUE NULLS NOT DISTINCT
-        (bucket_start, user_id, api_key_id, provider, model, credential)
-);
-CREATE INDEX usage_daily_user_idx ON usage_daily (user_id, bucket_start);
-
 -- usage_hourly_users: per UTC hour and owner only; time series over long windows.
 CREATE TABLE usage_hourly_users (
     bucket_start          timestamptz NOT NULL,         -- UTC hour
@@ -400,6 +427,69 @@ CREATE TABLE usage_hourly_users (
     CONSTRAINT usage_hourly_users_key UNIQUE NULLS NOT DISTINCT (bucket_start, user_id)
 );
 CREATE INDEX usage_hourly_users_user_idx ON usage_hourly_users (user_id, bucket_start);
+
+-- usage_hourly_dims / usage_daily_dims: one breakdown dimension at a time, per owner, so a
+-- breakdown reads a few rows per bucket instead of every key x model x credential combination:
+--   dimension 'model':      provider = the provider, value = the upstream model
+--   dimension 'api_key':    provider = '',           value = the 16-hex api_key_id ('' = none)
+--   dimension 'credential': provider = the provider, value = the auth_index
+-- Long windows read whole UTC days from usage_daily_dims and the edge hours from
+-- usage_hourly_dims.
+CREATE TABLE usage_hourly_dims (
+    bucket_start          timestamptz NOT NULL,         -- UTC hour
+    user_id               bigint,
+    dimension             text NOT NULL,
+    provider              text NOT NULL,
+    value                 text NOT NULL,
+    requests              bigint NOT NULL DEFAULT 0,
+    failures              bigint NOT NULL DEFAULT 0,
+    input_tokens          bigint NOT NULL DEFAULT 0,
+    output_tokens         bigint NOT NULL DEFAULT 0,
+    reasoning_tokens      bigint NOT NULL DEFAULT 0,
+    cached_tokens         bigint NOT NULL DEFAULT 0,
+    cache_read_tokens     bigint NOT NULL DEFAULT 0,
+    cache_creation_tokens bigint NOT NULL DEFAULT 0,
+    total_tokens          bigint NOT NULL DEFAULT 0,
+    cost_usd              numeric(24, 10) NOT NULL DEFAULT 0,
+    latency_ms_sum        bigint NOT NULL DEFAULT 0,
+    latency_count         bigint NOT NULL DEFAULT 0,
+    latency_ms_max        integer,
+    ttft_ms_sum           bigint NOT NULL DEFAULT 0,
+    ttft_count            bigint NOT NULL DEFAULT 0,
+    latency_hist          bigint[] NOT NULL DEFAULT '{0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0}',
+    CONSTRAINT usage_hourly_dims_key UNIQUE NULLS NOT DISTINCT
+        (bucket_start, user_id, dimension, provider, value),
+    CONSTRAINT usage_hourly_dims_dimension CHECK (dimension IN ('model', 'api_key', 'credential'))
+);
+CREATE INDEX usage_hourly_dims_user_idx ON usage_hourly_dims (user_id, bucket_start);
+
+CREATE TABLE usage_daily_dims (
+    bucket_start          timestamptz NOT NULL,         -- UTC midnight
+    user_id               bigint,
+    dimension             text NOT NULL,
+    provider              text NOT NULL,
+    value                 text NOT NULL,
+    requests              bigint NOT NULL DEFAULT 0,
+    failures              bigint NOT NULL DEFAULT 0,
+    input_tokens          bigint NOT NULL DEFAULT 0,
+    output_tokens         bigint NOT NULL DEFAULT 0,
+    reasoning_tokens      bigint NOT NULL DEFAULT 0,
+    cached_tokens         bigint NOT NULL DEFAULT 0,
+    cache_read_tokens     bigint NOT NULL DEFAULT 0,
+    cache_creation_tokens bigint NOT NULL DEFAULT 0,
+    total_tokens          bigint NOT NULL DEFAULT 0,
+    cost_usd              numeric(24, 10) NOT NULL DEFAULT 0,
+    latency_ms_sum        bigint NOT NULL DEFAULT 0,
+    latency_count         bigint NOT NULL DEFAULT 0,
+    latency_ms_max        integer,
+    ttft_ms_sum           bigint NOT NULL DEFAULT 0,
+    ttft_count            bigint NOT NULL DEFAULT 0,
+    latency_hist          bigint[] NOT NULL DEFAULT '{0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0}',
+    CONSTRAINT usage_daily_dims_key UNIQUE NULLS NOT DISTINCT
+        (bucket_start, user_id, dimension, provider, value),
+    CONSTRAINT usage_daily_dims_dimension CHECK (dimension IN ('model', 'api_key', 'credential'))
+);
+CREATE INDEX usage_daily_dims_user_idx ON usage_daily_dims (user_id, bucket_start);
 
 -- Events the collector could not store (bad JSON shape, impossible values), kept for humans.
 CREATE TABLE usage_events_rejected (
