@@ -2,9 +2,10 @@
 
     python -m bench.collector_ingest [--events 100000] [--batch 2000] [--rollup-events 10000000]
 
-1. Ingest: a fake proxy outbox (tests/fakes/usage_source.py, own process) holds N events; one
-   collector (in this process) stores them in a local Postgres until the last ack. Prints
-   events/s end to end.
+1. Ingest: a proxy outbox in its own process holds N events (the proxy's real on-disk outbox
+   and `/v0/usage/*` routes, or `--source fake` for tests/fakes/usage_source.py); one collector
+   (in this process) stores them in a local Postgres until the last ack. Prints events/s end
+   to end.
 2. History: hourly rollups equivalent to `--rollup-events` events over 30 days (200 keys,
    20 users, 8 models) are generated with generate_series, then the queries a 30-day usage page
    needs are timed; prints p50/p95 per query and for the whole page.
@@ -66,8 +67,8 @@ EXTRA_QUERIES = {
 # -- part 1: ingest ------------------------------------------------------------------------
 
 
-def _serve_source(events: int, ready: multiprocessing.Queue[str]) -> None:
-    """Child process: a fake proxy outbox holding `events` events."""
+def _serve_fake(events: int, ready: multiprocessing.Queue[str]) -> None:
+    """Child process: the test fake outbox (in memory) holding `events` events."""
     from tests.fakes.usage_source import FakeUsageSource
 
     async def serve() -> None:
@@ -83,10 +84,44 @@ def _serve_source(events: int, ready: multiprocessing.Queue[str]) -> None:
     asyncio.run(serve())
 
 
-async def bench_ingest(dsn: str, events: int, batch: int) -> float:
+def _serve_outbox(events: int, ready: multiprocessing.Queue[str]) -> None:
+    """Child process: the proxy's real on-disk outbox and `/v0/usage/*` routes."""
+    import random
+
+    from aiohttp import web
+
+    from services.proxy.usage.outbox import Outbox
+    from services.proxy.usage.routes import usage_routes
+    from tests.fakes.usage_source import make_event
+
+    async def serve() -> None:
+        with tempfile.TemporaryDirectory(prefix="cpa-bench-outbox-") as folder:
+            outbox = Outbox(Path(folder), soft_cap_bytes=4 * 1024**3)
+            await outbox.start()
+            rng = random.Random(1)
+            for seq in range(1, events + 1):
+                outbox.append(make_event(seq, "", rng))  # the outbox sets the reserved fields
+            app = web.Application()
+            app.add_routes(usage_routes(outbox, lambda: [API_KEY]))
+            runner = web.AppRunner(app, access_log=None)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            ready.put(f"http://127.0.0.1:{runner.addresses[0][1]}")
+            while outbox.acked_seq < events:  # noqa: ASYNC110  # the outbox offers no event
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.5)
+            await runner.cleanup()
+            await outbox.close()
+
+    asyncio.run(serve())
+
+
+async def bench_ingest(dsn: str, events: int, batch: int, source: str) -> float:
     ctx = multiprocessing.get_context("spawn")
     ready: multiprocessing.Queue[str] = ctx.Queue()
-    child = ctx.Process(target=_serve_source, args=(events, ready), daemon=True)
+    target = _serve_outbox if source == "outbox" else _serve_fake
+    child = ctx.Process(target=target, args=(events, ready), daemon=True)
     child.start()
     url = await asyncio.to_thread(ready.get, True, 120)
     collector = Collector(settings_for(dsn, url, batch_size=batch, idle_interval_s=5))
@@ -208,11 +243,16 @@ async def bench_queries(dsn: str, total_events: int, runs: int) -> None:
 async def main_async(args: argparse.Namespace, dsn: str) -> None:
     await migrate(dsn)
     if args.events:
-        rate = await bench_ingest(dsn, args.events, args.batch)
-        print(f"ingest: {args.events:,} events in batches of {args.batch}:"
+        rate = await bench_ingest(dsn, args.events, args.batch, args.source)
+        print(f"ingest from the {args.source} source: {args.events:,} events, batches of"
+              f" {args.batch}:"
               f" {rate:,.0f} events/s end to end (fetch, store, rollups, commit, ack)")  # fmt: skip
     if args.rollup_events:
         await bench_queries(dsn, args.rollup_events, args.runs)
+
+
+def _has_outbox() -> bool:
+    return (Path(__file__).parents[1] / "services/proxy/usage/outbox.py").exists()
 
 
 def main() -> None:
@@ -222,6 +262,12 @@ def main() -> None:
     parser.add_argument("--rollup-events", type=int, default=10_000_000)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--durable", action="store_true", help="fsync on (default: off)")
+    parser.add_argument(
+        "--source",
+        choices=["outbox", "fake"],
+        default="outbox" if _has_outbox() else "fake",
+        help="the proxy's real outbox and routes, or the in-memory test fake",
+    )
     args = parser.parse_args()
     print(f"cores: {os.cpu_count()}")
     if os.environ.get("BENCH_DATABASE_URL"):

@@ -24,7 +24,7 @@ class CollectorSettings(CoreSettings):
     )
     collector_api_key: SecretStr
     batch_size: int = Field(
-        1000, ge=1, le=10_000, validation_alias=_env("COLLECTOR_BATCH_SIZE", "batch_size")
+        2000, ge=1, le=10_000, validation_alias=_env("COLLECTOR_BATCH_SIZE", "batch_size")
     )
     idle_interval_s: float = Field(
         5.0, gt=0, validation_alias=_env("COLLECTOR_IDLE_INTERVAL", "idle_interval_s")

@@ -204,6 +204,11 @@ class Collector:
 
     async def _idle(self, conn: Connection) -> None:
         """Wait for NOTIFY usage_collect, the idle interval, a proxy's retry time or stop."""
+        failing = [p.last_error for p in self.status.proxies.values() if p.last_error]
+        # The row the dashboard reads: a heartbeat, and whether every proxy answered.
+        await collector_q.mark_run(
+            conn, status="error" if failing else "idle", error=failing[0] if failing else None
+        )
         now = time.monotonic()
         wait = self.settings.idle_interval_s
         retries = [p.retry_at - now for p in self.status.proxies.values() if p.retry_at > now]

@@ -188,3 +188,34 @@ async def test_standby_takes_over_when_the_leader_stops(db_conn, source, start_c
     await eventually(lambda: source.pending == 0, what="new leader collects")
     cur = await db_conn.execute("SELECT leader_id FROM collector_state")
     assert (await cur.fetchone()) == (second.status.leader_id,)
+
+
+async def test_collector_state_row_reports_idle_and_errors(db_conn, source, start_collector):
+    """collector_state says who leads, counts stored events and shows a proxy's error."""
+    source.add_events(30)
+    collector = await start_collector(source.url)
+    await eventually(lambda: source.pending == 0, what="drained")
+
+    async def state() -> tuple[object, ...] | None:
+        cur = await db_conn.execute(
+            "SELECT leader_id, status, events_stored, last_error FROM collector_state"
+        )
+        return await cur.fetchone()
+
+    await eventually(
+        lambda: _is(state(), (collector.status.leader_id, "idle", 30, None)), what="idle"
+    )
+    source.down = True
+    await eventually(lambda: _status_is(state(), "error"), what="error state")
+    row = await state()
+    assert row is not None
+    assert "HTTP 503" in str(row[3])
+
+
+async def _is(pending, expected) -> bool:
+    return (await pending) == expected
+
+
+async def _status_is(pending, expected: str) -> bool:
+    row = await pending
+    return row is not None and row[1] == expected

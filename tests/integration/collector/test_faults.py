@@ -52,9 +52,10 @@ async def spawn(database_url: str, url: str, log: Path) -> asyncio.subprocess.Pr
 
 
 async def stop(proc: asyncio.subprocess.Process) -> None:
+    """SIGTERM a collector that is still running: it must finish cleanly (exit 0)."""
     if proc.returncode is None:
         proc.terminate()
-        await asyncio.wait_for(proc.wait(), 10)
+        assert await asyncio.wait_for(proc.wait(), 10) == 0
 
 
 async def assert_exactly_once(database_url: str, source: FakeUsageSource) -> None:
