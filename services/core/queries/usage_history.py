@@ -25,15 +25,15 @@ _HIST = "ARRAY[{}]::bigint[]".format(
 )
 # One aggregate per metric; every rollup table has these columns.
 _METRICS = sql.SQL(
-    "sum(requests)::bigint AS requests, sum(failures)::bigint AS failures,"
-    " sum(input_tokens)::bigint AS input_tokens, sum(output_tokens)::bigint AS output_tokens,"
-    " sum(cached_tokens)::bigint AS cached_tokens,"
-    " sum(reasoning_tokens)::bigint AS reasoning_tokens,"
-    " sum(cache_creation_tokens)::bigint AS cache_creation_tokens,"
-    " sum(total_tokens)::bigint AS total_tokens, sum(cost_usd) AS cost_usd,"
-    " sum(latency_ms_sum)::bigint AS latency_ms_sum, sum(latency_count)::bigint AS latency_count,"
-    " max(latency_ms_max) AS latency_ms_max, sum(ttft_ms_sum)::bigint AS ttft_ms_sum,"
-    " sum(ttft_count)::bigint AS ttft_count,"
+    "coalesce(sum(requests), 0)::bigint AS requests, coalesce(sum(failures), 0)::bigint AS failures,"
+    " coalesce(sum(input_tokens), 0)::bigint AS input_tokens, coalesce(sum(output_tokens), 0)::bigint AS output_tokens,"
+    " coalesce(sum(cached_tokens), 0)::bigint AS cached_tokens,"
+    " coalesce(sum(reasoning_tokens), 0)::bigint AS reasoning_tokens,"
+    " coalesce(sum(cache_creation_tokens), 0)::bigint AS cache_creation_tokens,"
+    " coalesce(sum(total_tokens), 0)::bigint AS total_tokens, coalesce(sum(cost_usd), 0) AS cost_usd,"
+    " coalesce(sum(latency_ms_sum), 0)::bigint AS latency_ms_sum, coalesce(sum(latency_count), 0)::bigint AS latency_count,"
+    " max(latency_ms_max) AS latency_ms_max, coalesce(sum(ttft_ms_sum), 0)::bigint AS ttft_ms_sum,"
+    " coalesce(sum(ttft_count), 0)::bigint AS ttft_count,"
     " usage_hist_quantile(" + _HIST + ", 0.95, max(latency_ms_max)) AS p95_ms"
 )
 _COLUMNS = sql.SQL(
