@@ -24,16 +24,16 @@ _HIST = "ARRAY[{}]::bigint[]".format(
     ", ".join(f"sum(latency_hist[{i}])" for i in range(1, HIST_BUCKETS + 1))
 )
 # One aggregate per metric; every rollup table has these columns.
+_SUMMED = (
+    *("requests", "failures", "input_tokens", "output_tokens", "cached_tokens"),
+    *("reasoning_tokens", "cache_creation_tokens", "total_tokens", "latency_ms_sum"),
+    *("latency_count", "ttft_ms_sum", "ttft_count"),
+)
+# One aggregate per metric; every rollup table has these columns. coalesce: an empty window
+# still has a totals row.
 _METRICS = sql.SQL(
-    "coalesce(sum(requests), 0)::bigint AS requests, coalesce(sum(failures), 0)::bigint AS failures,"
-    " coalesce(sum(input_tokens), 0)::bigint AS input_tokens, coalesce(sum(output_tokens), 0)::bigint AS output_tokens,"
-    " coalesce(sum(cached_tokens), 0)::bigint AS cached_tokens,"
-    " coalesce(sum(reasoning_tokens), 0)::bigint AS reasoning_tokens,"
-    " coalesce(sum(cache_creation_tokens), 0)::bigint AS cache_creation_tokens,"
-    " coalesce(sum(total_tokens), 0)::bigint AS total_tokens, coalesce(sum(cost_usd), 0) AS cost_usd,"
-    " coalesce(sum(latency_ms_sum), 0)::bigint AS latency_ms_sum, coalesce(sum(latency_count), 0)::bigint AS latency_count,"
-    " max(latency_ms_max) AS latency_ms_max, coalesce(sum(ttft_ms_sum), 0)::bigint AS ttft_ms_sum,"
-    " coalesce(sum(ttft_count), 0)::bigint AS ttft_count,"
+    ", ".join(f"coalesce(sum({c}), 0)::bigint AS {c}" for c in _SUMMED)
+    + ", coalesce(sum(cost_usd), 0) AS cost_usd, max(latency_ms_max) AS latency_ms_max,"
     " usage_hist_quantile(" + _HIST + ", 0.95, max(latency_ms_max)) AS p95_ms"
 )
 _COLUMNS = sql.SQL(
