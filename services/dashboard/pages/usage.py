@@ -89,7 +89,12 @@ def _chart_data(report: Report) -> dict[str, Any]:
         "bucket": report.window.bucket,
         "series": [point_json(p, report.window) for p in report.series],
         "models": [row_json(r) for r in report.breakdowns.get("model", [])[:8]],
-        "keys": [row_json(r) for r in report.breakdowns.get("apiKey", [])[:10]],
+        "keys": [
+            row_json(r)
+            for r in sorted(report.breakdowns.get("apiKey", []), key=lambda r: -r.metrics.requests)[
+                :10
+            ]
+        ],
     }
 
 

@@ -1,5 +1,6 @@
-// The usage page, enhanced: Chart.js charts drawn from the page's JSON data block (no inline
-// script), sortable tables, and the viewer's time zone. Does nothing on other pages.
+// The usage page, enhanced: Chart.js charts drawn from the JSON in #usage-data's data-chart
+// attribute (no inline script), sortable tables, and the viewer's time zone. Does nothing on
+// other pages.
 (function () {
   "use strict";
 
@@ -21,7 +22,7 @@
   function readData() {
     var node = document.getElementById("usage-data");
     if (!node) return null;
-    try { return JSON.parse(node.textContent); } catch (e) { return null; }
+    try { return JSON.parse(node.getAttribute("data-chart")); } catch (e) { return null; }
   }
 
   // The browser's zone is remembered in a cookie; a page drawn in the server's default (UTC)
@@ -78,7 +79,17 @@
     return series.map(function (p) { return p[name] || 0; });
   }
 
+  // htmx swaps pages without reloading: release charts whose canvas left the document.
+  function releaseDetached() {
+    if (!window.Chart) return;
+    Object.keys(window.Chart.instances).forEach(function (id) {
+      var chart = window.Chart.instances[id];
+      if (!document.body.contains(chart.canvas)) chart.destroy();
+    });
+  }
+
   function drawAll() {
+    releaseDetached();
     var data = readData();
     if (!data || !window.Chart) return;
     var t = theme();
@@ -173,7 +184,7 @@
 
   document.addEventListener("DOMContentLoaded", enhance);
   document.addEventListener("htmx:afterSettle", function (event) {
-    if (event.target === document.body || (event.target.querySelector && event.target.querySelector("#usage-data"))) enhance();
+    if (event.target === document.body) { releaseDetached(); enhance(); }
   });
   document.addEventListener("themechange", drawAll);
   if (window.matchMedia) {
