@@ -27,6 +27,7 @@ CLIENT_KEYS = {
     "gemini": "sk-cli-gemini-0123456789abcdef",
 }
 UPSTREAM_KEY = "sk-upstream-secret-fedcba9876543210"
+PREFIX = "gw"  # every upstream also serves "gw/<alias>"
 
 # upstream kind -> (config section, upstream model id, alias the CLIs ask for)
 KINDS = {
@@ -81,15 +82,10 @@ class Upstream:
 
 def _entry(kind: str, base_url: str) -> dict[str, Any]:
     _, model, alias = KINDS[kind]
-    models = [{"name": model, "alias": alias}]
+    entry = {"base-url": base_url, "prefix": PREFIX, "models": [{"name": model, "alias": alias}]}
     if kind == "openai":
-        return {
-            "name": "compat",
-            "base-url": base_url,
-            "api-key-entries": [{"api-key": UPSTREAM_KEY}],
-            "models": models,
-        }
-    return {"api-key": UPSTREAM_KEY, "base-url": base_url, "models": models}
+        return {**entry, "name": "compat", "api-key-entries": [{"api-key": UPSTREAM_KEY}]}
+    return {**entry, "api-key": UPSTREAM_KEY}
 
 
 def config(upstreams: dict[str, Upstream]) -> dict[str, Any]:
