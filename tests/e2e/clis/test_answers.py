@@ -2,7 +2,8 @@
 each upstream kind: its own format (passthrough) and the three others (translated).
 
 The CLI's final answer must be the upstream's text, the usage event must carry the upstream's
-token counts, and no client or upstream secret, nor the CLI's local paths, may reach events.
+token counts, and no client or upstream secret, nor the CLI's local paths, may reach events
+or the proxy's logs.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def _cases() -> list[object]:
 
 
 @pytest.mark.parametrize(("cli", "kind"), _cases())
-async def test_cli_answer_comes_from_the_upstream(cli, kind, tmp_path):
+async def test_cli_answer_comes_from_the_upstream(cli, kind, tmp_path, capfd):
     text = f"Pong from the fake {kind} upstream, for {cli}."
     async with gateway(tmp_path) as gw:
         upstream = gw.upstreams[kind]
@@ -61,3 +62,8 @@ async def test_cli_answer_comes_from_the_upstream(cli, kind, tmp_path):
     raw = json.dumps(events)
     for secret in (*CLIENT_KEYS.values(), UPSTREAM_KEY, str(tmp_path)):
         assert secret not in raw
+    # Nor in the proxy's logs; Codex's x-codex-turn-metadata header carries the CLI's cwd.
+    logs = "".join(capfd.readouterr())
+    assert "runtime_built" in logs  # the proxy logs to this process's stdout
+    for secret in (*CLIENT_KEYS.values(), UPSTREAM_KEY, str(tmp_path / "home")):
+        assert secret not in logs
