@@ -32,7 +32,7 @@ class Run:
 
     def describe(self) -> str:
         return (
-            f"exit {self.returncode} after {self.seconds:.1f} s\n"
+            f"{' '.join(self.argv)}\nexit {self.returncode} after {self.seconds:.1f} s\n"
             f"stdout:\n{self.stdout[-4000:]}\nstderr:\n{self.stderr[-4000:]}"
         )
 

@@ -8,6 +8,7 @@ or the proxy's logs.
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
@@ -57,6 +58,8 @@ async def test_cli_answer_comes_from_the_upstream(cli, kind, tmp_path, capfd):
     assert (event["alias"], event["model"]) == (alias, KINDS[kind][1])
     assert event["endpoint"] == ENDPOINT[cli].format(model=alias)
     assert event["stream"] is True and event["failed"] is False and event["status_code"] == 200
+    # The CLI authenticated with its own key: api_key_id is 16 hex of the key's SHA-256.
+    assert event["api_key_id"] == hashlib.sha256(CLIENT_KEYS[cli].encode()).hexdigest()[:16]
     assert event["tokens"]["input_tokens"] == 321
     assert event["tokens"]["output_tokens"] == 45
     raw = json.dumps(events)
