@@ -22,7 +22,7 @@ from aiohttp import web
 from services.core.errors import NotFound, TooManyRequests, Unavailable
 
 from .call import Call, Codec, StreamProcessor
-from .client_errors import error_body
+from .client_errors import error_body, upstream_message
 from .cooldowns import NETWORK_ERROR, RETRYABLE_STATUSES, Cooldowns
 from .metrics import Metrics
 from .openai_stream import FrameTooLarge
@@ -442,6 +442,8 @@ class Executor:
                 body=failure.body, status=status, content_type="application/json", headers=headers
             )
         message = failure.message if failure.status else "upstream unreachable"
+        if json_body:
+            message = upstream_message(failure.body) or message
         return web.Response(
             body=error_body(call.client_fmt, status, message, "upstream_error"),
             status=status,
