@@ -5,10 +5,10 @@ PY := .venv/bin/python
 UV := .tools/bin/uv
 ARGS ?=
 
-.PHONY: help install fmt lint test test-unit test-integration test-e2e check run run-proxy migrate bench clean
+.PHONY: help install assets fmt lint test test-unit test-integration test-e2e check run run-proxy migrate up down logs bench clean
 
 help: ## List the targets
-	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
 
 .tools/bin/uv:
 	python3 -m venv .tools
@@ -52,6 +52,18 @@ run: install ## Run the whole product locally (no Docker)
 
 run-proxy: install ## Run only the proxy with the local config
 	$(PY) -m tools.run --only proxy
+
+migrate: install ## Apply database migrations to DATABASE_URL
+	$(PY) -m services.core.migrate
+
+up: ## Start the Docker Compose stack (infrastructure/manage.sh up)
+	infrastructure/manage.sh up
+
+down: ## Stop the Docker Compose stack
+	infrastructure/manage.sh down
+
+logs: ## Follow the Docker Compose stack's logs
+	infrastructure/manage.sh logs
 
 bench: install ## Run the benchmarks and print figures
 	$(PY) -m bench.proxy_overhead

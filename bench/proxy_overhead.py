@@ -29,6 +29,7 @@ import aiohttp
 REPO = Path(__file__).resolve().parents[1]
 KEY = "sk-bench-client-key-0123456789abcdef"
 MODEL = "bench-model"
+CLAUDE_MODEL = "bench-claude"
 BODY = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -135,6 +136,39 @@ async def stream_probe(url: str, n: int, concurrency: int) -> tuple[float, float
         return statistics.median(ttfts), sum(counts) / (time.perf_counter() - t0)
 
 
+def lua_script(path: Path, body: dict[str, object]) -> Path:
+    path.write_text(
+        'wrk.method = "POST"\n'
+        f"wrk.body = '{json.dumps(body)}'\n"
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        f'wrk.headers["Authorization"] = "Bearer {KEY}"\n'
+    )
+    return path
+
+
+def cpu_per_request(pid: int, url: str, script: Path, seconds: float) -> float:
+    """Proxy CPU microseconds per request at concurrency 32."""
+    before = cpu_seconds(pid)
+    load = wrk(url, 32, seconds, script)
+    return (cpu_seconds(pid) - before) / load.requests * 1e6
+
+
+async def stream_cpu(pid: int, url: str, body: dict[str, object], n: int) -> float:
+    """Proxy CPU microseconds per streamed answer, 8 streams at a time."""
+    headers = {"Authorization": f"Bearer {KEY}"}
+    async with aiohttp.ClientSession() as session:
+
+        async def one() -> None:
+            async with session.post(url, json={**body, "stream": True}, headers=headers) as resp:
+                assert resp.status == 200, await resp.text()
+                await resp.read()
+
+        before = cpu_seconds(pid)
+        for _ in range(n // 8):
+            await asyncio.gather(*(one() for _ in range(8)))
+        return (cpu_seconds(pid) - before) / (n // 8 * 8) * 1e6
+
+
 def median_ratio(pairs: list[tuple[float, float]]) -> float:
     return statistics.median(p / d for p, d in pairs)
 
@@ -154,6 +188,10 @@ def main() -> int:
         upstream = start(
             [sys.executable, "-m", "tests.fakes.openai_upstream", "--port", str(up_port), "--fast"]
         )
+        claude_port = free_port()
+        claude = start(
+            [sys.executable, "-m", "tests.fakes.anthropic_upstream", "--port", str(claude_port)]
+        )
         config = {
             "port": px_port,
             "api-keys": [KEY],
@@ -167,6 +205,13 @@ def main() -> int:
                     "models": [{"name": MODEL}],
                 }
             ],
+            "claude-api-key": [
+                {
+                    "api-key": "upstream-key",
+                    "base-url": f"http://127.0.0.1:{claude_port}",
+                    "models": [{"name": "claude-sonnet-4-5", "alias": CLAUDE_MODEL}],
+                }
+            ],
         }
         (tmpdir / "config.yaml").write_text(json.dumps(config))
         proxy = start(
@@ -174,13 +219,8 @@ def main() -> int:
             env={"LOG_LEVEL": "WARNING"},
             log=tmpdir / "proxy.log",
         )
-        script = tmpdir / "post.lua"
-        script.write_text(
-            'wrk.method = "POST"\n'
-            f"wrk.body = '{json.dumps(BODY)}'\n"
-            'wrk.headers["Content-Type"] = "application/json"\n'
-            f'wrk.headers["Authorization"] = "Bearer {KEY}"\n'
-        )
+        script = lua_script(tmpdir / "post.lua", BODY)
+        claude_script = lua_script(tmpdir / "claude.lua", {**BODY, "model": CLAUDE_MODEL})
         direct_url = f"http://127.0.0.1:{up_port}/v1/chat/completions"
         proxy_url = f"http://127.0.0.1:{px_port}/v1/chat/completions"
         try:
@@ -219,6 +259,25 @@ def main() -> int:
                     f"{median_ratio(pairs):>8.2f}{statistics.median(d50):>9.2f}"
                     f"{statistics.median(d99):>9.2f}{statistics.median(cpus):>18.0f}"
                 )
+            asyncio.run(wait_ready(f"http://127.0.0.1:{claude_port}/v1/messages"))
+            passthrough, translated, pass_stream, trans_stream = [], [], [], []
+            claude_body = {**BODY, "model": CLAUDE_MODEL}
+            for _ in range(args.rounds):
+                passthrough.append(cpu_per_request(proxy.pid, proxy_url, script, args.seconds))
+                translated.append(
+                    cpu_per_request(proxy.pid, proxy_url, claude_script, args.seconds)
+                )
+                pass_stream.append(asyncio.run(stream_cpu(proxy.pid, proxy_url, BODY, 200)))
+                trans_stream.append(asyncio.run(stream_cpu(proxy.pid, proxy_url, claude_body, 200)))
+            med = statistics.median
+            print(
+                "\ntranslation (OpenAI client -> Anthropic upstream) vs passthrough"
+                " (OpenAI -> OpenAI), proxy CPU us per request:\n"
+                f"  non-stream c=32: passthrough {med(passthrough):.0f},"
+                f" translated {med(translated):.0f} (x{med(translated) / med(passthrough):.2f})\n"
+                f"  stream:          passthrough {med(pass_stream):.0f},"
+                f" translated {med(trans_stream):.0f} (x{med(trans_stream) / med(pass_stream):.2f})"
+            )
             ttft_d, cps_d = asyncio.run(stream_probe(direct_url, args.stream_requests, 8))
             ttft_p, cps_p = asyncio.run(stream_probe(proxy_url, args.stream_requests, 8))
             print(
@@ -227,7 +286,7 @@ def main() -> int:
                 f"(ratio {cps_p / cps_d:.2f})"
             )
         finally:
-            for proc in (proxy, upstream):
+            for proc in (proxy, upstream, claude):
                 proc.send_signal(signal.SIGTERM)
                 try:
                     proc.wait(timeout=10)

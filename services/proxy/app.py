@@ -18,12 +18,14 @@ from .config.loader import LoadedConfig
 from .config.store import ConfigStore
 from .cooldowns import Cooldowns
 from .executor import Executor
+from .management_wiring import ManagementBridge, install_management
 from .metrics import Metrics
 from .paths import ProxyPaths
 from .recorder import Recorder
 from .runtime import RuntimeHolder
 from .selector import Selector
 from .settings import ProxySettings
+from .stats import CredentialStats
 from .upstream import UpstreamClients
 from .usage.outbox import Outbox
 from .usage.routes import usage_routes
@@ -111,7 +113,11 @@ async def cors_preflight(request: web.Request) -> web.Response:
 _CORS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-    "Access-Control-Allow-Headers": "*",
+    # Browsers do not let "*" cover Authorization, so the headers clients send are listed.
+    "Access-Control-Allow-Headers": (
+        "Authorization, Content-Type, X-Api-Key, X-Goog-Api-Key, Anthropic-Version, "
+        "Anthropic-Beta, OpenAI-Beta"
+    ),
 }
 
 
@@ -155,8 +161,21 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
     app[COOLDOWNS] = cooldowns
     app[OUTBOX] = outbox
     app[PATHS] = paths
-    app[EXECUTOR] = Executor(upstream, cooldowns, Selector(), Recorder(outbox), metrics_)
+    stats = CredentialStats()
+    executor = Executor(upstream, cooldowns, Selector(), Recorder(outbox, stats), metrics_)
+    app[EXECUTOR] = executor
     metrics_.add_gauges(_gauges(app))
+    management_key = settings.secret("management_api_key") or None
+    file_logs = install_management(
+        app,
+        store=store,
+        paths=paths,
+        management_key=lambda: management_key,
+        bridge=ManagementBridge(holder, cooldowns, stats),
+        outbox=outbox,
+        upstream=upstream,
+    )
+    executor.error_log = file_logs.errors.write
 
     def on_config(loaded: LoadedConfig) -> None:
         holder.apply(loaded)
@@ -169,7 +188,9 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
         await outbox.start()
         cooldowns.start()
         store.start()
+        file_logs.start()
         yield
+        await file_logs.stop()
         await store.stop()
         await cooldowns.close()
         await outbox.close()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
@@ -20,6 +20,7 @@ import structlog
 from aiohttp import web
 
 from services.core.errors import NotFound, TooManyRequests, Unavailable
+from services.core.logging import redact_text
 
 from .call import Call, Codec, StreamProcessor
 from .client_errors import error_body, upstream_message
@@ -58,8 +59,8 @@ class Failure:
     target: Target
 
 
-class UpstreamStreamError(Exception):
-    """The upstream stream broke after the client had received bytes."""
+# Writes one request error log (blocking; run in a thread).
+ErrorLog = Callable[[str, str], object]
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
@@ -97,12 +98,15 @@ class Executor:
         selector: Selector,
         recorder: Recorder,
         metrics: Metrics,
+        error_log: ErrorLog | None = None,
     ) -> None:
         self.upstream = upstream
         self.cooldowns = cooldowns
         self.selector = selector
         self.recorder = recorder
         self.metrics = metrics
+        self.error_log = error_log
+        self._log_tasks: set[asyncio.Task[object]] = set()
 
     async def run(self, call: Call, codec: Codec) -> web.StreamResponse:
         runtime = call.runtime
@@ -431,8 +435,38 @@ class Executor:
             if out:
                 await reply.write(out)
 
+    def _write_error_log(self, call: Call, failure: Failure, status: int) -> None:
+        """Keep a bounded record of a request that failed (off the event loop, fire and forget)."""
+        if self.error_log is None:
+            return
+        text = "\n".join(
+            [
+                "=== REQUEST INFO ===",
+                f"request_id: {call.request_id}",
+                f"time: {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}",
+                f"endpoint: {call.endpoint}",
+                f"model: {call.model}",
+                f"client_ip: {call.request.remote or ''}",
+                "=== UPSTREAM ===",
+                f"auth_index: {failure.target.credential.id}",
+                f"provider: {failure.target.credential.channel}",
+                f"upstream_model: {failure.target.upstream_model}",
+                "=== RESPONSE ===",
+                f"status: {status}",
+                f"message: {failure.message}",
+                redact_text(failure.body[:8192].decode("utf-8", "replace")),
+                "",
+            ]
+        )
+        task = asyncio.get_running_loop().create_task(
+            asyncio.to_thread(self.error_log, call.request_id, text)
+        )
+        self._log_tasks.add(task)
+        task.add_done_callback(self._log_tasks.discard)
+
     def _error_response(self, call: Call, codec: Codec, failure: Failure) -> web.Response:
         status = failure.status if failure.status >= 400 else 502
+        self._write_error_log(call, failure, status)
         headers = {"X-Request-Id": call.request_id}
         if failure.retry_after is not None and status == 429:
             headers["Retry-After"] = str(math.ceil(failure.retry_after))

@@ -12,6 +12,7 @@ import structlog
 
 from .call import Call
 from .registry import Target
+from .stats import CredentialStats
 from .translate.usage import Usage
 
 log = structlog.get_logger(__name__)
@@ -23,8 +24,9 @@ class EventSink(Protocol):
 
 
 class Recorder:
-    def __init__(self, sink: EventSink | None) -> None:
+    def __init__(self, sink: EventSink | None, stats: CredentialStats | None = None) -> None:
         self.sink = sink
+        self.stats = stats
 
     def attempt(
         self,
@@ -38,9 +40,11 @@ class Recorder:
         ttft_ms: int | None,
         reason: str | None = None,
     ) -> None:
+        cred = target.credential
+        if self.stats is not None:
+            self.stats.record(cred.id, not failed)
         if self.sink is None or not call.runtime.config.usage_statistics_enabled:
             return
-        cred = target.credential
         body = call.body
         request = call.request
         event: dict[str, Any] = {

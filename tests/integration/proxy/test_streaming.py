@@ -82,3 +82,32 @@ async def test_client_disconnect_cancels_the_upstream_request(fake, tmp_path):
     fake.release()
     events = [orjson.loads(line) for line in lines]
     assert events and events[-1]["failed"] is True and events[-1]["status_code"] == 499
+
+
+async def test_first_byte_timeout_fails_over_to_the_next_key(fake, tmp_path):
+    """An upstream slower than timeouts.first-byte is abandoned for the next key."""
+    fake.always(Reply(headers_delay=2.0), key="slow")
+    config = compat_config(
+        fake.base_url,
+        ["slow", "fast"],
+        routing={"strategy": "fill-first"},
+        timeouts={"first-byte": 0.3},
+    )
+    async with run_proxy(tmp_path, config) as px:
+        async with _sdk(px) as client:
+            reply = await client.chat.completions.create(**{**STREAM_BODY, "stream": False})
+    assert reply.choices[0].message.content == Reply().text
+    assert [r.api_key for r in fake.requests] == ["slow", "fast"]
+
+
+async def test_idle_timeout_ends_a_stalled_stream_with_an_error(fake, tmp_path):
+    """A stream that stalls longer than timeouts.idle ends with an in-stream error."""
+    fake.default = Reply(chunks=["a", "b", "c"], hang_after=1)
+    config = compat_config(fake.base_url, ["k"], timeouts={"idle": 0.3})
+    async with run_proxy(tmp_path, config) as px, aiohttp.ClientSession() as session:
+        async with session.post(
+            f"{px.base_url}/v1/chat/completions", json=STREAM_BODY, headers=HEADERS
+        ) as resp:
+            body = await resp.read()
+    fake.release()
+    assert b"upstream idle timeout" in body and body.rstrip().endswith(b"data: [DONE]")

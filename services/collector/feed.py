@@ -1,0 +1,103 @@
+"""One proxy's page stream: fetch and validate the next page while the database stores this
+one, and ack behind the commits, so the network, Python and Postgres work side by side.
+
+Correctness never depends on the overlap: a page read ahead is used only if it starts exactly
+at the committed cursor, and an ack is sent only for a committed cursor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import structlog
+
+from services.collector.ingest import PageResult, PageStore, ParsedPage, fetch_page
+from services.collector.sources import SourceError, UsageSource
+from services.collector.status import ProxyStatus
+from services.core.db import Connection
+from services.core.queries import collector as collector_q
+from services.core.queries.collector import Cursor
+
+log = structlog.get_logger(__name__)
+
+
+class ProxyFeed:
+    """Pages of one proxy URL, read one ahead, acked in order in the background."""
+
+    def __init__(
+        self, source: UsageSource, store: PageStore, status: ProxyStatus, limit: int
+    ) -> None:
+        self.source, self.store, self.status, self.limit = source, store, status, limit
+        self.cursor: Cursor | None = None  # committed position, None = ask the database
+        self._ahead: asyncio.Task[ParsedPage | None] | None = None
+        self._ack: asyncio.Task[None] | None = None
+        self._ack_requested = 0
+
+    async def next_page(self, conn: Connection) -> ParsedPage:
+        """The page after the committed cursor: the one read ahead when it still fits."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            parsed = await ahead  # a SourceError here is the proxy's failure, as usual
+            if parsed is not None and parsed.cursor == self.cursor:
+                return parsed
+        known = self.cursor or await collector_q.latest_cursor_for_url(conn, self.source.url)
+        cursor, page = await fetch_page(conn, self.source, known, self.limit)
+        return self.store.parse(cursor, page)
+
+    def read_ahead(self, parsed: ParsedPage) -> None:
+        """Start fetching the page after `parsed` (only when `parsed` had events)."""
+        if parsed.page.events:
+            start = Cursor(parsed.cursor.instance_id, self.source.url, parsed.next_seq)
+            self._ahead = asyncio.create_task(self._fetch_ahead(start))
+
+    async def _fetch_ahead(self, start: Cursor) -> ParsedPage | None:
+        page = await self.source.fetch(start.last_seq, self.limit)
+        if page.instance_id != start.instance_id:
+            return None  # another instance answers now: the normal path sorts it out
+        return self.store.parse(start, page)
+
+    def committed(self, result: PageResult) -> None:
+        """Remember the committed cursor and ack it behind any ack still in flight."""
+        self.cursor = Cursor(result.instance_id, self.source.url, result.cursor)
+        if result.cursor > self._ack_requested:
+            self._ack_requested = result.cursor
+            self._ack = asyncio.create_task(
+                self._send_ack(self._ack, result.instance_id, result.cursor)
+            )
+
+    async def _send_ack(
+        self, previous: asyncio.Task[None] | None, instance: str, upto: int
+    ) -> None:
+        if previous is not None:
+            await previous  # acks leave in cursor order
+        try:
+            await self.source.ack(instance, upto)
+        except SourceError as exc:  # committed already: the next ack covers these events
+            log.warning("usage_ack_failed", proxy=self.source.url, error=str(exc))
+            self._ack_requested = min(self._ack_requested, upto - 1)
+            return
+        self.status.acked = max(self.status.acked or 0, upto)
+
+    def reset(self) -> None:
+        """After a database error: drop the page read ahead and re-read the cursor."""
+        self.cursor = None
+        _discard(self._ahead)
+        self._ahead = None
+
+    async def close(self) -> None:
+        """Stop reading ahead and let the last ack reach the proxy."""
+        self.reset()
+        if self._ack is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ack
+
+
+def _discard(task: asyncio.Task[ParsedPage | None] | None) -> None:
+    if task is None:
+        return
+    if task.done():
+        if not task.cancelled():
+            task.exception()  # retrieved, so asyncio does not report it as lost
+    else:
+        task.cancel()

@@ -1,0 +1,76 @@
+"""A stand-in `docker` for manage.sh tests: logs its argv as JSON lines, and runs the
+commands that matter here against local resources instead of containers.
+
+- `docker compose version` succeeds.
+- `compose exec -T postgres CMD...` runs CMD locally with the postgres container's variables
+  (POSTGRES_USER, POSTGRES_DB) and libpq's PGHOST/PGPORT pointing at a local cluster.
+- `compose run ... --entrypoint X proxy ARGS...` runs X ARGS locally, with the proxy's
+  volume root /var/lib/gateway mapped to $STUB_PROXY_ROOT.
+- anything else succeeds without doing anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+_GLOBAL_WITH_VALUE = {"-f", "--file", "--project-directory", "--env-file", "-p", "--project-name"}
+
+
+def _subcommand(args: list[str]) -> list[str]:
+    i = 0
+    while i < len(args) and args[i].startswith("-"):
+        i += 2 if args[i] in _GLOBAL_WITH_VALUE else 1
+    return args[i:]
+
+
+def _exec(sub: list[str]) -> int:
+    rest = [a for a in sub[1:] if a != "-T"]
+    service, command = rest[0], rest[1:]
+    if service != "postgres":
+        return 0
+    env = dict(os.environ) | {
+        "POSTGRES_USER": os.environ["STUB_PGUSER"],
+        "POSTGRES_DB": os.environ["STUB_PGDATABASE"],
+        "PGHOST": os.environ["STUB_PGHOST"],
+        "PGPORT": os.environ["STUB_PGPORT"],
+    }
+    return subprocess.call(command, env=env)
+
+
+def _run(sub: list[str]) -> int:
+    i, entrypoint = 1, None
+    while sub[i].startswith("-"):
+        if sub[i] == "--entrypoint":
+            entrypoint = sub[i + 1]
+            i += 2
+        else:
+            i += 1
+    service, args = sub[i], sub[i + 1 :]
+    if service != "proxy" or entrypoint is None:
+        return 0
+    root = os.environ["STUB_PROXY_ROOT"]
+    command = [a.replace("/var/lib/gateway", root) for a in [entrypoint, *args]]
+    return subprocess.call(command)
+
+
+def main(args: list[str]) -> int:
+    with open(os.environ["STUB_LOG"], "a") as log:
+        log.write(json.dumps(args) + "\n")
+    if args[:1] != ["compose"]:
+        return 0
+    if args[1:2] == ["version"]:
+        print("Docker Compose version v5.6.1")
+        return 0
+    sub = _subcommand(args[1:])
+    if sub[:1] == ["exec"]:
+        return _exec(sub)
+    if sub[:1] == ["run"]:
+        return _run(sub)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,298 @@
+"""manage.sh against a stub `docker` on PATH, and a real Postgres for backup and restore."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.conninfo import conninfo_to_dict
+from pydantic import SecretStr
+
+from services.core.settings import require_secret
+from tools import localpg
+
+from .stack import INFRA, SECRETS, compose, dummy_env
+
+STUB = Path(__file__).with_name("stub_docker.py")
+
+
+class Manage:
+    """Runs a copy of infrastructure/ (so .env and backups stay in tmp) with the stub docker."""
+
+    def __init__(self, root: Path) -> None:
+        self.dir = root / "infrastructure"
+        self.dir.mkdir()
+        for name in ("manage.sh", "docker-compose.yml", ".env.example"):
+            shutil.copy2(INFRA / name, self.dir / name)
+        self.bin = root / "bin"
+        self.bin.mkdir()
+        docker = self.bin / "docker"
+        docker.write_text(f'#!/bin/sh\nexec {sys.executable} {STUB} "$@"\n')
+        docker.chmod(0o755)
+        self.log = root / "docker.log"
+        self.proxy_root = root / "proxy-volumes"
+        self.env = dict(os.environ) | {
+            "PATH": f"{self.bin}:{os.environ['PATH']}",
+            "STUB_LOG": str(self.log),
+            "STUB_PROXY_ROOT": str(self.proxy_root),
+        }
+
+    @property
+    def env_file(self) -> Path:
+        return self.dir / ".env"
+
+    def __call__(self, *args: str, input: str | None = None, path: str | None = None):
+        env = self.env if path is None else self.env | {"PATH": path}
+        return subprocess.run(
+            ["bash", str(self.dir / "manage.sh"), *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            input=input,
+            cwd=self.dir.parent,
+        )
+
+    def calls(self) -> list[list[str]]:
+        """The compose subcommands issued, without the global flags; `version` checks dropped."""
+        if not self.log.exists():
+            return []
+        found = []
+        for line in self.log.read_text().splitlines():
+            args = json.loads(line)
+            assert args[0] == "compose"
+            if args[1:] == ["version"]:
+                continue
+            assert args[1:3] == ["--project-directory", str(self.dir)]
+            assert args[3:5] == ["-f", str(self.dir / "docker-compose.yml")]
+            assert args[5:7] == ["--env-file", str(self.env_file)]
+            found.append(args[7:])
+        return found
+
+
+@pytest.fixture
+def manage(tmp_path) -> Manage:
+    return Manage(tmp_path)
+
+
+@pytest.fixture
+def ready(manage) -> Manage:
+    assert manage("init").returncode == 0
+    return manage
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["up"], ["up", "-d", "--wait"]),
+        (["up", "dashboard"], ["up", "-d", "--wait", "dashboard"]),
+        (["down"], ["down", "--remove-orphans"]),
+        (["restart", "proxy"], ["restart", "proxy"]),
+        (["ps"], ["ps"]),
+        (["status"], ["ps"]),
+        (["logs", "-f", "dashboard"], ["logs", "-f", "dashboard"]),
+        (["pull"], ["pull", "--ignore-buildable"]),
+        (["compose", "config", "-q"], ["config", "-q"]),
+    ],
+)
+def test_subcommands_issue_the_right_compose_command(ready, argv, expected):
+    result = ready(*argv)
+    assert result.returncode == 0, result.stderr
+    assert ready.calls() == [expected]
+
+
+def test_init_writes_strong_secrets_with_mode_600(manage):
+    result = manage("init")
+    assert result.returncode == 0, result.stderr
+    assert stat.S_IMODE(manage.env_file.stat().st_mode) == 0o600
+    values = dict(
+        line.split("=", 1)
+        for line in manage.env_file.read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    )
+    secrets = [values[name] for name in SECRETS]
+    assert len(set(secrets)) == len(SECRETS)
+    for name in SECRETS:
+        assert re.fullmatch(r"[0-9a-f]{64}", values[name]), name
+        require_secret(name, SecretStr(values[name]), min_length=32)
+    example = (INFRA / ".env.example").read_text().splitlines()
+    written = manage.env_file.read_text().splitlines()
+    assert [ln for ln in example if ln.split("=")[0] not in SECRETS] == [
+        ln for ln in written if ln.split("=")[0] not in SECRETS
+    ]
+    # The generated file is a valid .env for the real compose binary.
+    assert compose(manage.env_file, "config", "-q").returncode == 0
+
+
+def test_init_refuses_to_overwrite_without_force(manage):
+    assert manage("init").returncode == 0
+    first = manage.env_file.read_text()
+    again = manage("init")
+    assert again.returncode == 1
+    assert "--force" in again.stderr
+    assert manage.env_file.read_text() == first
+    assert manage("init", "--force").returncode == 0
+    assert manage.env_file.read_text() != first
+
+
+def test_clear_error_without_docker(manage, tmp_path):
+    """With no docker on PATH the message says what to install; nothing else runs."""
+    bare = tmp_path / "bare-bin"
+    bare.mkdir()
+    for folder in ("/usr/bin", "/bin"):
+        for entry in os.scandir(folder):
+            target = bare / entry.name
+            if not entry.name.startswith("docker") and not target.exists():
+                target.symlink_to(entry.path)
+    assert manage("init").returncode == 0
+    result = manage("up", path=str(bare))
+    assert result.returncode == 1
+    assert "docker not found" in result.stderr
+    assert "Compose plugin" in result.stderr
+
+
+def test_clear_error_without_env(manage):
+    result = manage("up")
+    assert result.returncode == 1
+    assert ".env not found" in result.stderr
+    assert "./manage.sh init" in result.stderr
+    assert manage.calls() == []
+
+
+def test_placeholder_secrets_are_refused(manage):
+    shutil.copy(manage.dir / ".env.example", manage.env_file)
+    result = manage("up")
+    assert result.returncode == 1
+    assert "placeholder" in result.stderr
+    assert "JWT_SECRET" in result.stderr
+    assert manage.calls() == []
+
+
+def test_unknown_command_shows_usage(manage):
+    result = manage("frobnicate")
+    assert result.returncode == 1
+    assert "unknown command: frobnicate" in result.stderr
+    assert "rotate-backups" in result.stderr
+
+
+def test_rotate_backups_keeps_the_newest(manage):
+    backups = manage.dir / "backups"
+    backups.mkdir()
+    names = [f"llm-gateway_2026010{d}_120000.tar.gz" for d in range(1, 6)]
+    for name in names:
+        (backups / name).write_text("x")
+    (backups / "notes.txt").write_text("kept: not a backup")
+    result = manage("rotate-backups", "2")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in backups.iterdir()) == sorted([*names[-2:], "notes.txt"])
+    assert manage("rotate-backups", "many").returncode == 1
+
+
+@pytest.fixture
+def proxy_files(manage) -> Path:
+    root = manage.proxy_root
+    (root / "config").mkdir(parents=True)
+    (root / "auths").mkdir()
+    (root / "data").mkdir()
+    (root / "config" / "config.yaml").write_text("port: 8317\napi-keys: ['sha256:aa']\n")
+    (root / "auths" / "claude-a.json").write_text('{"type": "claude", "token": "t1"}')
+    return root
+
+
+@pytest.fixture
+def database(manage, empty_database_url) -> str:
+    info = conninfo_to_dict(empty_database_url)
+    manage.env |= {
+        "STUB_PGUSER": str(info["user"]),
+        "STUB_PGDATABASE": str(info["dbname"]),
+        "STUB_PGHOST": str(info["host"]),
+        "STUB_PGPORT": str(info["port"]),
+        # The postgres image carries pg_dump and psql; here the cluster's own binaries do.
+        "PATH": f"{manage.bin}:{localpg.find_bindir()}:{os.environ['PATH']}",
+    }
+    with psycopg.connect(empty_database_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE users (id int PRIMARY KEY, name text NOT NULL)")
+        conn.execute("INSERT INTO users VALUES (1, 'ada'), (2, 'grace')")
+    return empty_database_url
+
+
+def _rows(url: str) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT id, name FROM users ORDER BY id").fetchall()
+
+
+def test_backup_then_restore_round_trips_database_and_proxy_files(ready, database, proxy_files):
+    """A real pg_dump and psql restore, the proxy's config and auth files, and .env."""
+    result = ready("backup")
+    assert result.returncode == 0, result.stderr
+    (archive,) = (ready.dir / "backups").glob("llm-gateway_*.tar.gz")
+    assert re.fullmatch(r"llm-gateway_\d{8}_\d{6}\.tar\.gz", archive.name)
+    assert stat.S_IMODE(archive.stat().st_mode) == 0o600
+    with tarfile.open(archive) as tar:
+        members = {m.name.removeprefix("./") for m in tar.getmembers()}
+    assert {"database.sql", "proxy.tar", "env"} <= members
+
+    # Everything changes after the backup ...
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute("DELETE FROM users WHERE id = 1")
+        conn.execute("INSERT INTO users VALUES (3, 'mallory')")
+        conn.execute("CREATE TABLE stray (x int)")
+    (proxy_files / "config" / "config.yaml").write_text("port: 1\n")
+    (proxy_files / "auths" / "claude-a.json").unlink()
+    (proxy_files / "auths" / "stray.json").write_text("{}")
+    (proxy_files / "data" / "outbox").write_text("kept")
+
+    # ... and the restore brings back exactly the backed-up state.
+    log_lines = len(ready.calls())
+    result = ready("restore", str(archive), "--yes")
+    assert result.returncode == 0, result.stderr
+    assert _rows(database) == [(1, "ada"), (2, "grace")]
+    with psycopg.connect(database) as conn:
+        assert conn.execute("SELECT to_regclass('stray')").fetchone() == (None,)
+    assert (proxy_files / "config" / "config.yaml").read_text().startswith("port: 8317")
+    assert sorted(p.name for p in (proxy_files / "auths").iterdir()) == ["claude-a.json"]
+    assert (proxy_files / "data" / "outbox").read_text() == "kept"
+    calls = ready.calls()[log_lines:]
+    assert calls[0] == ["stop", "proxy", "collector", "dashboard"]
+    assert calls[1] == ["up", "-d", "--wait", "postgres"]
+    assert calls[-1] == ["up", "-d", "--wait"]
+
+
+def test_restore_brings_back_a_missing_env(ready, database, proxy_files):
+    assert ready("backup", "nightly").returncode == 0
+    (archive,) = (ready.dir / "backups").glob("nightly_*.tar.gz")
+    saved = ready.env_file.read_text()
+    ready.env_file.unlink()
+    result = ready("restore", str(archive), "--yes")
+    assert result.returncode == 0, result.stderr
+    assert ready.env_file.read_text() == saved
+    assert stat.S_IMODE(ready.env_file.stat().st_mode) == 0o600
+
+
+def test_restore_asks_for_confirmation(ready, database, proxy_files):
+    """Without --yes and without a terminal to ask on, nothing is touched."""
+    assert ready("backup").returncode == 0
+    (archive,) = (ready.dir / "backups").glob("*.tar.gz")
+    before = len(ready.calls())
+    result = ready("restore", str(archive), input="yes\n")
+    assert result.returncode == 1
+    assert "--yes" in result.stderr
+    assert len(ready.calls()) == before
+
+
+def test_restore_rejects_a_file_that_is_not_a_backup(ready, tmp_path):
+    bogus = tmp_path / "bogus.tar.gz"
+    with tarfile.open(bogus, "w:gz") as tar:
+        tar.add(dummy_env(tmp_path / "x.env"), arcname="env")
+    result = ready("restore", str(bogus), "--yes")
+    assert result.returncode == 1
+    assert "not a backup made by manage.sh" in result.stderr
+    assert ready("restore", str(tmp_path / "missing.tar.gz"), "--yes").returncode == 1

@@ -1,0 +1,1 @@
+"""`make run`: the whole product on one machine without Docker, supervised by one process."""
