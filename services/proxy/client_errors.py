@@ -62,3 +62,17 @@ def error_body(
     fmt: ClientFormat, status: int, message: str, code: str | None = None, **extra: object
 ) -> bytes:
     return orjson.dumps(error_payload(fmt, status, message, code, **extra))
+
+
+def upstream_message(body: bytes) -> str | None:
+    """`error.message` of an upstream's JSON error body, in any of the four formats (Gemini may
+    wrap it in a one-item list), so a translated error still says what went wrong."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if isinstance(data, list) and data:
+        data = data[0]
+    error = data.get("error") if isinstance(data, dict) else None
+    message = error.get("message") if isinstance(error, dict) else error
+    return message[:2000] if isinstance(message, str) and message else None

@@ -23,7 +23,7 @@ from services.core.errors import NotFound, TooManyRequests, Unavailable
 from services.core.logging import redact_text
 
 from .call import Call, Codec, StreamProcessor
-from .client_errors import error_body
+from .client_errors import error_body, upstream_message
 from .cooldowns import NETWORK_ERROR, RETRYABLE_STATUSES, Cooldowns
 from .metrics import Metrics
 from .openai_stream import FrameTooLarge
@@ -476,6 +476,8 @@ class Executor:
                 body=failure.body, status=status, content_type="application/json", headers=headers
             )
         message = failure.message if failure.status else "upstream unreachable"
+        if json_body:
+            message = upstream_message(failure.body) or message
         return web.Response(
             body=error_body(call.client_fmt, status, message, "upstream_error"),
             status=status,

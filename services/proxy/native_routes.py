@@ -196,8 +196,9 @@ routes = [
     web.post("/v1/messages/count_tokens", count_tokens),
     web.post("/v1/responses", responses),
     web.get("/v1beta/models", gemini_models),
-    web.get("/v1beta/models/{target}", gemini_model),
-    web.post("/v1beta/models/{target}", gemini_action),
+    # `.+`: a prefixed model id ("team/gemini-2.5-pro") arrives with its slash unescaped.
+    web.get("/v1beta/models/{target:.+}", gemini_model),
+    web.post("/v1beta/models/{target:.+}", gemini_action),
     # google-genai addresses the stable API version when given a custom base URL.
-    web.post("/v1/models/{target}", gemini_action),
+    web.post("/v1/models/{target:.+}", gemini_action),
 ]
