@@ -5,7 +5,7 @@ PY := .venv/bin/python
 UV := .tools/bin/uv
 ARGS ?=
 
-.PHONY: help install assets fmt lint test test-unit test-integration test-e2e check run run-proxy migrate up down logs bench clean
+.PHONY: help install assets fmt lint test test-unit test-integration test-e2e check run run-proxy migrate up down logs clis bench clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -64,6 +64,9 @@ down: ## Stop the Docker Compose stack
 
 logs: ## Follow the Docker Compose stack's logs
 	infrastructure/manage.sh logs
+
+clis: install ## Install the pinned coding-agent CLIs for tests/e2e/clis (npm ci into .cache/clis, ~0.9 GB)
+	$(PY) -m tools.clis install
 
 bench: install ## Run the benchmarks and print figures
 	$(PY) -m bench.proxy_overhead
