@@ -40,8 +40,6 @@ def reasoning_effort(call: Call) -> str:
     if thinking is not None:
         modes = {"budget": str(thinking.budget), "level": thinking.level}
         effort = modes.get(thinking.mode, thinking.mode)
-            str(thinking.budget) if thinking.mode == "budget" else thinking.mode
-        )
     else:
         body = call.body
         value = (
