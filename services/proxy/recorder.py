@@ -38,8 +38,8 @@ def reasoning_effort(call: Call) -> str:
         return str(cached)
     thinking = call.extra.get("thinking")
     if thinking is not None:
-        modes = {"budget": str(thinking.budget), "level": thinking.level}
-        effort = modes.get(thinking.mode, thinking.mode)
+        modes: dict[str, str] = {"budget": str(thinking.budget), "level": thinking.level}
+        effort = modes.get(thinking.mode, str(thinking.mode))
     else:
         body = call.body
         value = (
