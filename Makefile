@@ -33,8 +33,8 @@ lint: install ## Verify formatting, lint and types (no changes)
 	.venv/bin/ruff check services tests bench tools
 	.venv/bin/mypy
 
-test: install lint ## Lint, then unit + integration tests (ARGS= passes to pytest)
-	$(PY) -m pytest tests/unit tests/integration -q $(ARGS)
+test: install lint ## Lint, then unit, integration and end-to-end tests (ARGS= passes to pytest)
+	$(PY) -m pytest tests/unit tests/integration tests/e2e -q $(ARGS)
 
 test-unit: install ## Unit tests only
 	$(PY) -m pytest tests/unit -q $(ARGS)
@@ -45,7 +45,7 @@ test-integration: install ## Integration tests only
 test-e2e: install ## End-to-end tests (whole product as processes)
 	$(PY) -m pytest tests/e2e -q $(ARGS)
 
-check: test test-e2e ## Everything CI runs
+check: clis test ## Everything CI runs (installs the coding-agent CLIs first)
 
 run: install ## Run the whole product locally (no Docker)
 	$(PY) -m tools.run
