@@ -80,8 +80,11 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
 
 async def read_capped(resp: aiohttp.ClientResponse, cap: int) -> bytes:
     """Read a whole upstream body, refusing to hold more than `cap` bytes."""
-    if resp.content_length is not None and resp.content_length > cap:
-        raise aiohttp.ClientPayloadError(f"upstream body of {resp.content_length} bytes")
+    length = resp.content_length
+    if length is not None:
+        if length > cap:
+            raise aiohttp.ClientPayloadError(f"upstream body of {length} bytes")
+        return await resp.read()
     buf = bytearray()
     async for chunk in resp.content.iter_any():
         buf += chunk
