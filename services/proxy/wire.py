@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from typing import Literal
 from urllib.parse import urlsplit
 
 from yarl import URL
 
+from .translate.ir import Format
+
 # The wire format an upstream speaks.
-UpstreamFormat = Literal["openai", "anthropic", "gemini", "responses"]
+UpstreamFormat = Format
 
 ANTHROPIC_VERSION = "2023-06-01"
 _OFFICIAL_ANTHROPIC = "api.anthropic.com"
