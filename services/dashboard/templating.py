@@ -11,11 +11,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from services.dashboard import flash
+from services.dashboard import flash, usage_format
 from services.dashboard.queries.users import User
 
 NAV = [
     ("overview", "Overview", "/dashboard", False),
+    ("usage", "Usage", "/dashboard/usage", False),
     ("api-keys", "API keys", "/dashboard/api-keys", False),
     ("providers", "Providers", "/dashboard/providers", False),
     ("settings", "Settings", "/dashboard/settings", False),
@@ -23,6 +24,7 @@ NAV = [
     ("aliases", "Model aliases", "/dashboard/model-aliases", True),
     ("users", "Users", "/dashboard/users", True),
     ("audit", "Audit log", "/dashboard/audit", True),
+    ("pricing", "Model pricing", "/dashboard/pricing", True),
 ]
 
 
@@ -44,6 +46,7 @@ def build(templates_dir: Path, static_dir: Path) -> Jinja2Templates:
     env.globals["nav"] = NAV
     env.filters["when"] = _when
     env.filters["ago"] = _ago
+    env.filters.update(usage_format.FILTERS)
     return templates
 
 

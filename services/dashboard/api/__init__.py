@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from services.dashboard.api import admin, auth, keys, providers, proxy
+from services.dashboard.api import admin, auth, keys, pricing, providers, proxy, usage
 
 routes: list[BaseRoute] = [
     *auth.routes,
@@ -12,4 +12,6 @@ routes: list[BaseRoute] = [
     *providers.routes,
     *admin.routes,
     *proxy.routes,
+    *usage.routes,
+    *pricing.routes,
 ]

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from services.dashboard.pages import admin, auth, keys, overview, providers, settings_page
+from services.dashboard.pages import (
+    admin,
+    auth,
+    keys,
+    overview,
+    pricing,
+    providers,
+    settings_page,
+    usage,
+)
 
 routes: list[BaseRoute] = [
     *auth.routes,
@@ -13,4 +22,6 @@ routes: list[BaseRoute] = [
     *providers.routes,
     *admin.routes,
     *settings_page.routes,
+    *usage.routes,
+    *pricing.routes,
 ]

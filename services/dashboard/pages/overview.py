@@ -10,6 +10,7 @@ from services.dashboard import catalog, deps, health
 from services.dashboard.api.proxy import overview_data
 from services.dashboard.inputs import raw_body
 from services.dashboard.pages.common import form_action, page_user
+from services.dashboard.pages.usage import overview_summary
 from services.dashboard.queries import model_preferences
 from services.dashboard.templating import render
 
@@ -32,6 +33,7 @@ async def overview_page(request: Request) -> Response:
         "models": [{"id": m, "hidden": m in hidden} for m in models.models],
         "source": models.source,
         "addresses": dict(zip(names, res.client.urls, strict=True)),
+        "usage": await overview_summary(request, user),
     }
     return render(request, "overview.html", context, user=user, active="overview")
 

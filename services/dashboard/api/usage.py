@@ -1,0 +1,114 @@
+"""Usage analytics: /api/usage/history, /events, /export.csv and /collect."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from services.core.errors import ValidationFailed
+from services.core.queries.usage_history import Scope
+from services.dashboard import deps, usage_collect, usage_csv, usage_history
+from services.dashboard.inputs import int_param
+from services.dashboard.responses import ok
+from services.dashboard.usage_history import Report
+from services.dashboard.usage_json import events_json, freshness_json, report_json
+from services.dashboard.usage_window import Window, parse_window
+
+
+async def _window_and_scope(request: Request) -> tuple[Window, Scope]:
+    user = await deps.require_user(request)
+    window = parse_window(request.query_params, datetime.now(UTC))
+    return window, usage_history.scope_for(user, request.query_params, window)
+
+
+async def load_report(request: Request, *, events_limit: int | None = None) -> Report:
+    """The report the query string asks for (shared by the API and the usage page)."""
+    window, scope = await _window_and_scope(request)
+    limit = (
+        int_param(request, "eventsLimit", usage_history.DEFAULT_EVENTS, 0, 500)
+        if events_limit is None
+        else events_limit
+    )
+    return await usage_history.report(
+        deps.pool(request),
+        window,
+        scope,
+        events_limit=limit,
+        before=request.query_params.get("before"),
+    )
+
+
+async def get_history(request: Request) -> Response:
+    report = await load_report(request)
+    data = report_json(report)
+    data["collector"] = freshness_json(await usage_collect.freshness(deps.pool(request)))
+    return ok(data)
+
+
+async def list_events(request: Request) -> Response:
+    window, scope = await _window_and_scope(request)
+    limit = int_param(request, "limit", usage_history.DEFAULT_EVENTS, 1, 500)
+    async with deps.pool(request).connection() as conn:
+        page = await usage_history.event_page(
+            conn, scope, before=request.query_params.get("before"), limit=limit
+        )
+    return ok(events_json(page, window))
+
+
+def _filename(window: Window, kind: str) -> str:
+    stamp = window.end.strftime("%Y%m%dT%H%MZ")
+    return f"usage-{window.name}-{kind}-{stamp}.csv"
+
+
+async def export_csv(request: Request) -> Response:
+    kind = request.query_params.get("kind") or "series"
+    if kind not in usage_csv.KINDS:
+        raise ValidationFailed(
+            f"kind must be one of {', '.join(usage_csv.KINDS)}",
+            details=[{"field": "kind", "message": "unknown"}],
+        )
+    headers = {"Content-Disposition": 'attachment; filename="{}"'}
+    if kind == "events":
+        window, scope = await _window_and_scope(request)
+        headers["Content-Disposition"] = headers["Content-Disposition"].format(
+            _filename(window, kind)
+        )
+        body = usage_csv.events_csv(deps.pool(request), window, scope)
+        return StreamingResponse(body, media_type="text/csv; charset=utf-8", headers=headers)
+    report = await load_report(request, events_limit=0)
+    headers["Content-Disposition"] = headers["Content-Disposition"].format(
+        _filename(report.window, kind)
+    )
+    text = usage_csv.aggregate_csv(report, kind)
+    return Response(text, media_type="text/csv; charset=utf-8", headers=headers)
+
+
+async def collect_now(request: Request) -> Response:
+    """Wake the collector: the collector bearer, or an admin session (Origin-checked)."""
+    header = request.headers.get("authorization")
+    if header is not None:
+        # A bearer request never falls back to the cookie: it is exempt from the CSRF check.
+        usage_collect.require_bearer(header, deps.settings(request).collector_api_key)
+        reason = "api"
+    else:
+        admin = await deps.require_admin(request)
+        reason = f"admin:{admin.username}"
+    view = await usage_collect.wake(deps.pool(request), reason)
+    return ok({"queued": True, "collector": freshness_json(view)}, status=202)
+
+
+async def get_freshness(request: Request) -> Response:
+    await deps.require_user(request)
+    return ok(freshness_json(await usage_collect.freshness(deps.pool(request))))
+
+
+routes = [
+    Route("/usage/history", get_history, methods=["GET"]),
+    Route("/usage/events", list_events, methods=["GET"]),
+    Route("/usage/export.csv", export_csv, methods=["GET"]),
+    Route("/usage/collect", collect_now, methods=["POST"]),
+    Route("/usage/collector", get_freshness, methods=["GET"]),
+]
