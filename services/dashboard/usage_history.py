@@ -6,11 +6,13 @@ keys (user_id = their id), whatever they ask for, in series, breakdowns and even
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from services.core.db import Connection, Pool
 from services.core.errors import Forbidden, ValidationFailed
@@ -108,8 +110,8 @@ def scope_for(viewer: User, params: Mapping[str, str], window: Window) -> Scope:
     return Scope(
         start=window.start,
         end=window.end,
-        tz=window.tz,
         bucket=window.bucket,
+        day_starts=tuple(window.bucket_starts()) if window.bucket == "day" else (),
         user_id=_user_filter(viewer, params.get("userId")),
         model=_text(params, "model"),
         provider=_text(params, "provider"),
@@ -141,7 +143,13 @@ async def event_page(
     conn: Connection, scope: Scope, *, before: str | None, limit: int
 ) -> EventPage:
     """One page of raw events, newest first; `next_cursor` pages further back."""
-    items = await events_q.latest(conn, scope, before=decode_cursor(before), limit=limit)
+    return await _event_page(conn, scope, decode_cursor(before), limit)
+
+
+async def _event_page(
+    conn: Connection, scope: Scope, before: tuple[datetime, str] | None, limit: int
+) -> EventPage:
+    items = await events_q.latest(conn, scope, before=before, limit=limit)
     more = len(items) == limit and limit > 0
     return EventPage(items, encode_cursor(items[-1]) if more else None)
 
@@ -149,9 +157,7 @@ async def event_page(
 def _series(window: Window, groups: list[Group]) -> list[Point]:
     """One point per bucket of the window, zero where nothing happened."""
     found = {g.bucket: g for g in groups if g.kind == "series" and g.bucket is not None}
-    starts = window.bucket_starts()
-    extra = sorted(set(found) - set(starts))  # a zone rule Python and Postgres disagree on
-    return [Point(s, found.get(s, EMPTY)) for s in sorted([*starts, *extra])]
+    return [Point(start, found.get(start, EMPTY)) for start in window.bucket_starts()]
 
 
 def _totals(groups: list[Group]) -> Metrics:
@@ -203,6 +209,19 @@ def _key_row(g: Group, keys: dict[str, events_q.KeyName], users: dict[int, str])
     return Row(key_id, known.name, None, g, owner=users.get(known.user_id), revoked=known.revoked)
 
 
+T = TypeVar("T")
+
+
+async def _read(pool: Pool, read: Callable[[Connection], Awaitable[T]]) -> T:
+    async with pool.connection() as conn, conn.transaction():
+        await history_q.tune(conn)
+        return await read(conn)
+
+
+async def _no_events() -> None:
+    return None
+
+
 async def report(
     pool: Pool,
     window: Window,
@@ -211,20 +230,23 @@ async def report(
     events_limit: int = DEFAULT_EVENTS,
     before: str | None = None,
 ) -> Report:
-    """Everything the usage page shows for a window and scope."""
+    """Everything the usage page shows for a window and scope. The series, the breakdowns and
+    the event list are independent reads, so they run at once on three pooled connections."""
+    cursor = decode_cursor(before)  # a bad cursor is a 400 before any query runs
+    series, dims, page = await asyncio.gather(
+        _read(pool, lambda conn: history_q.totals_and_series(conn, scope)),
+        _read(pool, lambda conn: history_q.breakdowns(conn, scope)),
+        _read(pool, lambda conn: _event_page(conn, scope, cursor, events_limit))
+        if events_limit
+        else _no_events(),
+    )
+    groups = [*series, *dims]
     async with pool.connection() as conn:
-        groups = await history_q.summarize(conn, scope)
         rows = await _rows(conn, groups, window.end)
-        page = (
-            await event_page(conn, scope, before=before, limit=events_limit)
-            if events_limit
-            else None
-        )
     return Report(window, scope, _totals(groups), _series(window, groups), rows, page)
 
 
 async def summary(pool: Pool, window: Window, scope: Scope) -> Report:
     """Totals and the series only (the overview's usage card)."""
-    async with pool.connection() as conn:
-        groups = await history_q.summarize(conn, scope, breakdowns=False)
+    groups = await _read(pool, lambda conn: history_q.totals_and_series(conn, scope))
     return Report(window, scope, _totals(groups), _series(window, groups))

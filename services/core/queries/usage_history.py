@@ -23,14 +23,23 @@ DAY = timedelta(days=1)
 _HIST = "ARRAY[{}]::bigint[]".format(
     ", ".join(f"sum(latency_hist[{i}])" for i in range(1, HIST_BUCKETS + 1))
 )
-# One aggregate per metric; every rollup table has these columns.
 _SUMMED = (
     *("requests", "failures", "input_tokens", "output_tokens", "cached_tokens"),
     *("reasoning_tokens", "cache_creation_tokens", "total_tokens", "latency_ms_sum"),
     *("latency_count", "ttft_ms_sum", "ttft_count"),
 )
-# One aggregate per metric; every rollup table has these columns. coalesce: an empty window
-# still has a totals row.
+# Each query aggregates in two steps: first into a few partial rows (per bucket and user, or
+# per breakdown value; the columns keep the rollups' names), then those into the answer. The
+# costly part, 16 array subscripts per rollup row for the histogram, runs once per row in
+# plain hash aggregation instead of once per grouping set.
+_PARTIAL = sql.SQL(
+    ", ".join(f"sum({c})::bigint AS {c}" for c in _SUMMED)
+    + ", sum(cost_usd) AS cost_usd, max(latency_ms_max) AS latency_ms_max, "
+    + _HIST
+    + " AS latency_hist"
+)
+# The answer's metrics, from rollup rows or partial rows alike. coalesce: an empty window still
+# has a totals row.
 _METRICS = sql.SQL(
     ", ".join(f"coalesce(sum({c}), 0)::bigint AS {c}" for c in _SUMMED)
     + ", coalesce(sum(cost_usd), 0) AS cost_usd, max(latency_ms_max) AS latency_ms_max,"
@@ -49,8 +58,10 @@ class Scope:
 
     start: datetime
     end: datetime
-    tz: str
     bucket: Literal["hour", "day"]
+    # Day buckets: the start (UTC) of every local day of the window, in order. An hour belongs
+    # to the day holding its middle (services/dashboard/usage_window.py says why).
+    day_starts: tuple[datetime, ...] = ()
     user_id: int | None = None  # None: every user (admins only)
     model: str | None = None
     provider: str | None = None
@@ -66,7 +77,7 @@ class Scope:
         return {
             "start": self.start,
             "end": self.end,
-            "tz": self.tz,
+            "day_starts": list(self.day_starts),
             "user_id": self.user_id,
             "model": self.model,
             "provider": self.provider,
@@ -115,8 +126,11 @@ class Group(Metrics):
 def _bucket_expr(scope: Scope) -> sql.SQL:
     if scope.bucket == "hour":
         return sql.SQL("bucket_start")
-    # The local day holding the hour's middle (see services/dashboard/usage_window.py).
-    return sql.SQL("date_trunc('day', bucket_start + interval '30 minutes', %(tz)s::text)")
+    # A binary search in the window's day starts; cheaper than converting every row's time zone.
+    return sql.SQL(
+        "(%(day_starts)s::timestamptz[])[greatest(1, width_bucket("
+        "bucket_start + interval '30 minutes', %(day_starts)s::timestamptz[]))]"
+    )
 
 
 def _where(scope: Scope, *, hourly: bool) -> sql.Composed:
@@ -137,30 +151,44 @@ async def _groups(conn: Connection, query: sql.Composed, scope: Scope) -> list[G
         return await cur.fetchall()
 
 
-async def summarize(conn: Connection, scope: Scope, *, breakdowns: bool = True) -> list[Group]:
-    """Totals, the series and (unless `breakdowns` is false) the rows by user, model, key,
-    credential and provider."""
+async def tune(conn: Connection) -> None:
+    """Settings for the reads below, inside the caller's transaction. Their aggregations are
+    small and run side by side on other connections: parallel workers would only add start-up
+    and merge cost; a larger work_mem keeps their sorts and hashes in memory."""
+    await conn.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+    await conn.execute("SET LOCAL work_mem = '32MB'")
+
+
+async def totals_and_series(conn: Connection, scope: Scope) -> list[Group]:
+    """Rows of kind total and series; with a dimension filter, rows of every kind at once."""
+    query = _narrow_query(scope) if scope.narrow else _series_query(scope)
+    return await _groups(conn, query, scope)
+
+
+async def breakdowns(conn: Connection, scope: Scope) -> list[Group]:
+    """Rows of kind model, api_key, credential, provider and user (none for a narrow scope,
+    whose totals_and_series has them already)."""
     if scope.narrow:
-        return await _groups(conn, _narrow_query(scope), scope)
-    groups = await _groups(conn, _series_query(scope), scope)
-    if breakdowns:
-        groups += await _groups(conn, _dims_query(scope), scope)
-    return groups
+        return []
+    return await _groups(conn, _dims_query(scope), scope)
 
 
 def _series_query(scope: Scope) -> sql.Composed:
-    """Series, totals and per-user rows from usage_hourly_users in one scan."""
+    """Series and totals: one user's from usage_hourly_users, everyone's from the per-hour
+    totals (a twentieth of the rows with twenty users)."""
+    table = "usage_hourly_totals" if scope.user_id is None else "usage_hourly_users"
     return sql.SQL(
-        "SELECT CASE WHEN grouping(b) = 0 THEN 'series'"
-        "  WHEN grouping(user_id) = 0 THEN 'user' ELSE 'total' END AS kind,"
-        " b AS bucket, user_id, NULL::text AS provider, NULL::text AS value, {metrics}"
-        " FROM (SELECT {bucket} AS b, {columns} FROM usage_hourly_users"
-        "  WHERE bucket_start >= %(start)s AND bucket_start < %(end)s AND {where}) r"
-        " GROUP BY GROUPING SETS ((b), (user_id), ())"
+        "WITH f AS MATERIALIZED (SELECT {bucket} AS b, {partial} FROM {table}"
+        "  WHERE bucket_start >= %(start)s AND bucket_start < %(end)s AND {where}"
+        "  GROUP BY 1)"
+        " SELECT 'series' AS kind, b AS bucket, NULL::bigint AS user_id, NULL::text AS provider,"
+        "  NULL::text AS value, {metrics} FROM f GROUP BY b"
+        " UNION ALL SELECT 'total', NULL, NULL, NULL, NULL, {metrics} FROM f"
     ).format(
+        partial=_PARTIAL,
         metrics=_METRICS,
+        table=sql.Identifier(table),
         bucket=_bucket_expr(scope),
-        columns=_COLUMNS,
         where=_where(scope, hourly=False),
     )
 
@@ -175,46 +203,76 @@ def _day_edges(scope: Scope) -> tuple[datetime, datetime]:
     return first, max(first, last)
 
 
+def _daily_until(scope: Scope, last: datetime) -> sql.Composable:
+    """Where the daily rows stop. A window usually ends in the current hour of a day still
+    under way: when nothing is stored after the window's end that day (only clock-skewed
+    events could be), that day's daily row equals its hours so far, so it replaces them."""
+    if scope.end <= last:
+        return sql.Literal(last)
+    table, owner = ("usage_hourly_totals", sql.SQL(""))
+    if scope.user_id is not None:
+        table, owner = ("usage_hourly_users", sql.SQL(" AND user_id = %(user_id)s"))
+    return sql.SQL(
+        "CASE WHEN EXISTS (SELECT 1 FROM {table} WHERE bucket_start >= %(end)s"
+        " AND bucket_start < {next}{owner}) THEN {last} ELSE {next} END"
+    ).format(
+        table=sql.Identifier(table),
+        next=sql.Literal(last + DAY),
+        owner=owner,
+        last=sql.Literal(last),
+    )
+
+
 def _dims_query(scope: Scope) -> sql.Composed:
-    """Breakdowns by model, key, credential (and provider) from the one-dimension rollups."""
+    """Breakdowns by model, key, credential, provider and user from the one-dimension rollups:
+    whole UTC days from usage_daily_dims, the hours at the edges from usage_hourly_dims. A user
+    total is the sum of the user's 'api_key' rows (every event has exactly one)."""
     first, last = _day_edges(scope)
     rows = sql.SQL(
-        "SELECT dimension AS d, provider, value, {columns} FROM usage_daily_dims"
-        " WHERE bucket_start >= {first} AND bucket_start < {last} AND {where}"
+        "WITH until AS MATERIALIZED (SELECT {until} AS t)"
+        " SELECT dimension AS d, provider, value, {columns} FROM usage_daily_dims"
+        " WHERE bucket_start >= {first} AND bucket_start < (SELECT t FROM until) AND {where}"
         " UNION ALL SELECT dimension, provider, value, {columns} FROM usage_hourly_dims"
         " WHERE ((bucket_start >= %(start)s AND bucket_start < {first})"
-        "  OR (bucket_start >= {last} AND bucket_start < %(end)s)) AND {where}"
+        "  OR (bucket_start >= (SELECT t FROM until) AND bucket_start < %(end)s)) AND {where}"
     ).format(
+        until=_daily_until(scope, last),
         columns=_COLUMNS,
         first=sql.Literal(first),
-        last=sql.Literal(last),
         where=_where(scope, hourly=False),
     )
     return sql.SQL(
-        "SELECT CASE WHEN grouping(value) = 0 THEN d ELSE 'provider' END AS kind,"
-        " NULL::timestamptz AS bucket, NULL::bigint AS user_id, provider, value, {metrics}"
-        " FROM ({rows}) r GROUP BY GROUPING SETS ((d, provider, value), (d, provider))"
-        " HAVING grouping(value) = 0 OR d = 'model'"
-    ).format(metrics=_METRICS, rows=rows)
+        "WITH f AS MATERIALIZED (SELECT d, provider, value,"
+        "  CASE WHEN d = 'api_key' THEN user_id END AS uid, {partial} FROM ({rows}) r"
+        "  GROUP BY 1, 2, 3, 4)"
+        " SELECT d AS kind, NULL::timestamptz AS bucket, NULL::bigint AS user_id, provider,"
+        "  value, {metrics} FROM f GROUP BY d, provider, value"
+        " UNION ALL SELECT 'provider', NULL, NULL, provider, NULL, {metrics} FROM f"
+        "  WHERE d = 'model' GROUP BY provider"
+        " UNION ALL SELECT 'user', NULL, uid, NULL, NULL, {metrics} FROM f"
+        "  WHERE d = 'api_key' GROUP BY uid"
+    ).format(partial=_PARTIAL, metrics=_METRICS, rows=rows)
 
 
 def _narrow_query(scope: Scope) -> sql.Composed:
-    """Everything from usage_hourly (one scan) when a filter names a dimension it alone keeps."""
+    """Everything from usage_hourly when a filter names a dimension it alone keeps: partial
+    rows per bucket and full dimension key, then the grouping sets over those."""
     return sql.SQL(
-        "SELECT CASE WHEN grouping(b) = 0 THEN 'series' WHEN grouping(user_id) = 0 THEN 'user'"
+        "WITH f AS MATERIALIZED (SELECT {bucket} AS b, user_id, provider, model, api_key_id,"
+        "  credential, {partial} FROM usage_hourly"
+        "  WHERE bucket_start >= %(start)s AND bucket_start < %(end)s AND {where}"
+        "  GROUP BY 1, 2, 3, 4, 5, 6)"
+        " SELECT CASE WHEN grouping(b) = 0 THEN 'series' WHEN grouping(user_id) = 0 THEN 'user'"
         "  WHEN grouping(model) = 0 THEN 'model' WHEN grouping(api_key_id) = 0 THEN 'api_key'"
         "  WHEN grouping(credential) = 0 THEN 'credential'"
         "  WHEN grouping(provider) = 0 THEN 'provider' ELSE 'total' END AS kind,"
         " b AS bucket, user_id, CASE WHEN grouping(api_key_id) = 0 THEN '' ELSE provider END"
-        " AS provider, coalesce(model, api_key_id, credential) AS value, {metrics}"
-        " FROM (SELECT {bucket} AS b, provider, model, api_key_id, credential, {columns}"
-        "  FROM usage_hourly"
-        "  WHERE bucket_start >= %(start)s AND bucket_start < %(end)s AND {where}) r"
+        " AS provider, coalesce(model, api_key_id, credential) AS value, {metrics} FROM f"
         " GROUP BY GROUPING SETS ((b), (user_id), (provider, model), (api_key_id),"
         "  (provider, credential), (provider), ())"
     ).format(
+        partial=_PARTIAL,
         metrics=_METRICS,
         bucket=_bucket_expr(scope),
-        columns=_COLUMNS,
         where=_where(scope, hourly=True),
     )
