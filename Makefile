@@ -5,7 +5,7 @@ PY := .venv/bin/python
 UV := .tools/bin/uv
 ARGS ?=
 
-.PHONY: help install assets fmt lint test test-unit test-integration test-e2e check run run-proxy migrate up down logs bench clean
+.PHONY: help install assets fmt lint test test-unit test-integration test-e2e check run run-proxy migrate up down logs clis bench clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -33,8 +33,8 @@ lint: install ## Verify formatting, lint and types (no changes)
 	.venv/bin/ruff check services tests bench tools
 	.venv/bin/mypy
 
-test: install lint ## Lint, then unit + integration tests (ARGS= passes to pytest)
-	$(PY) -m pytest tests/unit tests/integration -q $(ARGS)
+test: install lint ## Lint, then unit, integration and end-to-end tests (ARGS= passes to pytest)
+	$(PY) -m pytest tests/unit tests/integration tests/e2e -q $(ARGS)
 
 test-unit: install ## Unit tests only
 	$(PY) -m pytest tests/unit -q $(ARGS)
@@ -45,7 +45,7 @@ test-integration: install ## Integration tests only
 test-e2e: install ## End-to-end tests (whole product as processes)
 	$(PY) -m pytest tests/e2e -q $(ARGS)
 
-check: test test-e2e ## Everything CI runs
+check: clis test ## Everything CI runs (installs the coding-agent CLIs first)
 
 run: install ## Run the whole product locally (no Docker)
 	$(PY) -m tools.run
@@ -64,6 +64,9 @@ down: ## Stop the Docker Compose stack
 
 logs: ## Follow the Docker Compose stack's logs
 	infrastructure/manage.sh logs
+
+clis: install ## Install the pinned coding-agent CLIs for tests/e2e/clis (npm ci into .cache/clis, ~0.9 GB)
+	$(PY) -m tools.clis install
 
 bench: install ## Run the benchmarks and print figures
 	$(PY) -m bench.proxy_overhead

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from aiohttp import web
+from yarl import URL
 
 from .client_errors import ClientFormat
 from .registry import Target
@@ -30,7 +31,7 @@ class Call:
 
 @dataclass(frozen=True, slots=True)
 class UpstreamRequest:
-    url: str
+    url: URL
     headers: dict[str, str]
     body: bytes
 

@@ -17,6 +17,7 @@ from .openai_stream import OpenAIStream
 from .registry import Target
 from .translate.thinking import apply_native
 from .translate.usage import Usage, from_openai
+from .wire import upstream_url
 
 
 def upstream_headers(call: Call, target: Target, *, accept: str) -> dict[str, str]:
@@ -44,7 +45,6 @@ class ChatCodec:
     """OpenAI chat client -> OpenAI-compatible upstream: a near-passthrough."""
 
     client_fmt: ClientFormat = "openai"
-    path = "/chat/completions"
 
     def build(self, call: Call, target: Target) -> UpstreamRequest:
         body = call.body
@@ -67,7 +67,7 @@ class ChatCodec:
             data = orjson.dumps({**body, **changes})
         accept = "text/event-stream" if call.stream else "application/json"
         return UpstreamRequest(
-            target.credential.base_url + self.path,
+            upstream_url("openai", target.credential.base_url, "", False),
             upstream_headers(call, target, accept=accept),
             data,
         )

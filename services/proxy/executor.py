@@ -23,7 +23,7 @@ from services.core.errors import NotFound, TooManyRequests, Unavailable
 from services.core.logging import redact_text
 
 from .call import Call, Codec, StreamProcessor
-from .client_errors import error_body
+from .client_errors import error_body, upstream_message
 from .cooldowns import NETWORK_ERROR, RETRYABLE_STATUSES, Cooldowns
 from .metrics import Metrics
 from .openai_stream import FrameTooLarge
@@ -80,8 +80,11 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
 
 async def read_capped(resp: aiohttp.ClientResponse, cap: int) -> bytes:
     """Read a whole upstream body, refusing to hold more than `cap` bytes."""
-    if resp.content_length is not None and resp.content_length > cap:
-        raise aiohttp.ClientPayloadError(f"upstream body of {resp.content_length} bytes")
+    length = resp.content_length
+    if length is not None:
+        if length > cap:
+            raise aiohttp.ClientPayloadError(f"upstream body of {length} bytes")
+        return await resp.read()
     buf = bytearray()
     async for chunk in resp.content.iter_any():
         buf += chunk
@@ -476,6 +479,8 @@ class Executor:
                 body=failure.body, status=status, content_type="application/json", headers=headers
             )
         message = failure.message if failure.status else "upstream unreachable"
+        if json_body:
+            message = upstream_message(failure.body) or message
         return web.Response(
             body=error_body(call.client_fmt, status, message, "upstream_error"),
             status=status,

@@ -35,8 +35,11 @@ def request_id(request: web.Request) -> str:
 
 async def read_body(request: web.Request, limit: int) -> bytes:
     """The request body, refusing (413) anything over `limit` before or while reading it."""
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(f"Request body exceeds the limit of {limit} bytes")
+    length = request.content_length
+    if length is not None:
+        if length > limit:
+            raise PayloadTooLarge(f"Request body exceeds the limit of {limit} bytes")
+        return await request.read()  # the common case: one read of a known, bounded length
     buf = bytearray()
     async for chunk in request.content.iter_any():
         buf += chunk

@@ -5,6 +5,7 @@ from __future__ import annotations
 import orjson
 import structlog
 from aiohttp import web
+from yarl import URL
 
 from services.core.errors import BadRequest, NotFound
 
@@ -19,7 +20,7 @@ from .runtime import Runtime
 from .translate import estimate_input_tokens
 from .translate.usage import Usage
 from .translating import TranslatingCodec
-from .wire import count_tokens_url, upstream_url
+from .wire import count_tokens_url, gemini_count_url
 
 log = structlog.get_logger(__name__)
 _ANTHROPIC = TranslatingCodec("anthropic")
@@ -46,7 +47,7 @@ def _first_target(runtime: Runtime, model: str, fmt: str) -> Target | None:
 
 
 async def _upstream_count(
-    request: web.Request, call: Call, target: Target, url: str, body: bytes
+    request: web.Request, call: Call, target: Target, url: str | URL, body: bytes
 ) -> dict[str, object] | None:
     """Ask the upstream to count; None when it cannot (the caller estimates instead)."""
     session, proxy = request.app[EXECUTOR].upstream.for_proxy(target.credential.proxy_url)
@@ -180,8 +181,7 @@ async def _gemini_count(request: web.Request, model: str) -> web.Response:
     target = _first_target(call.runtime, call.model, "gemini")
     result = None
     if target is not None:
-        base = upstream_url("gemini", target.credential.base_url, target.upstream_model, False)
-        url = base.replace(":generateContent", ":countTokens")
+        url = gemini_count_url(target.credential.base_url, target.upstream_model)
         body = {k: v for k, v in call.body.items() if k in ("contents", "generateContentRequest")}
         result = await _upstream_count(request, call, target, url, orjson.dumps(body))
     if result is None:
@@ -196,8 +196,9 @@ routes = [
     web.post("/v1/messages/count_tokens", count_tokens),
     web.post("/v1/responses", responses),
     web.get("/v1beta/models", gemini_models),
-    web.get("/v1beta/models/{target}", gemini_model),
-    web.post("/v1beta/models/{target}", gemini_action),
+    # `.+`: a prefixed model id ("team/gemini-2.5-pro") arrives with its slash unescaped.
+    web.get("/v1beta/models/{target:.+}", gemini_model),
+    web.post("/v1beta/models/{target:.+}", gemini_action),
     # google-genai addresses the stable API version when given a custom base URL.
-    web.post("/v1/models/{target}", gemini_action),
+    web.post("/v1/models/{target:.+}", gemini_action),
 ]

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from .client_errors import openai_error_type
+from .translate.openai import error_type as openai_error_type
 from .translate.usage import Usage, from_openai
 
 MAX_FRAME = 8 * 1024 * 1024

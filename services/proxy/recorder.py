@@ -23,6 +23,38 @@ class EventSink(Protocol):
     def append(self, event: dict[str, Any]) -> int: ...
 
 
+def _dig(body: dict[str, Any], *path: str) -> Any:
+    for key in path:
+        if not isinstance(body, dict):
+            return None
+        body = body.get(key)  # type: ignore[assignment]
+    return body
+
+
+def reasoning_effort(call: Call) -> str:
+    """The reasoning the client asked for, from the model suffix or the format's native field."""
+    cached = call.extra.get("effort")
+    if cached is not None:
+        return str(cached)
+    thinking = call.extra.get("thinking")
+    if thinking is not None:
+        modes: dict[str, str] = {"budget": str(thinking.budget), "level": thinking.level}
+        effort = modes.get(thinking.mode, str(thinking.mode))
+    else:
+        body = call.body
+        value = (
+            body.get("reasoning_effort")
+            or _dig(body, "reasoning", "effort")
+            or _dig(body, "output_config", "effort")
+            or _dig(body, "thinking", "budget_tokens")
+            or _dig(body, "generationConfig", "thinkingConfig", "thinkingLevel")
+            or _dig(body, "generationConfig", "thinkingConfig", "thinkingBudget")
+        )
+        effort = str(value) if value is not None else ""
+    call.extra["effort"] = effort
+    return effort
+
+
 class Recorder:
     def __init__(self, sink: EventSink | None, stats: CredentialStats | None = None) -> None:
         self.sink = sink
@@ -65,7 +97,7 @@ class Recorder:
             "failed": failed,
             "status_code": status,
             "tokens": (tokens or _EMPTY).as_dict(),
-            "reasoning_effort": body.get("reasoning_effort") or "",
+            "reasoning_effort": reasoning_effort(call),
             "service_tier": body.get("service_tier") or "",
             "client_ip": request.remote or "",
             "user_agent": request.headers.get("User-Agent", "")[:256],

@@ -28,7 +28,12 @@ class UpstreamClients:
 
     async def start(self) -> None:
         self._default = aiohttp.ClientSession(
-            connector=_connector(), timeout=aiohttp.ClientTimeout(total=None), trust_env=False
+            connector=_connector(),
+            timeout=aiohttp.ClientTimeout(total=None),
+            trust_env=False,
+            # Upstream cookies must never leak between credentials, and skipping the jar saves
+            # work on every request.
+            cookie_jar=aiohttp.DummyCookieJar(),
         )
 
     @property
@@ -44,7 +49,9 @@ class UpstreamClients:
             if session is None:
                 connector: Any = ProxyConnector.from_url(proxy_url, limit=0)
                 session = aiohttp.ClientSession(
-                    connector=connector, timeout=aiohttp.ClientTimeout(total=None)
+                    connector=connector,
+                    timeout=aiohttp.ClientTimeout(total=None),
+                    cookie_jar=aiohttp.DummyCookieJar(),
                 )
                 self._socks[proxy_url] = session
             return session, None

@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
-from typing import Literal
 from urllib.parse import urlsplit
 
+from yarl import URL
+
+from .translate.ir import Format
+
 # The wire format an upstream speaks.
-UpstreamFormat = Literal["openai", "anthropic", "gemini", "responses"]
+UpstreamFormat = Format
 
 ANTHROPIC_VERSION = "2023-06-01"
 _OFFICIAL_ANTHROPIC = "api.anthropic.com"
 
 
-def upstream_url(fmt: UpstreamFormat, base_url: str, model: str, stream: bool) -> str:
-    """The endpoint of one generation call; `base_url` has no trailing slash."""
+@functools.lru_cache(maxsize=4096)
+def upstream_url(fmt: UpstreamFormat, base_url: str, model: str, stream: bool) -> URL:
+    """The endpoint of one generation call, parsed once (`base_url` has no trailing slash)."""
+    return URL(_url_text(fmt, base_url, model, stream))
+
+
+def gemini_count_url(base_url: str, model: str) -> URL:
+    return URL(
+        _url_text("gemini", base_url, model, False).replace(":generateContent", ":countTokens")
+    )
+
+
+def _url_text(fmt: UpstreamFormat, base_url: str, model: str, stream: bool) -> str:
     if fmt == "openai":
         return base_url + "/chat/completions"
     if fmt == "responses":

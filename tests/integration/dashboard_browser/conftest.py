@@ -141,9 +141,11 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("dashboard did not start in 30 s")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(migrated_template: str) -> Iterator[Browser]:
-    # Playwright runs an event loop while open; the template (asyncio.run) must exist first.
+    # Playwright's sync API keeps an event loop running while open, which stops every asyncio
+    # test from starting: it must close with its module, and the template (asyncio.run) must
+    # exist before it opens.
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
     with sync_playwright() as p:

@@ -241,3 +241,29 @@ async def test_google_genai_sdk(target, tmp_path):
         assert text == tool_text(target)
         assert [(c.name, c.args) for c in calls] == [("get_weather", {"city": "Paris"})]
         assert last is not None and last.usage_metadata.total_token_count == 42
+
+
+@pytest.mark.filterwarnings("ignore:Inheritance class AiohttpClientSession:DeprecationWarning")
+async def test_models_list_every_upstream_kind_in_each_shape(tmp_path):
+    """/v1/models lists ids of every upstream kind: OpenAI's shape, or Anthropic's when asked."""
+    config = {"api-keys": [CLIENT_KEY]}
+    for kind in ("anthropic", "gemini", "responses", "openai"):
+        _, section, model, _ = UPSTREAMS[kind]
+        entry = _config(kind, "http://127.0.0.1:9")[section][0]
+        entry["models"] = [{"name": model, "alias": f"{kind}-model"}]
+        config.setdefault(section, []).append(entry)
+    async with run_proxy(tmp_path, config) as px:
+        async with openai.AsyncOpenAI(base_url=px.base_url + "/v1", api_key=CLIENT_KEY) as oa:
+            ids = {m.id for m in (await oa.models.list()).data}
+        async with anthropic.AsyncAnthropic(base_url=px.base_url, api_key=CLIENT_KEY) as an:
+            page = await an.models.list()
+        genai_client = genai.Client(
+            api_key=CLIENT_KEY,
+            http_options=types.HttpOptions(base_url=px.base_url, api_version="v1beta"),
+        )
+        gemini_names = [m.name async for m in await genai_client.aio.models.list()]
+        await genai_client.aio.aclose()
+    expected = {f"{kind}-model" for kind in UPSTREAMS}
+    assert ids == expected
+    assert {m.id for m in page.data} == expected and all(m.type == "model" for m in page.data)
+    assert {n.removeprefix("models/") for n in gemini_names} == expected
