@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -60,6 +62,7 @@ class Cooldowns:
         self._entries: dict[tuple[str, str], Entry] = {}
         self._dirty = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._write_lock = threading.Lock()
         if path is not None:
             self._restore(path)
 
@@ -135,11 +138,15 @@ class Cooldowns:
         return orjson.dumps({"version": 1, "entries": entries})
 
     def _write(self, data: bytes) -> None:
+        # A cancelled persist task leaves its thread running, so close() may write at the same
+        # time: the lock orders the two writes and the unique temp name keeps them apart.
         assert self._path is not None
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._path.with_suffix(".tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, self._path)
+        with self._write_lock:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self._path.parent, prefix=".cooldowns-", suffix=".tmp")
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, self._path)
 
     async def _persist_loop(self) -> None:
         while True:

@@ -92,3 +92,28 @@ def test_corrupt_state_file_is_ignored(tmp_path):
     path = tmp_path / "cooldowns.json"
     path.write_text("{not json")
     assert Cooldowns(path).active() == []
+
+
+def test_concurrent_state_writes_do_not_collide(tmp_path):
+    """Writes from several threads at once (a closing store and its persist thread) all land."""
+    import threading
+
+    cd = Cooldowns(tmp_path / "state" / "cooldowns.json")
+    cd.record_failure("a", "m", 500)
+    errors: list[BaseException] = []
+
+    def hammer() -> None:
+        try:
+            for _ in range(50):
+                cd._write(cd._serialize())
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=hammer) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert Cooldowns(tmp_path / "state" / "cooldowns.json").until("a", "m") > 0
+    assert [p.name for p in (tmp_path / "state").iterdir()] == ["cooldowns.json"]
