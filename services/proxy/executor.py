@@ -38,6 +38,8 @@ MAX_ERROR_BODY = 1024 * 1024
 MAX_RESPONSE_BODY = 64 * 1024 * 1024
 # Statuses that say "this credential can't serve now": try the next one.
 _FAILOVER = RETRYABLE_STATUSES | {401, 402, 404, NETWORK_ERROR}
+# Statuses that may earn another round over the credentials once every one has failed.
+_ROUND_RETRY = RETRYABLE_STATUSES | {NETWORK_ERROR}
 _SSE_HEADERS = {
     "Content-Type": "text/event-stream; charset=utf-8",
     "Cache-Control": "no-cache",
@@ -139,7 +141,7 @@ class Executor:
                     return self._error_response(call, codec, result)
             if last is None:
                 raise self._all_cooling(call, tiers)
-            if last.status not in RETRYABLE_STATUSES | {NETWORK_ERROR}:
+            if last.status not in _ROUND_RETRY:
                 break
             if round_no == config.request_retry:
                 break
