@@ -18,6 +18,7 @@ from .inference import begin_call
 from .registry import Target
 from .runtime import Runtime
 from .translate import estimate_input_tokens
+from .translate.sse import Frame, SSEParser
 from .translate.usage import Usage
 from .translating import TranslatingCodec
 from .wire import count_tokens_url, gemini_count_url
@@ -112,7 +113,7 @@ class JsonArrayStream:
 
     def __init__(self, inner: StreamProcessor) -> None:
         self._inner = inner
-        self._tail = b""
+        self._parser = SSEParser()
         self._count = 0
 
     @property
@@ -123,31 +124,25 @@ class JsonArrayStream:
     def done(self) -> bool:
         return self._inner.done
 
-    def _convert(self, sse: bytes) -> bytes:
-        data = self._tail + sse
-        end = data.rfind(b"\n\n")
-        if end < 0:
-            self._tail = data
-            return b""
-        complete, self._tail = data[: end + 2], data[end + 2 :]
+    def _elements(self, frames: list[Frame]) -> bytes:
         out = []
-        for frame in complete.split(b"\n\n"):
-            for line in frame.split(b"\n"):
-                if line.startswith(b"data:"):
-                    out.append((b"[" if self._count == 0 else b",\n") + line[5:].strip())
-                    self._count += 1
+        for _event, data in frames:
+            if data and data != b"[DONE]":
+                out.append((b"[" if self._count == 0 else b",\n") + data)
+                self._count += 1
         return b"".join(out)
 
+    def _close(self) -> bytes:
+        return self._elements(self._parser.flush()) + (b"]" if self._count else b"[]")
+
     def feed(self, chunk: bytes) -> bytes:
-        return self._convert(self._inner.feed(chunk))
+        return self._elements(self._parser.feed(self._inner.feed(chunk)))
 
     def finish(self) -> bytes:
-        body = self._convert(self._inner.finish() + b"\n\n")
-        return body + (b"]" if self._count else b"[]")
+        return self._elements(self._parser.feed(self._inner.finish())) + self._close()
 
     def error(self, message: str, status: int) -> bytes:
-        error = self._convert(self._inner.error(message, status))
-        return error + (b"]" if self._count else b"")
+        return self._elements(self._parser.feed(self._inner.error(message, status))) + self._close()
 
 
 class GeminiJsonCodec(TranslatingCodec):

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
+import aiohttp
 import anthropic
 import openai
 import pytest
@@ -267,3 +268,24 @@ async def test_models_list_every_upstream_kind_in_each_shape(tmp_path):
     assert ids == expected
     assert {m.id for m in page.data} == expected and all(m.type == "model" for m in page.data)
     assert {n.removeprefix("models/") for n in gemini_names} == expected
+
+
+@pytest.mark.parametrize("target", ["gemini", "anthropic"])
+async def test_gemini_stream_with_alt_json_is_one_json_array(target, tmp_path):
+    """streamGenerateContent?alt=json answers one JSON array (no alt, or alt=sse: SSE)."""
+    async with running(target, tmp_path) as (_fake, url), aiohttp.ClientSession() as session:
+        async with session.post(
+            f"{url}/v1beta/models/gemini-client:streamGenerateContent?alt=json",
+            json={"contents": [{"role": "user", "parts": [{"text": "hi"}]}]},
+            headers={"x-goog-api-key": CLIENT_KEY},
+        ) as resp:
+            assert resp.status == 200
+            items = json.loads(await resp.read())
+    assert isinstance(items, list) and len(items) > 1
+    text = "".join(
+        part.get("text", "")
+        for item in items
+        for part in item["candidates"][0]["content"].get("parts", [])
+    )
+    assert text == "Hello from the fake upstream."
+    assert items[-1]["usageMetadata"]["candidatesTokenCount"] == 7
