@@ -14,7 +14,7 @@ from aiohttp import web
 
 from tests.fakes.anthropic_upstream import _message, error_json, stream_message
 from tests.fakes.oauth.provider import Client, Provider, Routes, oauth_error
-from tests.fakes.oauth.recording import Recorded
+from tests.fakes.oauth.recording import REC, Recorded
 from tests.fakes.oauth.state import Account, CodeGrant, Fault, TokenSet, iso, unix
 from tests.fakes.wire_base import estimate_tokens
 
@@ -163,7 +163,7 @@ class Claude(Provider):
         return grant.account, None
 
     async def profile(self, request: web.Request) -> web.Response:
-        account, denied = self.authenticate(request["rec"], "profile")
+        account, denied = self.authenticate(request[REC], "profile")
         if account is None:
             return denied or anthropic_error(401, "Invalid bearer token")
         return web.json_response(
@@ -185,7 +185,7 @@ class Claude(Provider):
         )
 
     async def roles(self, request: web.Request) -> web.Response:
-        account, denied = self.authenticate(request["rec"], "profile")
+        account, denied = self.authenticate(request[REC], "profile")
         if account is None:
             return denied or anthropic_error(401, "Invalid bearer token")
         return web.json_response(
@@ -197,7 +197,7 @@ class Claude(Provider):
         )
 
     async def usage(self, request: web.Request) -> web.Response:
-        account, denied = self.authenticate(request["rec"], "quota")
+        account, denied = self.authenticate(request[REC], "quota")
         if account is None:
             return denied or anthropic_error(401, "Invalid bearer token")
         return account.fault("quota") or web.json_response(account.quota)
@@ -216,7 +216,7 @@ class Claude(Provider):
         return None
 
     async def messages(self, request: web.Request) -> web.StreamResponse:
-        rec: Recorded = request["rec"]
+        rec: Recorded = request[REC]
         account, denied = self.authenticate(rec, "inference")
         problem = denied or self.api_problem(rec)
         if account is None or problem:
@@ -234,7 +234,7 @@ class Claude(Provider):
         return web.json_response(_message(reply, model), headers=headers)
 
     async def count_tokens(self, request: web.Request) -> web.Response:
-        rec: Recorded = request["rec"]
+        rec: Recorded = request[REC]
         account, denied = self.authenticate(rec, "inference")
         problem = denied or self.api_problem(rec)
         if account is None or problem:

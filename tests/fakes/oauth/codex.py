@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes.oauth.provider import Client, Provider, Routes, error_page
-from tests.fakes.oauth.recording import Recorded
+from tests.fakes.oauth.recording import REC, Recorded
 from tests.fakes.oauth.state import (
     Account,
     CodeGrant,
@@ -149,7 +149,7 @@ class Codex(Provider):
     # -- device login (§3.1: JSON bodies, 403 while pending) ----------------------------------
 
     async def device_usercode(self, request: web.Request) -> web.Response:
-        rec: Recorded = request["rec"]
+        rec: Recorded = request[REC]
         rec.label(self.name, "device_start")
         body = rec.body if isinstance(rec.body, dict) else {}
         if rec.encoding != "json" or body.get("client_id") != CLIENT_ID:
@@ -164,7 +164,7 @@ class Codex(Provider):
         return web.json_response(answer)
 
     async def device_poll(self, request: web.Request) -> web.Response:
-        rec: Recorded = request["rec"]
+        rec: Recorded = request[REC]
         rec.label(self.name, "device_poll")
         body = rec.body if isinstance(rec.body, dict) else {}
         grant = self.grants.devices.get(str(body.get("device_auth_id", "")))
@@ -210,7 +210,7 @@ class Codex(Provider):
         return account, None
 
     async def responses(self, request: web.Request) -> web.StreamResponse:
-        rec: Recorded = request["rec"]
+        rec: Recorded = request[REC]
         account, denied = self.authenticate(rec, "inference")
         if account is None:
             return denied or detail(401, "Unauthorized")
@@ -229,7 +229,7 @@ class Codex(Provider):
         return await _Stream(self.next_reply(account), body["model"]).write(request)
 
     async def usage(self, request: web.Request) -> web.Response:
-        account, denied = self.authenticate(request["rec"], "quota")
+        account, denied = self.authenticate(request[REC], "quota")
         if account is None:
             return denied or detail(401, "Unauthorized")
         return account.fault("quota") or web.json_response(account.quota)

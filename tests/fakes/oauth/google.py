@@ -18,7 +18,7 @@ from aiohttp import web
 
 from tests.fakes.gemini_upstream import STATUS, _chunks, _whole
 from tests.fakes.oauth.provider import Client, Provider, Routes
-from tests.fakes.oauth.recording import Recorded
+from tests.fakes.oauth.recording import REC, Recorded
 from tests.fakes.oauth.state import Account, Fault, iso
 from tests.fakes.wire_base import estimate_tokens, frame, sse_response
 
@@ -109,6 +109,7 @@ class Google(Provider):
     name = "google"
     clients = (ANTIGRAVITY, GEMINI)
     access_ttl = 3599
+    offline_by_access_type = True
     rotates_refresh = False  # Google keeps the refresh token and omits it from refresh answers
     token_prefix = ("ya29.fake-", "1//fake-")
 
@@ -207,7 +208,7 @@ class Google(Provider):
         return grant.account, grant.client, None
 
     async def userinfo(self, request: web.Request) -> web.Response:
-        account, _, denied = self.authenticate(request["rec"], "profile")
+        account, _, denied = self.authenticate(request[REC], "profile")
         if account is None:
             return denied or google_error(401, UNAUTHENTICATED)
         return web.json_response(
@@ -223,7 +224,7 @@ class Google(Provider):
     # -- Code Assist set-up ---------------------------------------------------------------------
 
     async def load_code_assist(self, request: web.Request) -> web.Response:
-        rec: Recorded = request["rec"]
+        rec: Recorded = request[REC]
         account, _, denied = self.authenticate(rec, "setup")
         if account is None:
             return denied or google_error(401, UNAUTHENTICATED)
@@ -239,7 +240,7 @@ class Google(Provider):
         return web.json_response(answer)
 
     async def onboard_user(self, request: web.Request) -> web.Response:
-        rec: Recorded = request["rec"]
+        rec: Recorded = request[REC]
         account, _, denied = self.authenticate(rec, "setup")
         if account is None:
             return denied or google_error(401, UNAUTHENTICATED)
@@ -264,7 +265,7 @@ class Google(Provider):
         )
 
     async def list_projects(self, request: web.Request) -> web.Response:
-        account, _, denied = self.authenticate(request["rec"], "setup")
+        account, _, denied = self.authenticate(request[REC], "setup")
         if account is None:
             return denied or google_error(401, UNAUTHENTICATED)
         projects = [
@@ -279,7 +280,7 @@ class Google(Provider):
         return web.json_response({"projects": projects})
 
     def service(self, request: web.Request, enable: bool) -> web.Response:
-        account, _, denied = self.authenticate(request["rec"], "setup")
+        account, _, denied = self.authenticate(request[REC], "setup")
         if account is None:
             return denied or google_error(401, UNAUTHENTICATED)
         project = request.match_info["project"]
@@ -345,7 +346,7 @@ class Google(Provider):
         return None
 
     async def generate(self, request: web.Request) -> web.StreamResponse:
-        rec: Recorded = request["rec"]
+        rec: Recorded = request[REC]
         account, client, denied = self.authenticate(rec, "inference")
         if account is None:
             return denied or google_error(401, UNAUTHENTICATED)
@@ -367,7 +368,7 @@ class Google(Provider):
         return response
 
     async def count_tokens(self, request: web.Request) -> web.Response:
-        rec: Recorded = request["rec"]
+        rec: Recorded = request[REC]
         account, _, denied = self.authenticate(rec, "inference")
         if account is None:
             return denied or google_error(401, UNAUTHENTICATED)
@@ -377,7 +378,7 @@ class Google(Provider):
         return web.json_response({"totalTokens": estimate_tokens(inner.get("contents"))})
 
     async def fetch_available_models(self, request: web.Request) -> web.Response:
-        account, _, denied = self.authenticate(request["rec"], "quota")
+        account, _, denied = self.authenticate(request[REC], "quota")
         if account is None:
             return denied or google_error(401, UNAUTHENTICATED)
         return account.fault("quota") or web.json_response(account.quota)

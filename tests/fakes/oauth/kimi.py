@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes.oauth.provider import Client, Provider, Routes, oauth_error
-from tests.fakes.oauth.recording import Recorded
+from tests.fakes.oauth.recording import REC, Recorded
 from tests.fakes.openai_upstream import Reply as ChatReply
 from tests.fakes.openai_upstream import ToolCall, _chat_body, _stream_frames, _usage
 from tests.fakes.wire_base import Reply
@@ -81,7 +81,7 @@ class Kimi(Provider):
         return f"missing headers: {', '.join(missing)}" if missing else None
 
     async def device_authorization(self, request: web.Request) -> web.Response:
-        rec: Recorded = request["rec"]
+        rec: Recorded = request[REC]
         rec.label(self.name, "device_start")
         problem = self.missing_msh(rec)
         if problem:
@@ -94,13 +94,13 @@ class Kimi(Provider):
         return web.json_response(body)
 
     async def token(self, request: web.Request) -> web.Response:
-        problem = self.missing_msh(request["rec"])
+        problem = self.missing_msh(request[REC])
         if problem:
             return oauth_error(400, "invalid_request", problem)
         return await self.token_endpoint(request)
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
-        rec: Recorded = request["rec"]
+        rec: Recorded = request[REC]
         grant, problem = self.access(rec, "inference")
         if grant is None or problem:
             return moonshot_error(401, "Invalid Authentication", "invalid_authentication_error")

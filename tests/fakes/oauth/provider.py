@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from tests.fakes.oauth.recording import Recorded, RequestLog
+from tests.fakes.oauth.recording import REC, Recorded, RequestLog
 from tests.fakes.oauth.state import (
     AccessGrant,
     Account,
@@ -77,6 +77,7 @@ class Provider:
     access_ttl: int = 3600  # expires_in of issued access tokens; tests may shorten it
     rotates_refresh: ClassVar[bool] = True  # False: refresh answers omit refresh_token
     token_prefix: ClassVar[tuple[str, str]] = ("at-", "rt-")
+    offline_by_access_type: ClassVar[bool] = False  # Google: refresh token only with offline
 
     def __init__(self, log: RequestLog) -> None:
         self.log = log
@@ -231,7 +232,7 @@ class Provider:
     # -- authorize (RFC 6749 §4.1.1, RFC 7636 §4.3) --------------------------------------------
 
     async def authorize(self, request: web.Request) -> web.Response:
-        rec: Recorded = request["rec"]
+        rec: Recorded = request[REC]
         query = rec.query
         rec.label(self.name, "authorize")
         client = next((c for c in self.clients if c.id == query.get("client_id")), None)
@@ -257,7 +258,7 @@ class Provider:
             scope=query.get("scope", ""),
             state=state,
             challenge=query.get("code_challenge"),
-            offline=query.get("access_type") == "offline",
+            offline=query.get("access_type") == "offline" or not self.offline_by_access_type,
         )
         response = redirect(uri, code=code, state=state)
         self.last_redirect = response.headers["Location"]
@@ -278,7 +279,7 @@ class Provider:
 
     async def device_page(self, request: web.Request) -> web.Response:
         """The verification page: visiting it with the user code approves (or denies) the login."""
-        rec: Recorded = request["rec"]
+        rec: Recorded = request[REC]
         rec.label(self.name, "verify")
         code = rec.query.get("user_code") or rec.query.get("code") or ""
         grant = next((g for g in self.grants.devices.values() if g.user_code == code), None)
@@ -292,7 +293,7 @@ class Provider:
     # -- token endpoint (RFC 6749 §4.1.3, §6; RFC 8628 §3.4) -----------------------------------
 
     async def token_endpoint(self, request: web.Request) -> web.Response:
-        rec: Recorded = request["rec"]
+        rec: Recorded = request[REC]
         rec.label(self.name, "exchange")
         form = rec.body if isinstance(rec.body, dict) else {}
         client = next((c for c in self.clients if c.id == form.get("client_id")), None)

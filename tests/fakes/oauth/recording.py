@@ -70,6 +70,9 @@ class Recorded:
         return {**plain, "headers": dict(self.headers)}
 
 
+REC = web.RequestKey("rec", Recorded)  # where the middleware leaves the request's record
+
+
 class RequestLog:
     """The shared log of all fakes, with selectors for assertions and an awaitable wait."""
 
@@ -165,7 +168,7 @@ def recorder(log: RequestLog, origin: str) -> Middleware:
             body=body,
             raw=raw,
         )
-        request["rec"] = entry
+        request[REC] = entry
         log.add(entry)
         try:
             response = await handler(request)

@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes.oauth.provider import DEVICE_GRANT, Client, Provider, Routes, oauth_error
-from tests.fakes.oauth.recording import Recorded
+from tests.fakes.oauth.recording import REC, Recorded
 from tests.fakes.oauth.state import TokenSet, unsigned_jwt
 from tests.fakes.responses_upstream import _items, _response, _Stream
 
@@ -73,11 +73,11 @@ class XAI(Provider):
         return unsigned_jwt({**claims, "iat": now, "exp": now + 3600})
 
     async def discovery(self, request: web.Request) -> web.Response:
-        request["rec"].label(self.name, "discovery")
+        request[REC].label(self.name, "discovery")
         return web.json_response(DISCOVERY)
 
     async def device_code(self, request: web.Request) -> web.Response:
-        rec: Recorded = request["rec"]
+        rec: Recorded = request[REC]
         rec.label(self.name, "device_start")
         form = rec.body if isinstance(rec.body, dict) else {}
         if rec.encoding != "form" or form.get("client_id") != CLIENT_ID:
@@ -89,7 +89,7 @@ class XAI(Provider):
         return web.json_response(body)
 
     async def responses(self, request: web.Request) -> web.StreamResponse:
-        rec: Recorded = request["rec"]
+        rec: Recorded = request[REC]
         grant, problem = self.access(rec, "inference")
         if grant is None or problem:
             return xai_error(401, "Unauthenticated", f"OAuth token is {problem or 'invalid'}")
