@@ -430,7 +430,7 @@ class Provider:
         elif outcome == "access_denied":
             grant.status = "denied"
         else:
-            grant.expires_at = time.time()
+            grant.expires_at = 0.0  # the code ran out before the user acted
 
     def device_token(self, rec: Recorded, form: Mapping[str, str]) -> web.Response:
         """The RFC 8628 §3.5 answers of the token endpoint."""
