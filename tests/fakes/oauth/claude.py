@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from aiohttp import web
 
@@ -90,8 +91,8 @@ class Claude(Provider):
     def pasted_code(self) -> str:
         """What the user would paste from the manual flow: `code#state` of the last authorize."""
         assert self.last_redirect is not None
-        query = dict(p.split("=", 1) for p in self.last_redirect.split("?", 1)[1].split("&"))
-        return f"{query['code']}#{query.get('state', '')}"
+        query = parse_qs(urlsplit(self.last_redirect).query)
+        return f"{query['code'][0]}#{query.get('state', [''])[0]}"
 
     # -- tokens -----------------------------------------------------------------------------
 

@@ -89,8 +89,7 @@ class Kimi(Provider):
         form = rec.body if isinstance(rec.body, dict) else {}
         if rec.encoding != "form" or form.get("client_id") != CLIENT_ID:
             return oauth_error(401, "invalid_client", "client_id is missing or unknown")
-        grant, body = self.start_device(self.client(), VERIFY_PAGE)
-        grant.extra["device_id"] = rec.headers["X-Msh-Device-Id"]
+        _, body = self.start_device(self.client(), VERIFY_PAGE)
         return web.json_response(body)
 
     async def token(self, request: web.Request) -> web.Response:

@@ -6,6 +6,7 @@ and its error shapes (oauth-providers.md §2-§7 and §11).
 
 from __future__ import annotations
 
+import base64
 import html
 import secrets
 import time
@@ -13,7 +14,7 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
-from urllib.parse import urlencode
+from urllib.parse import unquote_plus, urlencode
 
 from aiohttp import web
 
@@ -61,6 +62,15 @@ def error_page(status: int, message: str) -> web.Response:
     """What a browser sees when the authorize request cannot be redirected (RFC 6749 §4.1.2.1)."""
     text = f"<!doctype html><title>Error</title><h1>{html.escape(message)}</h1>"
     return web.Response(status=status, text=text, content_type="text/html")
+
+
+def basic_credentials(rec: Recorded) -> dict[str, str]:
+    """client_id and client_secret from HTTP Basic auth (RFC 6749 §2.3.1), if sent that way."""
+    scheme, _, value = rec.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return {}
+    client_id, _, secret = base64.b64decode(value).decode().partition(":")
+    return {"client_id": unquote_plus(client_id), "client_secret": unquote_plus(secret)}
 
 
 def redirect(uri: str, **params: str) -> web.Response:
@@ -295,7 +305,7 @@ class Provider:
     async def token_endpoint(self, request: web.Request) -> web.Response:
         rec: Recorded = request[REC]
         rec.label(self.name, "exchange")
-        form = rec.body if isinstance(rec.body, dict) else {}
+        form = {**basic_credentials(rec), **(rec.body if isinstance(rec.body, dict) else {})}
         client = next((c for c in self.clients if c.id == form.get("client_id")), None)
         if client is None:
             return self.client_error("unknown client_id")

@@ -136,6 +136,10 @@ class RequestLog:
         """Successful refreshes of `account`; notes["expired"] says if the old token had expired."""
         return self.select(kind="refresh", account=account, status=200)
 
+    def refreshed_before_expiry(self, account: Account | str) -> bool:
+        """At least one refresh of `account` happened while its access token was still valid."""
+        return any(not r.notes["expired"] for r in self.refreshes(account))
+
 
 def parse_body(content_type: str, raw: bytes) -> tuple[str | None, Any]:
     if not raw:

@@ -179,7 +179,6 @@ class DeviceGrant:
     account: Account | None = None
     polls: int = 0
     last_poll: float | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 class Grants:

@@ -109,8 +109,7 @@ async def test_login_inference_refresh_inference(oauth_fakes, http):
         renewed = await response.json()
     assert renewed["access_token"] != tokens["access_token"]
     assert renewed["refresh_token"] != tokens["refresh_token"]
-    (seen,) = oauth_fakes.log.refreshes(account)
-    assert seen.notes["expired"] is False  # refreshed ahead of expiry
+    assert oauth_fakes.log.refreshed_before_expiry(account)
 
     async with http.post(
         oauth_fakes.url(MESSAGES_URL), json=BODY, headers=api_headers(renewed["access_token"])

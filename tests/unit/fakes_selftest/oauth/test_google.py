@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from urllib.parse import urlencode
 
 import pytest
@@ -218,6 +219,15 @@ class TestErrors:
         }
         async with http.post(oauth_fakes.url(TOKEN_URL), data=form) as r:
             assert (r.status, (await r.json())["error"]) == (401, "invalid_client")
+
+    async def test_client_secret_by_basic_auth(self, oauth_fakes, http):
+        """RFC 6749 §2.3.1: the client may authenticate with HTTP Basic instead of the form."""
+        tokens = oauth_fakes.google.issue(oauth_fakes.google.signed_in, "gemini")
+        form = {"grant_type": "refresh_token", "refresh_token": tokens.refresh_token}
+        pair = f"{GEMINI['client_id']}:{GEMINI['client_secret']}".encode()
+        auth = {"Authorization": "Basic " + base64.b64encode(pair).decode()}
+        async with http.post(oauth_fakes.url(TOKEN_URL), data=form, headers=auth) as r:
+            assert r.status == 200
 
     async def test_no_refresh_token_without_offline_access(self, oauth_fakes, http):
         tokens = await login(http, oauth_fakes, ANTIGRAVITY, access_type="online")
