@@ -69,7 +69,10 @@ def basic_credentials(rec: Recorded) -> dict[str, str]:
     scheme, _, value = rec.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "basic":
         return {}
-    client_id, _, secret = base64.b64decode(value).decode().partition(":")
+    try:
+        client_id, _, secret = base64.b64decode(value, validate=True).decode().partition(":")
+    except ValueError:  # malformed base64 or not UTF-8: no credentials
+        return {}
     return {"client_id": unquote_plus(client_id), "client_secret": unquote_plus(secret)}
 
 
@@ -88,6 +91,7 @@ class Provider:
     rotates_refresh: ClassVar[bool] = True  # False: refresh answers omit refresh_token
     token_prefix: ClassVar[tuple[str, str]] = ("at-", "rt-")
     offline_by_access_type: ClassVar[bool] = False  # Google: refresh token only with offline
+    device_grant_supported: ClassVar[bool] = False  # the token endpoint takes RFC 8628 polls
 
     def __init__(self, log: RequestLog) -> None:
         self.log = log
@@ -323,8 +327,6 @@ class Provider:
         if grant_type == DEVICE_GRANT and self.device_grant_supported:
             return self.device_token(rec, form)
         return oauth_error(400, "unsupported_grant_type", f"grant_type {grant_type!r}")
-
-    device_grant_supported: ClassVar[bool] = False
 
     def client_error(self, description: str) -> web.Response:
         return oauth_error(401, "invalid_client", description)
