@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+
+from tests.fakes.oauth import OAuthFakes
 
 _TESTS = Path(__file__).parent
 _MARK_BY_FOLDER = {"unit": "unit", "integration": "integration", "e2e": "e2e"}
@@ -31,3 +34,10 @@ def free_port() -> int:
 @pytest.fixture
 def unused_port() -> int:
     return free_port()
+
+
+@pytest.fixture
+async def oauth_fakes() -> AsyncIterator[OAuthFakes]:
+    """Every OAuth provider's fake services on free ports; `.overrides` goes into config.yaml."""
+    async with OAuthFakes() as fakes:
+        yield fakes

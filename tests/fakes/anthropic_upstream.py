@@ -72,25 +72,32 @@ class FakeAnthropic(FakeServer):
         return web.json_response(_message(reply, model))
 
     async def _stream(self, request: web.Request, reply: Reply, model: str) -> web.StreamResponse:
-        response = await sse_response(request)
-        message = _message(reply, model)
-        start = {**message, "content": [], "stop_reason": None}
-        start["usage"] = {**message["usage"], "output_tokens": 1}
-        await response.write(frame({"type": "message_start", "message": start}, "message_start"))
-        await response.write(frame({"type": "ping"}, "ping"))
-        for index, block in enumerate(message["content"]):
-            for data in _block_frames(index, block, reply):
-                await response.write(frame(data, data["type"]))
-                if reply.fail_mid_stream and data["type"] == "content_block_delta":
-                    await response.write(frame(error_json(529, "Overloaded"), "error"))
-                    return response
-        delta = {"stop_reason": message["stop_reason"], "stop_sequence": None}
-        usage = {"output_tokens": reply.output_tokens}
-        await response.write(
-            frame({"type": "message_delta", "delta": delta, "usage": usage}, "message_delta")
-        )
-        await response.write(frame({"type": "message_stop"}, "message_stop"))
-        return response
+        return await stream_message(request, reply, model)
+
+
+async def stream_message(
+    request: web.Request, reply: Reply, model: str, headers: dict[str, str] | None = None
+) -> web.StreamResponse:
+    """Answer `request` with the Messages SSE stream of `reply` (extra response `headers`)."""
+    response = await sse_response(request, headers)
+    message = _message(reply, model)
+    start = {**message, "content": [], "stop_reason": None}
+    start["usage"] = {**message["usage"], "output_tokens": 1}
+    await response.write(frame({"type": "message_start", "message": start}, "message_start"))
+    await response.write(frame({"type": "ping"}, "ping"))
+    for index, block in enumerate(message["content"]):
+        for data in _block_frames(index, block, reply):
+            await response.write(frame(data, data["type"]))
+            if reply.fail_mid_stream and data["type"] == "content_block_delta":
+                await response.write(frame(error_json(529, "Overloaded"), "error"))
+                return response
+    delta = {"stop_reason": message["stop_reason"], "stop_sequence": None}
+    usage = {"output_tokens": reply.output_tokens}
+    await response.write(
+        frame({"type": "message_delta", "delta": delta, "usage": usage}, "message_delta")
+    )
+    await response.write(frame({"type": "message_stop"}, "message_stop"))
+    return response
 
 
 def _message(reply: Reply, model: str) -> dict[str, Any]:

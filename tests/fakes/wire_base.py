@@ -121,9 +121,16 @@ class FakeServer:
         return self.api_key in given
 
 
-async def sse_response(request: web.Request) -> web.StreamResponse:
+async def sse_response(
+    request: web.Request, headers: dict[str, str] | None = None
+) -> web.StreamResponse:
     response = web.StreamResponse(
-        status=200, headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        status=200,
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            **(headers or {}),
+        },
     )
     await response.prepare(request)
     return response
