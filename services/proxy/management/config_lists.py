@@ -16,15 +16,24 @@ import structlog
 from aiohttp import web
 from pydantic import BaseModel
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarstring import ScalarString
 
 from services.core.errors import BadRequest, NotFound
-from services.proxy.config.model import OpenAICompatibility, ProviderKey
+from services.proxy.config.model import ApiKeyEntry, ModelMapping, OpenAICompatibility, ProviderKey
 
 from .bodies import query_int, read_json, read_object
 from .config_routes import OK, config_as_json
 from .context import ManagementContext
 from .middleware import MANAGEMENT_PREFIX, json_response
-from .yaml_edit import child_seq, keep_trailing_comments, merge_map, to_plain, to_yaml
+from .yaml_edit import (
+    assemble_seq,
+    child_seq,
+    keep_trailing_comments,
+    merge_map,
+    take_following_lines,
+    to_plain,
+    to_yaml,
+)
 
 log = structlog.get_logger(__name__)
 _MISSING = object()
@@ -44,6 +53,14 @@ class ListSpec:
     def match_field(self) -> str:
         return self.identity[0]
 
+
+# Item fields that tell entries of a nested list apart, so an edited entry keeps its node.
+_IDENTITY: dict[type[BaseModel], tuple[str, ...]] = {
+    ProviderKey: ("api-key", "base-url"),
+    OpenAICompatibility: ("name",),
+    ApiKeyEntry: ("api-key",),
+    ModelMapping: ("name", "alias"),
+}
 
 LISTS = (
     ListSpec("api-keys", None),
@@ -115,18 +132,87 @@ def _objects(spec: ListSpec, items: list[Any]) -> list[dict[str, Any]]:
     return [compact(v, spec.model) for v in items]
 
 
-def _rebuild(spec: ListSpec, old: CommentedSeq, items: list[dict[str, Any]]) -> CommentedSeq:
-    """New list nodes; an item with the identity of an existing one is updated in place."""
-    spare = {_identity(spec, node): node for node in old if isinstance(node, CommentedMap)}
-    nodes = CommentedSeq()
-    for item in items:
-        node = spare.pop(_identity(spec, item), None)
-        if node is None:
-            nodes.append(to_yaml(item))
-        else:
-            merge_map(node, item)
-            nodes.append(node)
-    return nodes
+def _normal(node: Any, model: type[BaseModel] | None) -> Any:
+    """An item as a client would PUT it: plain, defaults and computed fields left out."""
+    plain = to_plain(node)
+    if isinstance(plain, str):
+        return plain.strip()
+    if model is not None and isinstance(plain, dict):
+        return compact(plain, model)
+    return plain
+
+
+def _ident(item: Any, model: type[BaseModel] | None) -> tuple[str, ...] | None:
+    fields = _IDENTITY.get(model) if model is not None else None
+    if not fields or not isinstance(item, dict):
+        return None
+    return tuple(str(item.get(field) or "").strip() for field in fields)
+
+
+def _first(candidates: list[Any], wanted: Any, used: set[int]) -> int | None:
+    """The first unused index whose candidate equals `wanted`; it is marked used."""
+    for index, candidate in enumerate(candidates):
+        if index not in used and candidate == wanted:
+            used.add(index)
+            return index
+    return None
+
+
+def _match(old: CommentedSeq, new: list[Any], model: type[BaseModel] | None) -> list[int | None]:
+    """For each new item, the old item whose node it keeps: an equal one, else the same entry."""
+    normals = [_normal(node, model) for node in old]
+    idents = [_ident(value, model) for value in normals]
+    used: set[int] = set()
+    found = [_first(normals, item, used) for item in new]
+    for j, item in enumerate(new):
+        ident = _ident(item, model)
+        if found[j] is None and ident is not None:
+            found[j] = _first(idents, ident, used)
+    return found
+
+
+def _merge_field(node: CommentedMap, key: str, value: Any, nested: type[BaseModel] | None) -> None:
+    """Set one field of an item, keeping the nodes of what did not change inside it."""
+    old = node.get(key)
+    if key in node and to_plain(old) == value:
+        return
+    if isinstance(value, list) and isinstance(old, CommentedSeq):
+        node[key] = merge_list(old, value, nested)
+    elif isinstance(value, dict) and isinstance(old, CommentedMap):
+        merge_map(old, value)
+    else:
+        node[key] = to_yaml(value)
+
+
+def _merge_item(node: CommentedMap, item: dict[str, Any], model: type[BaseModel]) -> None:
+    """Make an existing item equal to `item`; fields the client left out as defaults stay."""
+    fields = _field_defaults(model)
+    for key in [k for k in node if k not in item]:
+        if compact({key: to_plain(node[key])}, model):  # a real value the client removed
+            del node[key]
+    for key, value in item.items():
+        _merge_field(node, key, value, fields.get(key, (_MISSING, None))[1])
+
+
+def merge_list(old: CommentedSeq, new: list[Any], model: type[BaseModel] | None) -> CommentedSeq:
+    """The list `new` (normalized items) built from the old nodes where they match (CLIProxyAPI
+    matches by value), so untouched items keep their quotes, comments and the lines above."""
+    following = take_following_lines(old)
+    picks: list[tuple[int | None, Any]] = []
+    for item, index in zip(new, _match(old, new, model), strict=True):
+        if index is None:
+            picks.append((None, to_yaml(item)))
+            continue
+        node = old[index]
+        if model is not None and isinstance(node, CommentedMap) and _normal(node, model) != item:
+            _merge_item(node, item, model)
+        picks.append((index, node))
+    return assemble_seq(old, picks, following)
+
+
+def _current_seq(doc: CommentedMap, key: str) -> CommentedSeq:
+    old = doc.get(key)
+    return old if isinstance(old, CommentedSeq) else CommentedSeq()
 
 
 def _replace_all(spec: ListSpec, body: Any) -> Callable[[CommentedMap], None]:
@@ -135,13 +221,25 @@ def _replace_all(spec: ListSpec, body: Any) -> Callable[[CommentedMap], None]:
 
     def mutate(doc: CommentedMap) -> None:
         with keep_trailing_comments(doc, spec.key):
-            old = doc.get(spec.key)
-            old_seq = old if isinstance(old, CommentedSeq) else CommentedSeq()
-            doc[spec.key] = (
-                CommentedSeq(values) if spec.model is None else _rebuild(spec, old_seq, values)
-            )
+            doc[spec.key] = merge_list(_current_seq(doc, spec.key), values, spec.model)
 
     return mutate
+
+
+def _rewrite(doc: CommentedMap, key: str, edit: Callable[[CommentedSeq], list[int]]) -> None:
+    """Edit the list in place (`edit` returns the indexes to keep), comments kept in place."""
+    with keep_trailing_comments(doc, key):
+        seq = child_seq(doc, key)
+        following = take_following_lines(seq)
+        kept = edit(seq)
+        known = len(following)  # items `edit` appended have no old place
+        picks = [(i if i < known else None, seq[i]) for i in kept]
+        doc[key] = assemble_seq(seq, picks, following)
+
+
+def _like(old: Any, new: str) -> Any:
+    """`new` written in the quoting style of the value it replaces."""
+    return type(old)(new) if isinstance(old, ScalarString) else new
 
 
 def _index_of(body: dict[str, Any], size: int) -> int | None:
@@ -156,23 +254,22 @@ def _index_of(body: dict[str, Any], size: int) -> int | None:
 
 
 def _patch_string(body: dict[str, Any]) -> Callable[[CommentedMap], None]:
-    def mutate(doc: CommentedMap) -> None:
-        with keep_trailing_comments(doc, "api-keys"):
-            seq = child_seq(doc, "api-keys")
-            index = _index_of(body, len(seq)) if "value" in body else None
-            if index is not None and isinstance(body["value"], str):
-                seq[index] = body["value"].strip()
-            elif isinstance(body.get("old"), str) and isinstance(body.get("new"), str):
-                old, new = body["old"].strip(), body["new"].strip()
-                current = [str(v).strip() for v in seq]
-                if old in current:
-                    seq[current.index(old)] = new
-                else:
-                    seq.append(new)  # CLIProxyAPI: an unknown old key adds the new one
+    def edit(seq: CommentedSeq) -> list[int]:
+        index = _index_of(body, len(seq)) if "value" in body else None
+        if index is not None and isinstance(body["value"], str):
+            seq[index] = _like(seq[index], body["value"].strip())
+        elif isinstance(body.get("old"), str) and isinstance(body.get("new"), str):
+            old, new = body["old"].strip(), body["new"].strip()
+            current = [str(v).strip() for v in seq]
+            if old in current:
+                seq[current.index(old)] = _like(seq[current.index(old)], new)
             else:
-                raise BadRequest("missing fields: expected {index, value} or {old, new}")
+                seq.append(new)  # CLIProxyAPI: an unknown old key adds the new one
+        else:
+            raise BadRequest("missing fields: expected {index, value} or {old, new}")
+        return list(range(len(seq)))
 
-    return mutate
+    return lambda doc: _rewrite(doc, "api-keys", edit)
 
 
 def _match_index(spec: ListSpec, seq: CommentedSeq, match: str, base_url: str | None) -> int:
@@ -196,11 +293,13 @@ def _apply_patch(spec: ListSpec, node: Any, value: dict[str, Any]) -> None:
         raise BadRequest(f"{spec.key} item is not a mapping in config.yaml")
     fields = _field_defaults(spec.model)
     for key, new in value.items():
-        default = fields.get(key, (_MISSING, None))[0]
+        default, nested = fields.get(key, (_MISSING, None))
+        if key in _COMPUTED:
+            continue
         if new is None or _is_default(new, default):
             node.pop(key, None)
         else:
-            node[key] = to_yaml(compact({key: new}, spec.model)[key])
+            _merge_field(node, key, compact({key: new}, spec.model)[key], nested)
 
 
 def _patch_object(
@@ -213,16 +312,15 @@ def _patch_object(
     if body.get("index") is None and not isinstance(match, str):
         raise BadRequest(f"invalid body: expected index or match ({spec.match_field})")
 
-    def mutate(doc: CommentedMap) -> None:
-        with keep_trailing_comments(doc, spec.key):
-            seq = child_seq(doc, spec.key)
-            index = _index_of(body, len(seq))
-            if index is None:
-                assert isinstance(match, str)
-                index = _match_index(spec, seq, match.strip(), base_url)
-            _apply_patch(spec, seq[index], value)
+    def edit(seq: CommentedSeq) -> list[int]:
+        index = _index_of(body, len(seq))
+        if index is None:
+            assert isinstance(match, str)
+            index = _match_index(spec, seq, match.strip(), base_url)
+        _apply_patch(spec, seq[index], value)
+        return list(range(len(seq)))
 
-    return mutate
+    return lambda doc: _rewrite(doc, spec.key, edit)
 
 
 def _delete(spec: ListSpec, request: web.Request) -> Callable[[CommentedMap], None]:
@@ -237,22 +335,19 @@ def _delete(spec: ListSpec, request: web.Request) -> Callable[[CommentedMap], No
         param = "value" if spec.model is None else spec.match_field
         raise BadRequest(f"missing {param} or index")
 
-    def mutate(doc: CommentedMap) -> None:
-        with keep_trailing_comments(doc, spec.key):
-            seq = child_seq(doc, spec.key)
-            if target and spec.model is None:
-                doomed = [i for i, v in enumerate(seq) if str(v).strip() == target]
-            elif target:
-                doomed = [_match_index(spec, seq, target, base_url)]
-            else:
-                assert index is not None
-                doomed = [index] if 0 <= index < len(seq) else []
-            if not doomed:
-                raise NotFound("item not found")
-            for i in reversed(doomed):
-                del seq[i]
+    def edit(seq: CommentedSeq) -> list[int]:
+        if target and spec.model is None:
+            doomed = [i for i, v in enumerate(seq) if str(v).strip() == target]
+        elif target:
+            doomed = [_match_index(spec, seq, target, base_url)]
+        else:
+            assert index is not None
+            doomed = [index] if 0 <= index < len(seq) else []
+        if not doomed:
+            raise NotFound("item not found")
+        return [i for i in range(len(seq)) if i not in doomed]
 
-    return mutate
+    return lambda doc: _rewrite(doc, spec.key, edit)
 
 
 def _list_routes(ctx: ManagementContext, spec: ListSpec) -> list[web.RouteDef]:
