@@ -44,7 +44,7 @@ class OpenAICompatibility(_Section):
 
 
 class ProviderKey(_Section):
-    """An entry of `claude-api-key`, `gemini-api-key` or `codex-api-key`."""
+    """An entry of `claude-api-key`, `gemini-api-key`, `codex-api-key` or `vertex-api-key`."""
 
     api_key: str = Field(alias="api-key")
     base_url: str = Field("", alias="base-url")
@@ -106,6 +106,8 @@ class ProxyConfig(_Section):
     claude_api_key: list[ProviderKey] = Field(default_factory=list, alias="claude-api-key")
     gemini_api_key: list[ProviderKey] = Field(default_factory=list, alias="gemini-api-key")
     codex_api_key: list[ProviderKey] = Field(default_factory=list, alias="codex-api-key")
+    # Vertex AI's Gemini API with an API key ("express mode"); spoken like Gemini.
+    vertex_api_key: list[ProviderKey] = Field(default_factory=list, alias="vertex-api-key")
     oauth_excluded_models: dict[str, list[str]] = Field(
         default_factory=dict, alias="oauth-excluded-models"
     )
@@ -148,6 +150,7 @@ class ProxyConfig(_Section):
         "claude_api_key",
         "gemini_api_key",
         "codex_api_key",
+        "vertex_api_key",
         mode="before",
     )
     @classmethod

@@ -67,6 +67,7 @@ LISTS = (
     ListSpec("gemini-api-key", ProviderKey, ("api-key", "base-url")),
     ListSpec("claude-api-key", ProviderKey, ("api-key", "base-url")),
     ListSpec("codex-api-key", ProviderKey, ("api-key", "base-url")),
+    ListSpec("vertex-api-key", ProviderKey, ("api-key", "base-url")),
     ListSpec("openai-compatibility", OpenAICompatibility, ("name",)),
 )
 
