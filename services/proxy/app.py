@@ -17,6 +17,7 @@ from .client_errors import ClientFormat, error_body
 from .config.loader import LoadedConfig
 from .config.store import ConfigStore
 from .cooldowns import Cooldowns
+from .cors import install_cors
 from .executor import Executor
 from .management_wiring import ManagementBridge, install_management
 from .metrics import Metrics
@@ -106,21 +107,6 @@ async def metrics(request: web.Request) -> web.Response:
     )
 
 
-async def cors_preflight(request: web.Request) -> web.Response:
-    return web.Response(status=204, headers=_CORS)
-
-
-_CORS = {
-    "Access-Control-Allow-Origin": "*",
-    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-    # Browsers do not let "*" cover Authorization, so the headers clients send are listed.
-    "Access-Control-Allow-Headers": (
-        "Authorization, Content-Type, X-Api-Key, X-Goog-Api-Key, Anthropic-Version, "
-        "Anthropic-Beta, OpenAI-Beta"
-    ),
-}
-
-
 def _gauges(app: web.Application) -> Callable[[], dict[str, float]]:
     def read() -> dict[str, float]:
         outbox = app[OUTBOX]
@@ -204,7 +190,7 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
         [
             web.get("/healthz", healthz),
             web.get("/metrics", metrics),
-            web.options("/v1/{tail:.*}", cors_preflight),
         ]
     )
+    install_cors(app)
     return app
