@@ -16,6 +16,7 @@ from .appkeys import COOLDOWNS, EXECUTOR, METRICS, RUNTIME, SETTINGS, STORE
 from .client_errors import ClientFormat, error_body
 from .config.loader import LoadedConfig
 from .config.store import ConfigStore
+from .control_panel import ControlPanel
 from .cooldowns import Cooldowns
 from .cors import install_cors
 from .executor import Executor
@@ -35,6 +36,7 @@ log = structlog.get_logger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 OUTBOX = web.AppKey("outbox", Outbox)
 PATHS = web.AppKey("paths", ProxyPaths)
+PANEL = web.AppKey("control_panel", ControlPanel)
 
 
 def client_format(path: str) -> ClientFormat:
@@ -162,6 +164,13 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
         upstream=upstream,
     )
     executor.error_log = file_logs.errors.write
+    panel = ControlPanel(
+        paths.state / "static",
+        lambda: store.current.config,
+        upstream,
+        enabled=lambda: bool(management_key),
+    )
+    app[PANEL] = panel
 
     def on_config(loaded: LoadedConfig) -> None:
         holder.apply(loaded)
@@ -175,7 +184,9 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
         cooldowns.start()
         store.start()
         file_logs.start()
+        panel.start()
         yield
+        await panel.stop()
         await file_logs.stop()
         await store.stop()
         await cooldowns.close()
@@ -190,6 +201,7 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
         [
             web.get("/healthz", healthz),
             web.get("/metrics", metrics),
+            web.get("/management.html", panel.handle),
         ]
     )
     install_cors(app)
