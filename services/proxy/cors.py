@@ -3,7 +3,9 @@ middleware does: every response, success, error or stream, allows any origin, an
 answers 204 without authentication.
 
 `*` is safe: no cookies are involved, the client key travels in a header. The headers are one
-constant block added when a response is prepared (its headers are about to be sent).
+constant block added when a response is prepared (its headers are about to be sent), to
+requests that carry `Origin`: browsers always send it on a cross-origin call, SDKs and CLIs
+never do, so their responses cost one header lookup and carry no extra bytes.
 `/v0/management` has its own CORS in `management.middleware` (the origin is echoed and the
 Management Center's version headers are exposed).
 """
@@ -34,7 +36,7 @@ PREFLIGHT_HEADERS = {
 
 async def add_cors_headers(request: web.Request, response: web.StreamResponse) -> None:
     """`on_response_prepare` hook: the constant CORS block on every browser-route response."""
-    if request.path.startswith(BROWSER_PREFIXES):
+    if "Origin" in request.headers and request.path.startswith(BROWSER_PREFIXES):
         response.headers.update(RESPONSE_HEADERS)
 
 

@@ -98,6 +98,12 @@ async def test_other_routes_get_no_cors_headers(fake, tmp_path):
         assert await _status_and_cors(
             session, "GET", px.base_url + "/healthz", headers={"Origin": ORIGIN}
         ) == (200, None)
+        # SDKs and CLIs send no Origin: their answers carry no CORS block at all.
+        sdk = {"Authorization": f"Bearer {CLIENT_KEY}"}
+        assert await _status_and_cors(session, "GET", px.base_url + "/v1/models", headers=sdk) == (
+            200,
+            None,
+        )
         # Management keeps its own rules: the origin echoed, the version headers exposed.
         async with session.get(
             px.base_url + "/v0/management/config", headers={**ADMIN, "Origin": ORIGIN}
