@@ -179,3 +179,13 @@ async def test_flow_style_lists_stay_flow_style(rich):
     rich.config_path.write_text('api-keys: ["sk-a", sk-b] # inline list\nrequest-retry: 3\n')
     await rich.ok_json("PUT", "/api-keys", json=["sk-a", "sk-b", "sk-c"])
     assert rich.config_text() == 'api-keys: ["sk-a", sk-b, sk-c] # inline list\nrequest-retry: 3\n'
+
+
+async def test_a_write_that_changes_nothing_leaves_the_file_untouched(rich):
+    """Clients (the dashboard's resync) PUT back what they read: no rewrite, same mtime."""
+    before = rich.config_path.stat().st_mtime_ns
+    for key in ("api-keys", "claude-api-key", "openai-compatibility"):
+        items = (await rich.ok_json("GET", f"/{key}"))[key]
+        await rich.ok_json("PUT", f"/{key}", json=items)
+    assert rich.config_path.stat().st_mtime_ns == before
+    assert rich.config_text() == RICH_CONFIG
