@@ -16,7 +16,9 @@ from .appkeys import COOLDOWNS, EXECUTOR, METRICS, RUNTIME, SETTINGS, STORE
 from .client_errors import ClientFormat, error_body
 from .config.loader import LoadedConfig
 from .config.store import ConfigStore
+from .control_panel import ControlPanel
 from .cooldowns import Cooldowns
+from .cors import install_cors
 from .executor import Executor
 from .management_wiring import ManagementBridge, install_management
 from .metrics import Metrics
@@ -34,6 +36,7 @@ log = structlog.get_logger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 OUTBOX = web.AppKey("outbox", Outbox)
 PATHS = web.AppKey("paths", ProxyPaths)
+PANEL = web.AppKey("control_panel", ControlPanel)
 
 
 def client_format(path: str) -> ClientFormat:
@@ -106,21 +109,6 @@ async def metrics(request: web.Request) -> web.Response:
     )
 
 
-async def cors_preflight(request: web.Request) -> web.Response:
-    return web.Response(status=204, headers=_CORS)
-
-
-_CORS = {
-    "Access-Control-Allow-Origin": "*",
-    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-    # Browsers do not let "*" cover Authorization, so the headers clients send are listed.
-    "Access-Control-Allow-Headers": (
-        "Authorization, Content-Type, X-Api-Key, X-Goog-Api-Key, Anthropic-Version, "
-        "Anthropic-Beta, OpenAI-Beta"
-    ),
-}
-
-
 def _gauges(app: web.Application) -> Callable[[], dict[str, float]]:
     def read() -> dict[str, float]:
         outbox = app[OUTBOX]
@@ -176,6 +164,13 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
         upstream=upstream,
     )
     executor.error_log = file_logs.errors.write
+    panel = ControlPanel(
+        paths.state / "static",
+        lambda: store.current.config,
+        upstream,
+        enabled=lambda: bool(management_key),
+    )
+    app[PANEL] = panel
 
     def on_config(loaded: LoadedConfig) -> None:
         holder.apply(loaded)
@@ -189,7 +184,9 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
         cooldowns.start()
         store.start()
         file_logs.start()
+        panel.start()
         yield
+        await panel.stop()
         await file_logs.stop()
         await store.stop()
         await cooldowns.close()
@@ -204,7 +201,8 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
         [
             web.get("/healthz", healthz),
             web.get("/metrics", metrics),
-            web.options("/v1/{tail:.*}", cors_preflight),
+            web.get("/management.html", panel.handle),
         ]
     )
+    install_cors(app)
     return app

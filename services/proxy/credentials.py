@@ -10,25 +10,51 @@ import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
-from .config.model import ModelMapping, ProviderKey, ProxyConfig
+from .config.model import ApiKeyEntry, ModelMapping, OpenAICompatibility, ProviderKey, ProxyConfig
 from .wire import UpstreamFormat, auth_headers
 
 DEFAULT_BASE_URLS: Mapping[str, str] = {
     "claude": "https://api.anthropic.com",
     "gemini": "https://generativelanguage.googleapis.com",
     "codex": "https://api.openai.com/v1",
+    "vertex": "https://aiplatform.googleapis.com",
 }
 _FORMAT_BY_PROVIDER: Mapping[str, UpstreamFormat] = {
     "openai-compatibility": "openai",
     "claude": "anthropic",
     "gemini": "gemini",
     "codex": "responses",
+    "vertex": "gemini",
+}
+# Vertex AI express mode serves Google's models under this path of its host (CLIProxyAPI's
+# vertex-api-key takes the host as base-url and appends it too).
+VERTEX_MODELS_ROOT = "/v1/publishers/google"
+# The config lists of single provider keys, by provider.
+PROVIDER_LISTS: Mapping[str, str] = {
+    "claude": "claude-api-key",
+    "gemini": "gemini-api-key",
+    "codex": "codex-api-key",
+    "vertex": "vertex-api-key",
 }
 
 
 def auth_index(*parts: str) -> str:
     """Stable credential id: 16 hex of sha256 over the identity parts."""
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:16]
+
+
+def provider_key_index(provider: str, entry: ProviderKey) -> str:
+    """The `auth_index` of a provider key entry, as its credential carries it."""
+    return auth_index(provider, provider, _base_url(provider, entry), entry.api_key)
+
+
+def compat_key_index(entry: OpenAICompatibility, key: ApiKeyEntry) -> str:
+    """The `auth_index` of one key of an OpenAI-compatible provider."""
+    return auth_index("openai-compatibility", entry.name, entry.base_url.rstrip("/"), key.api_key)
+
+
+def _base_url(provider: str, entry: ProviderKey) -> str:
+    return (entry.base_url or DEFAULT_BASE_URLS[provider]).rstrip("/")
 
 
 def mask_secret(secret: str) -> str:
@@ -41,7 +67,7 @@ def mask_secret(secret: str) -> str:
 @dataclass(frozen=True, slots=True)
 class Credential:
     id: str
-    provider: str  # openai-compatibility | claude | gemini | codex
+    provider: str  # openai-compatibility | claude | gemini | codex | vertex
     channel: str  # compat entry name, or the provider
     fmt: UpstreamFormat
     base_url: str
@@ -78,7 +104,7 @@ def _compat_credentials(config: ProxyConfig) -> Iterator[Credential]:
         base = entry.base_url.rstrip("/")
         for key in entry.api_key_entries:
             yield Credential(
-                id=auth_index("openai-compatibility", entry.name, base, key.api_key),
+                id=compat_key_index(entry, key),
                 provider="openai-compatibility",
                 channel=entry.name,
                 fmt="openai",
@@ -100,13 +126,13 @@ def _provider_credentials(
     config: ProxyConfig, provider: str, entries: list[ProviderKey]
 ) -> Iterator[Credential]:
     for entry in entries:
-        base = (entry.base_url or DEFAULT_BASE_URLS[provider]).rstrip("/")
+        base = _base_url(provider, entry)
         yield Credential(
-            id=auth_index(provider, provider, base, entry.api_key),
+            id=provider_key_index(provider, entry),
             provider=provider,
             channel=provider,
             fmt=_FORMAT_BY_PROVIDER[provider],
-            base_url=base,
+            base_url=base + VERTEX_MODELS_ROOT if provider == "vertex" else base,
             secret=entry.api_key,
             label=mask_secret(entry.api_key),
             proxy_url=entry.proxy_url or config.proxy_url,
@@ -126,4 +152,5 @@ def build_credentials(config: ProxyConfig) -> list[Credential]:
     creds += _provider_credentials(config, "claude", config.claude_api_key)
     creds += _provider_credentials(config, "gemini", config.gemini_api_key)
     creds += _provider_credentials(config, "codex", config.codex_api_key)
+    creds += _provider_credentials(config, "vertex", config.vertex_api_key)
     return [_with_headers(c) for c in creds]

@@ -15,6 +15,7 @@ UpstreamFormat = Format
 
 ANTHROPIC_VERSION = "2023-06-01"
 _OFFICIAL_ANTHROPIC = "api.anthropic.com"
+_GEMINI_ROOTS = ("/v1beta", "/v1", "/publishers/google")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -36,7 +37,8 @@ def _url_text(fmt: UpstreamFormat, base_url: str, model: str, stream: bool) -> s
         return base_url + "/responses"
     if fmt == "anthropic":
         return base_url + ("/messages" if base_url.endswith("/v1") else "/v1/messages")
-    root = base_url if base_url.endswith(("/v1beta", "/v1")) else base_url + "/v1beta"
+    # Gemini's API root, or Vertex AI's `.../v1/publishers/google` (same methods below it).
+    root = base_url if base_url.endswith(_GEMINI_ROOTS) else base_url + "/v1beta"
     action = "streamGenerateContent?alt=sse" if stream else "generateContent"
     return f"{root}/models/{model}:{action}"
 

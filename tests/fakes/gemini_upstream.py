@@ -1,5 +1,6 @@
 """A fake Gemini API: generateContent, streamGenerateContent (SSE with `alt=sse`, else a JSON
-array), countTokens and the model list, under `/v1beta/models` (and `/v1/models`).
+array), countTokens and the model list, under `/v1beta/models` (and `/v1/models`), and the same
+methods as Vertex AI express mode serves them: `/v1/publishers/google/models/{model}:{method}`.
 
     async with FakeGemini() as fake: ... fake.base_url, fake.push(Reply(...)), fake.requests
     python -m tests.fakes.gemini_upstream --port 18002
@@ -44,6 +45,8 @@ class FakeGemini(FakeServer):
             # google-genai may use /v1 as well as /v1beta; Gemini CLI uses /v1beta.
             web.get("/{version:v1beta|v1}/models", self.list_models),
             web.post("/{version:v1beta|v1}/models/{call}", self.call),
+            # Vertex AI express mode (an API key, no project or location in the path).
+            web.post("/v1/publishers/google/models/{call}", self.call),
         ]
 
     async def list_models(self, request: web.Request) -> web.Response:

@@ -44,7 +44,7 @@ class OpenAICompatibility(_Section):
 
 
 class ProviderKey(_Section):
-    """An entry of `claude-api-key`, `gemini-api-key` or `codex-api-key`."""
+    """An entry of `claude-api-key`, `gemini-api-key`, `codex-api-key` or `vertex-api-key`."""
 
     api_key: str = Field(alias="api-key")
     base_url: str = Field("", alias="base-url")
@@ -85,7 +85,10 @@ class Timeouts(_Section):
 class RemoteManagement(_Section):
     allow_remote: bool = Field(False, alias="allow-remote")
     secret_key: str = Field("", alias="secret-key")
+    # The Management Center page at /management.html (see services/proxy/control_panel.py).
     disable_control_panel: bool = Field(False, alias="disable-control-panel")
+    panel_github_repository: str = Field("", alias="panel-github-repository")
+    disable_auto_update_panel: bool = Field(False, alias="disable-auto-update-panel")
 
 
 class ProxyConfig(_Section):
@@ -106,6 +109,8 @@ class ProxyConfig(_Section):
     claude_api_key: list[ProviderKey] = Field(default_factory=list, alias="claude-api-key")
     gemini_api_key: list[ProviderKey] = Field(default_factory=list, alias="gemini-api-key")
     codex_api_key: list[ProviderKey] = Field(default_factory=list, alias="codex-api-key")
+    # Vertex AI's Gemini API with an API key ("express mode"); spoken like Gemini.
+    vertex_api_key: list[ProviderKey] = Field(default_factory=list, alias="vertex-api-key")
     oauth_excluded_models: dict[str, list[str]] = Field(
         default_factory=dict, alias="oauth-excluded-models"
     )
@@ -148,6 +153,7 @@ class ProxyConfig(_Section):
         "claude_api_key",
         "gemini_api_key",
         "codex_api_key",
+        "vertex_api_key",
         mode="before",
     )
     @classmethod

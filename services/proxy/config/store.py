@@ -66,7 +66,8 @@ class ConfigStore:
             mutate(doc)
             new_text = dump_document(doc)
             loaded = validate_text(new_text)
-            await asyncio.to_thread(self._write_atomic, new_text)
+            if new_text != text:  # an edit that changes nothing leaves the file untouched
+                await asyncio.to_thread(self._write_atomic, new_text)
             await self._apply(loaded, source="api")
             return loaded
 

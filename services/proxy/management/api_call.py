@@ -36,6 +36,7 @@ PROVIDER_HOSTS: Mapping[str, tuple[str, ...]] = {
     "gemini": ("generativelanguage.googleapis.com", *_GOOGLE_CLOUD_CODE),
     "gemini-cli": ("generativelanguage.googleapis.com", *_GOOGLE_CLOUD_CODE),
     "codex": ("api.openai.com", "chatgpt.com"),
+    "vertex": ("aiplatform.googleapis.com",),
     "antigravity": (
         *_GOOGLE_CLOUD_CODE,
         "daily-cloudcode-pa.googleapis.com",

@@ -7,7 +7,6 @@ item); DELETE takes `?index=`, `?value=` (strings) or `?api-key=[&base-url=]` / 
 
 from __future__ import annotations
 
-import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +15,7 @@ import structlog
 from aiohttp import web
 from pydantic import BaseModel
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarstring import ScalarString
 
 from services.core.errors import BadRequest, NotFound
 from services.proxy.config.model import OpenAICompatibility, ProviderKey
@@ -23,13 +23,25 @@ from services.proxy.config.model import OpenAICompatibility, ProviderKey
 from .bodies import query_int, read_json, read_object
 from .config_routes import OK, config_as_json
 from .context import ManagementContext
+from .list_items import (
+    COMPUTED,
+    MISSING,
+    compact,
+    field_defaults,
+    is_default,
+    merge_field,
+    merge_list,
+)
 from .middleware import MANAGEMENT_PREFIX, json_response
-from .yaml_edit import child_seq, keep_trailing_comments, merge_map, to_plain, to_yaml
+from .yaml_edit import (
+    assemble_seq,
+    child_seq,
+    keep_trailing_comments,
+    take_following_lines,
+    to_plain,
+)
 
 log = structlog.get_logger(__name__)
-_MISSING = object()
-# Fields CLIProxyAPI computes into GET answers; a client PUTting them back must not store them.
-_COMPUTED = frozenset({"auth-index", "auth_index"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,43 +62,9 @@ LISTS = (
     ListSpec("gemini-api-key", ProviderKey, ("api-key", "base-url")),
     ListSpec("claude-api-key", ProviderKey, ("api-key", "base-url")),
     ListSpec("codex-api-key", ProviderKey, ("api-key", "base-url")),
+    ListSpec("vertex-api-key", ProviderKey, ("api-key", "base-url")),
     ListSpec("openai-compatibility", OpenAICompatibility, ("name",)),
 )
-
-
-def _field_defaults(model: type[BaseModel]) -> dict[str, tuple[Any, type[BaseModel] | None]]:
-    """YAML key -> (default or _MISSING, nested item model for lists of sub-models)."""
-    out: dict[str, tuple[Any, type[BaseModel] | None]] = {}
-    for name, field in model.model_fields.items():
-        default = _MISSING if field.is_required() else field.get_default(call_default_factory=True)
-        nested: type[BaseModel] | None = None
-        args = typing.get_args(field.annotation)
-        if typing.get_origin(field.annotation) is list and args:
-            candidate = args[0]
-            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
-                nested = candidate
-        out[field.alias or name] = (default, nested)
-    return out
-
-
-def _is_default(value: Any, default: Any) -> bool:
-    if default is _MISSING or isinstance(value, bool) != isinstance(default, bool):
-        return False
-    return bool(value == default)
-
-
-def compact(item: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
-    """Drop known fields equal to their default (clients PUT back what GET filled in)."""
-    fields = _field_defaults(model)
-    out: dict[str, Any] = {}
-    for key, value in item.items():
-        default, nested = fields.get(key, (_MISSING, None))
-        if value is None or key in _COMPUTED or _is_default(value, default):
-            continue
-        if nested is not None and isinstance(value, list):
-            value = [compact(v, nested) if isinstance(v, dict) else v for v in value]
-        out[key] = value.strip() if isinstance(value, str) else value
-    return out
 
 
 def _items_of(body: Any) -> list[Any]:
@@ -115,18 +93,9 @@ def _objects(spec: ListSpec, items: list[Any]) -> list[dict[str, Any]]:
     return [compact(v, spec.model) for v in items]
 
 
-def _rebuild(spec: ListSpec, old: CommentedSeq, items: list[dict[str, Any]]) -> CommentedSeq:
-    """New list nodes; an item with the identity of an existing one is updated in place."""
-    spare = {_identity(spec, node): node for node in old if isinstance(node, CommentedMap)}
-    nodes = CommentedSeq()
-    for item in items:
-        node = spare.pop(_identity(spec, item), None)
-        if node is None:
-            nodes.append(to_yaml(item))
-        else:
-            merge_map(node, item)
-            nodes.append(node)
-    return nodes
+def _current_seq(doc: CommentedMap, key: str) -> CommentedSeq:
+    old = doc.get(key)
+    return old if isinstance(old, CommentedSeq) else CommentedSeq()
 
 
 def _replace_all(spec: ListSpec, body: Any) -> Callable[[CommentedMap], None]:
@@ -135,13 +104,25 @@ def _replace_all(spec: ListSpec, body: Any) -> Callable[[CommentedMap], None]:
 
     def mutate(doc: CommentedMap) -> None:
         with keep_trailing_comments(doc, spec.key):
-            old = doc.get(spec.key)
-            old_seq = old if isinstance(old, CommentedSeq) else CommentedSeq()
-            doc[spec.key] = (
-                CommentedSeq(values) if spec.model is None else _rebuild(spec, old_seq, values)
-            )
+            doc[spec.key] = merge_list(_current_seq(doc, spec.key), values, spec.model)
 
     return mutate
+
+
+def _rewrite(doc: CommentedMap, key: str, edit: Callable[[CommentedSeq], list[int]]) -> None:
+    """Edit the list in place (`edit` returns the indexes to keep), comments kept in place."""
+    with keep_trailing_comments(doc, key):
+        seq = child_seq(doc, key)
+        following = take_following_lines(seq)
+        kept = edit(seq)
+        known = len(following)  # items `edit` appended have no old place
+        picks = [(i if i < known else None, seq[i]) for i in kept]
+        doc[key] = assemble_seq(seq, picks, following)
+
+
+def _like(old: Any, new: str) -> Any:
+    """`new` written in the quoting style of the value it replaces."""
+    return type(old)(new) if isinstance(old, ScalarString) else new
 
 
 def _index_of(body: dict[str, Any], size: int) -> int | None:
@@ -156,23 +137,22 @@ def _index_of(body: dict[str, Any], size: int) -> int | None:
 
 
 def _patch_string(body: dict[str, Any]) -> Callable[[CommentedMap], None]:
-    def mutate(doc: CommentedMap) -> None:
-        with keep_trailing_comments(doc, "api-keys"):
-            seq = child_seq(doc, "api-keys")
-            index = _index_of(body, len(seq)) if "value" in body else None
-            if index is not None and isinstance(body["value"], str):
-                seq[index] = body["value"].strip()
-            elif isinstance(body.get("old"), str) and isinstance(body.get("new"), str):
-                old, new = body["old"].strip(), body["new"].strip()
-                current = [str(v).strip() for v in seq]
-                if old in current:
-                    seq[current.index(old)] = new
-                else:
-                    seq.append(new)  # CLIProxyAPI: an unknown old key adds the new one
+    def edit(seq: CommentedSeq) -> list[int]:
+        index = _index_of(body, len(seq)) if "value" in body else None
+        if index is not None and isinstance(body["value"], str):
+            seq[index] = _like(seq[index], body["value"].strip())
+        elif isinstance(body.get("old"), str) and isinstance(body.get("new"), str):
+            old, new = body["old"].strip(), body["new"].strip()
+            current = [str(v).strip() for v in seq]
+            if old in current:
+                seq[current.index(old)] = _like(seq[current.index(old)], new)
             else:
-                raise BadRequest("missing fields: expected {index, value} or {old, new}")
+                seq.append(new)  # CLIProxyAPI: an unknown old key adds the new one
+        else:
+            raise BadRequest("missing fields: expected {index, value} or {old, new}")
+        return list(range(len(seq)))
 
-    return mutate
+    return lambda doc: _rewrite(doc, "api-keys", edit)
 
 
 def _match_index(spec: ListSpec, seq: CommentedSeq, match: str, base_url: str | None) -> int:
@@ -194,13 +174,15 @@ def _apply_patch(spec: ListSpec, node: Any, value: dict[str, Any]) -> None:
     assert spec.model is not None
     if not isinstance(node, CommentedMap):
         raise BadRequest(f"{spec.key} item is not a mapping in config.yaml")
-    fields = _field_defaults(spec.model)
+    fields = field_defaults(spec.model)
     for key, new in value.items():
-        default = fields.get(key, (_MISSING, None))[0]
-        if new is None or _is_default(new, default):
+        default, nested = fields.get(key, (MISSING, None))
+        if key in COMPUTED:
+            continue
+        if new is None or is_default(new, default):
             node.pop(key, None)
         else:
-            node[key] = to_yaml(compact({key: new}, spec.model)[key])
+            merge_field(node, key, compact({key: new}, spec.model)[key], nested)
 
 
 def _patch_object(
@@ -213,16 +195,15 @@ def _patch_object(
     if body.get("index") is None and not isinstance(match, str):
         raise BadRequest(f"invalid body: expected index or match ({spec.match_field})")
 
-    def mutate(doc: CommentedMap) -> None:
-        with keep_trailing_comments(doc, spec.key):
-            seq = child_seq(doc, spec.key)
-            index = _index_of(body, len(seq))
-            if index is None:
-                assert isinstance(match, str)
-                index = _match_index(spec, seq, match.strip(), base_url)
-            _apply_patch(spec, seq[index], value)
+    def edit(seq: CommentedSeq) -> list[int]:
+        index = _index_of(body, len(seq))
+        if index is None:
+            assert isinstance(match, str)
+            index = _match_index(spec, seq, match.strip(), base_url)
+        _apply_patch(spec, seq[index], value)
+        return list(range(len(seq)))
 
-    return mutate
+    return lambda doc: _rewrite(doc, spec.key, edit)
 
 
 def _delete(spec: ListSpec, request: web.Request) -> Callable[[CommentedMap], None]:
@@ -237,22 +218,19 @@ def _delete(spec: ListSpec, request: web.Request) -> Callable[[CommentedMap], No
         param = "value" if spec.model is None else spec.match_field
         raise BadRequest(f"missing {param} or index")
 
-    def mutate(doc: CommentedMap) -> None:
-        with keep_trailing_comments(doc, spec.key):
-            seq = child_seq(doc, spec.key)
-            if target and spec.model is None:
-                doomed = [i for i, v in enumerate(seq) if str(v).strip() == target]
-            elif target:
-                doomed = [_match_index(spec, seq, target, base_url)]
-            else:
-                assert index is not None
-                doomed = [index] if 0 <= index < len(seq) else []
-            if not doomed:
-                raise NotFound("item not found")
-            for i in reversed(doomed):
-                del seq[i]
+    def edit(seq: CommentedSeq) -> list[int]:
+        if target and spec.model is None:
+            doomed = [i for i, v in enumerate(seq) if str(v).strip() == target]
+        elif target:
+            doomed = [_match_index(spec, seq, target, base_url)]
+        else:
+            assert index is not None
+            doomed = [index] if 0 <= index < len(seq) else []
+        if not doomed:
+            raise NotFound("item not found")
+        return [i for i in range(len(seq)) if i not in doomed]
 
-    return mutate
+    return lambda doc: _rewrite(doc, spec.key, edit)
 
 
 def _list_routes(ctx: ManagementContext, spec: ListSpec) -> list[web.RouteDef]:

@@ -12,7 +12,9 @@ from aiohttp import web
 from ruamel.yaml.comments import CommentedMap
 
 from services.core.errors import BadRequest
+from services.proxy.config.model import ProxyConfig
 from services.proxy.config.store import ConfigStore
+from services.proxy.credentials import PROVIDER_LISTS, compat_key_index, provider_key_index
 
 from .bodies import read_limited, read_object
 from .context import ManagementContext
@@ -77,11 +79,29 @@ SCALARS = (
 
 def config_as_json(store: ConfigStore) -> dict[str, Any]:
     """The live config with CLIProxyAPI key names; the management secret is never echoed."""
-    data = store.current.config.model_dump(by_alias=True, mode="json")
+    config = store.current.config
+    data = config.model_dump(by_alias=True, mode="json")
     remote = data.get("remote-management")
     if isinstance(remote, dict) and remote.get("secret-key"):
         remote["secret-key"] = "********"
+    _add_auth_indexes(config, data)
     return data
+
+
+def _add_auth_indexes(config: ProxyConfig, data: dict[str, Any]) -> None:
+    """Each provider key carries `auth-index`, the id the proxy uses for that credential
+    everywhere (usage events, `/auth-files`, `/api-call`), as CLIProxyAPI's answers do."""
+    for provider, key in PROVIDER_LISTS.items():
+        entries = getattr(config, key.replace("-", "_"))
+        for item, entry in zip(data.get(key) or [], entries, strict=False):
+            item["auth-index"] = provider_key_index(provider, entry)
+    for item, compat in zip(
+        data.get("openai-compatibility") or [], config.openai_compatibility, strict=False
+    ):
+        for sub, key_entry in zip(
+            item.get("api-key-entries") or [], compat.api_key_entries, strict=False
+        ):
+            sub["auth-index"] = compat_key_index(compat, key_entry)
 
 
 def _lookup(data: dict[str, Any], path: tuple[str, ...], default: Any) -> Any:

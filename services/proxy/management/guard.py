@@ -48,7 +48,10 @@ def presented_key(authorization: str | None, management_header: str | None) -> s
 
 
 class ManagementGuard:
-    """Checks a caller; counts failed keys per address and bans after `threshold` of them."""
+    """Checks a caller; counts failed keys per address and bans after `threshold` of them.
+
+    As CLIProxyAPI: the failure that reaches the threshold is still answered 401 and starts
+    the ban; the address is refused (403) from its next request on."""
 
     def __init__(
         self, clock: Callable[[], float], *, threshold: int = 5, ban_seconds: float = 1800.0
@@ -92,7 +95,6 @@ class ManagementGuard:
         if entry.failures >= self._threshold:
             entry.failures = 0
             entry.banned_until = now + self._ban_seconds
-            return _ban_error(self._ban_seconds)  # this attempt already starts the ban
         return Unauthorized(message)
 
     def _make_room(self, now: float) -> None:

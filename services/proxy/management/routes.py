@@ -10,6 +10,7 @@ from .config_lists import list_routes
 from .config_maps import map_routes
 from .config_routes import config_routes
 from .context import ManagementContext
+from .key_usage import key_usage_routes
 from .logs import log_routes
 from .operations import operation_routes
 
@@ -24,4 +25,5 @@ def management_routes(ctx: ManagementContext) -> list[web.RouteDef]:
         *log_routes(ctx),
         *api_call_routes(ctx),
         *operation_routes(ctx),
+        *key_usage_routes(ctx),
     ]

@@ -2,12 +2,13 @@
 
 ruamel attaches a comment line to the end of the node *before* it, so replacing or shrinking a
 list would silently take the comment above the next key with it. `set_key` moves that trailing
-comment onto the new value's tail.
+comment onto the new value's tail; `take_following_lines` and `assemble_seq` rebuild a list
+whose items moved, so each item keeps its own inline comment and the lines written above it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -72,6 +73,18 @@ def _take_trailing_lines(node: Any) -> str:
     return taken
 
 
+def _append_lines(items: dict[Any, Any], key: Any, pos: int, lines: str) -> None:
+    """Add whole comment lines after the node whose comment slot is `items[key][pos]`."""
+    slot = items.setdefault(key, [None, None, None, None])
+    while len(slot) <= pos:
+        slot.append(None)
+    token = slot[pos]
+    if isinstance(token, CommentToken):
+        token.value = token.value + lines
+    else:
+        slot[pos] = CommentToken("\n" + lines, CommentMark(0), None)
+
+
 def _put_trailing_lines(parent: CommentedMap, key: str, lines: str) -> None:
     if isinstance(parent[key], CommentedMap | CommentedSeq) and not len(parent[key]):
         # A fresh empty node dumps as `key: {}` followed by the comment, not around it.
@@ -81,14 +94,77 @@ def _put_trailing_lines(parent: CommentedMap, key: str, lines: str) -> None:
         items, last, pos = slots[-1]
     else:
         items, last, pos = parent.ca.items, key, 2
-    slot = items.setdefault(last, [None, None, None, None])
-    while len(slot) <= pos:
-        slot.append(None)
-    token = slot[pos]
-    if isinstance(token, CommentToken):
-        token.value = token.value + lines
+    _append_lines(items, last, pos, lines)
+
+
+def _is_container(node: Any) -> bool:
+    return isinstance(node, CommentedMap | CommentedSeq) and bool(len(node))
+
+
+def take_following_lines(seq: CommentedSeq) -> list[str]:
+    """Detach, item by item, the whole comment lines written after it (above the next item).
+
+    The inline comment stays on its item; the lines returned belong to the item after it
+    (or, for the last item, to whatever follows the list)."""
+    lines = []
+    for index, item in enumerate(seq):
+        if _is_container(item):
+            lines.append(_take_trailing_lines(item))
+            continue
+        slot = seq.ca.items.get(index)
+        token = slot[0] if slot else None
+        taken = ""
+        if isinstance(token, CommentToken) and "\n" in token.value:
+            inline, _, taken = token.value.partition("\n")
+            token.value = inline + "\n"
+        lines.append(taken)
+    return lines
+
+
+def _append_after_item(seq: CommentedSeq, index: int, lines: str) -> None:
+    if _is_container(seq[index]):
+        items, last, pos = list(_tail_slots(seq[index]))[-1]
+        _append_lines(items, last, pos, lines)
     else:
-        slot[pos] = CommentToken("\n" + lines, CommentMark(0), None)
+        _append_lines(seq.ca.items, index, 0, lines)
+
+
+def _lead_first_item(seq: CommentedSeq, lines: str) -> None:
+    """Comment lines above the first item live in the sequence's own comment."""
+    comment = seq.ca.comment
+    if comment is None:
+        comment = seq.ca.comment = [None, []]
+    if comment[1] is None:
+        comment[1] = []
+    comment[1].append(CommentToken(lines, CommentMark(0), None))
+
+
+def assemble_seq(
+    old: CommentedSeq, picks: Sequence[tuple[int | None, Any]], following: Sequence[str]
+) -> CommentedSeq:
+    """A new sequence of `picks` (old index or None, node), after `take_following_lines(old)`.
+
+    A reused item keeps its inline comment, and the lines that were written above it go back
+    above it wherever it now stands; the lines after the old last item end the new list."""
+    new = CommentedSeq()
+    new.ca.comment = old.ca.comment
+    if old.fa.flow_style():
+        new.fa.set_flow_style()
+    for position, (index, node) in enumerate(picks):
+        new.append(node)
+        if index is None:
+            continue
+        slot = old.ca.items.get(index)
+        if slot is not None and not _is_container(node):
+            new.ca.items[position] = slot
+        above = following[index - 1] if index > 0 else ""
+        if above and position > 0:
+            _append_after_item(new, position - 1, above)
+        elif above:
+            _lead_first_item(new, above)
+    if following and following[-1] and len(new):
+        _append_after_item(new, len(new) - 1, following[-1])
+    return new
 
 
 @contextmanager

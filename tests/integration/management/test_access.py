@@ -77,13 +77,14 @@ async def test_bearer_and_header_keys_are_accepted(mgmt):
 
 
 async def test_five_failures_ban_for_thirty_minutes(mgmt):
-    """The fifth failure bans the address; a correct key does not lift it; it expires."""
+    """As CLIProxyAPI: the fifth failure still answers 401 and starts the ban; from the sixth
+    request on the address gets 403; a correct key does not lift it; it expires."""
     peer = "192.168.1.20"
     bad = {PEER: peer, "X-Management-Key": "nope"}
-    statuses = [
-        (await mgmt.client.get("/v0/management/config", headers=bad)).status for _ in range(5)
-    ]
-    assert statuses == [401, 401, 401, 401, 403]
+    answers = [await mgmt.client.get("/v0/management/config", headers=bad) for _ in range(6)]
+    assert [r.status for r in answers] == [401, 401, 401, 401, 401, 403]
+    assert await answers[4].json() == {"error": "invalid management key"}
+    assert (await answers[5].json())["error"].endswith("Try again in 30 minutes")
     resp = await mgmt.call("GET", "/config", peer=peer)
     assert resp.status == 403
     assert (await resp.json())["error"].endswith("Try again in 30 minutes")

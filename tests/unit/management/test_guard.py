@@ -58,9 +58,10 @@ def test_presented_key(authorization, header, key):
 
 
 def test_ban_after_threshold_and_expiry():
+    """The failure reaching the threshold is still a 401 (CLIProxyAPI); the ban starts there."""
     clock = Clock()
     guard = ManagementGuard(clock, threshold=3, ban_seconds=600)
-    for _ in range(2):
+    for _ in range(3):
         with pytest.raises(Unauthorized):
             guard.check("10.0.0.1", "bad", "good", allow_remote=False)
     with pytest.raises(Forbidden, match="Try again in 10 minutes"):

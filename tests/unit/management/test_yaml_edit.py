@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from services.proxy.config.loader import dump_document, parse_document
 from services.proxy.config.model import OpenAICompatibility, ProviderKey
-from services.proxy.management.config_lists import compact
+from services.proxy.management.list_items import compact
 from services.proxy.management.yaml_edit import keep_trailing_comments, merge_map, set_key, to_plain
 
 TEXT = """\
