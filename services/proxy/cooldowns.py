@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +18,8 @@ from pathlib import Path
 
 import orjson
 import structlog
+
+from .files import write_atomic
 
 log = structlog.get_logger(__name__)
 
@@ -143,10 +143,7 @@ class Cooldowns:
         assert self._path is not None
         with self._write_lock:
             self._path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self._path.parent, prefix=".cooldowns-", suffix=".tmp")
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, self._path)
+            write_atomic(self._path, data)
 
     async def _persist_loop(self) -> None:
         while True:

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import structlog
 from ruamel.yaml.comments import CommentedMap
 
+from ..files import write_atomic
 from .loader import (
     ConfigError,
     LoadedConfig,
@@ -71,19 +70,7 @@ class ConfigStore:
             return loaded
 
     def _write_atomic(self, text: str) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".config-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            with contextlib.suppress(OSError):
-                os.chmod(tmp, self.path.stat().st_mode & 0o777)
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        write_atomic(self.path, text)
         self._last_stat = self._stat()
 
     async def _apply(self, loaded: LoadedConfig, *, source: str) -> None:
