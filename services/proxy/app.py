@@ -95,7 +95,7 @@ def _error_response(
 async def healthz(request: web.Request) -> web.Response:
     outbox = request.app[OUTBOX]
     body = {"status": "ok"}
-    if outbox.full or outbox.dropped_total:
+    if outbox.full or outbox.dropping:
         body["usage_outbox"] = "full" if outbox.full else "dropping"
     return web.Response(body=orjson.dumps(body), content_type="application/json")
 
@@ -129,6 +129,7 @@ def _gauges(app: web.Application) -> Callable[[], dict[str, float]]:
             "usage_outbox_depth_events": outbox.depth_events,
             "usage_outbox_depth_bytes": outbox.depth_bytes,
             "usage_outbox_full": 1.0 if outbox.full else 0.0,
+            "usage_outbox_dropping": 1.0 if outbox.dropping else 0.0,
             "usage_events_dropped_total": outbox.dropped_total,
             "cooldowns_active": len(app[COOLDOWNS].active()),
             "credentials": len(runtime.credentials),
