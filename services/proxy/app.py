@@ -183,6 +183,7 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
         metrics_.config_reloads.labels("applied").inc()
 
     store.subscribe(on_config)
+    store.on_reject(lambda _exc: metrics_.config_reloads.labels("rejected").inc())
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         await upstream.start()

@@ -145,14 +145,18 @@ class Cooldowns:
             self._path.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(self._path, data)
 
+    def _save(self, data: bytes) -> None:
+        """Write the state; a failure (a full disk) keeps the last saved state and is logged."""
+        try:
+            self._write(data)
+        except OSError as exc:
+            log.error("cooldown_state_write_failed", reason=str(exc))
+
     async def _persist_loop(self) -> None:
         while True:
             await self._dirty.wait()
             self._dirty.clear()
-            try:
-                await asyncio.to_thread(self._write, self._serialize())
-            except OSError as exc:
-                log.error("cooldown_state_write_failed", reason=str(exc))
+            await asyncio.to_thread(self._save, self._serialize())
 
     def start(self) -> None:
         if self._path is not None:
@@ -163,4 +167,4 @@ class Cooldowns:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            self._write(self._serialize())
+            self._save(self._serialize())

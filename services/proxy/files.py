@@ -19,18 +19,22 @@ def write_atomic(
 ) -> None:
     """Replace `path` with `data` (str is UTF-8); blocking, so call it off the event loop.
 
-    `mode` defaults to the replaced file's permission bits, or 0o600 for a new file. `durable`
+    `mode` defaults to the replaced file's permission bits, or 0o600 for a new file; the
+    replaced file's owner is kept when we may (root writing a service user's file). `durable`
     False skips both fsyncs, for files that are cheap to lose but must never be torn.
     """
     raw = data.encode() if isinstance(data, str) else data
-    keep = _existing_mode(path) if mode is None else mode
+    old = _stat(path)
     # A hidden name: folder listings and config watchers skip it until the rename.
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         _write_all(fd, raw)
         if durable:
             os.fsync(fd)
-        os.fchmod(fd, keep)
+        os.fchmod(fd, mode if mode is not None else (old.st_mode & 0o777 if old else 0o600))
+        if old is not None and (old.st_uid, old.st_gid) != (os.geteuid(), os.getegid()):
+            with contextlib.suppress(PermissionError):
+                os.fchown(fd, old.st_uid, old.st_gid)
         os.close(fd)
         fd = -1
         os.replace(tmp, path)
@@ -44,11 +48,11 @@ def write_atomic(
         fsync_dir(path.parent)
 
 
-def _existing_mode(path: Path) -> int:
+def _stat(path: Path) -> os.stat_result | None:
     try:
-        return path.stat().st_mode & 0o777
+        return path.stat()
     except FileNotFoundError:
-        return 0o600
+        return None
 
 
 def _write_all(fd: int, raw: bytes) -> None:
