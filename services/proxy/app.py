@@ -22,6 +22,7 @@ from .management_wiring import ManagementBridge, install_management
 from .metrics import Metrics
 from .paths import ProxyPaths
 from .recorder import Recorder
+from .request_body import NO_AUTO_DECOMPRESS
 from .runtime import RuntimeHolder
 from .selector import Selector
 from .settings import ProxySettings
@@ -149,7 +150,11 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
     config = store.current.config
     paths = ProxyPaths.resolve(store.path, config)
     paths.create()
-    app = web.Application(middlewares=[errors_and_metrics], client_max_size=2**40)
+    app = web.Application(
+        middlewares=[errors_and_metrics],
+        client_max_size=2**40,  # bodies are capped by read_body, decoded bytes included
+        handler_args=NO_AUTO_DECOMPRESS,
+    )
     holder = RuntimeHolder(store.current)
     metrics_ = Metrics()
     cooldowns = Cooldowns(paths.state / "cooldowns.json")
