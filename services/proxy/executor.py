@@ -81,12 +81,13 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
 
 
 async def read_capped(resp: aiohttp.ClientResponse, cap: int) -> bytes:
-    """Read a whole upstream body, refusing to hold more than `cap` bytes."""
+    """Read a whole upstream body, refusing to hold more than `cap` (decoded) bytes."""
     length = resp.content_length
-    if length is not None:
-        if length > cap:
-            raise aiohttp.ClientPayloadError(f"upstream body of {length} bytes")
-        return await resp.read()
+    if length is not None and length > cap:
+        raise aiohttp.ClientPayloadError(f"upstream body of {length} bytes")
+    if length is not None and "Content-Encoding" not in resp.headers:
+        return await resp.read()  # the length is the body's: one bounded read
+    # A coded body's length is the compressed one; aiohttp inflates in bounded pieces here.
     buf = bytearray()
     async for chunk in resp.content.iter_any():
         buf += chunk

@@ -20,6 +20,7 @@ from backports.zstd import compress as zstd_compress
 
 from tests.conftest import free_port
 from tests.fakes.bombs import BOMBS
+from tests.fakes.openai_upstream import Reply
 
 from .harness import (
     CLIENT_KEY,
@@ -205,3 +206,31 @@ async def test_a_1gib_bomb_costs_no_more_than_the_body_limit(fake, tmp_path):
     assert {key: status for key, status in statuses.items() if status != 413} == {}
     # The decoded bytes are held up to the limit, plus one decompress step and allocator slack.
     assert after - before < LIMIT_MIB + 16, (before, after)
+
+
+async def test_a_compressed_upstream_answer_is_capped_on_its_decoded_size(fake, tmp_path):
+    """An upstream (a custom provider is anyone's server) cannot bomb the proxy either: its
+    gzip answer, small on the wire, is read up to the response cap, then refused as a 502."""
+    bomb = BOMBS["gzip"](BOMB_MIB)
+    config = compat_config(fake.base_url, ["k"], **{"disable-cooling": True})
+    config["port"] = free_port()
+    write_config(tmp_path / "config.yaml", config)
+    proc = ProxyProcess(tmp_path / "config.yaml")
+    await proc.start()
+    try:
+        assert proc.proc is not None
+        async with aiohttp.ClientSession() as session:
+            url = f"{proc.base_url}/v1/chat/completions"
+            async with session.post(url, json=CHAT, headers=CLIENT) as resp:
+                assert resp.status == 200
+            before = _peak_rss_mib(proc.proc.pid)
+            statuses = []
+            for status in (200, 500):  # the answer path and the error path
+                fake.once(Reply(status=status, raw=bomb, headers={"Content-Encoding": "gzip"}))
+                async with session.post(url, json=CHAT, headers=CLIENT) as resp:
+                    statuses.append(resp.status)
+            after = _peak_rss_mib(proc.proc.pid)
+    finally:
+        proc.stop()
+    assert statuses == [502, 500]  # the error keeps its status; its unreadable body is dropped
+    assert after - before < 64 + 32, (before, after)  # the 64 MiB answer cap, plus slack
