@@ -30,7 +30,7 @@ from .openai_stream import FrameTooLarge
 from .recorder import Recorder
 from .registry import Target, Tiers
 from .selector import Selector
-from .upstream import UpstreamClients
+from .upstream import UpstreamClients, redirect_host
 
 log = structlog.get_logger(__name__)
 
@@ -242,6 +242,7 @@ class Executor:
                     headers=upstream.headers,
                     proxy=proxy,
                     timeout=client_timeout,
+                    allow_redirects=False,
                 )
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             return self._fail(
@@ -251,6 +252,8 @@ class Executor:
             self._client_gone(call, target, started, None, None)
             raise
         try:
+            if 300 <= resp.status < 400:
+                return self._redirected(call, target, started, resp)
             if resp.status != 200:
                 return await self._upstream_error(call, target, started, resp)
             if call.stream:
@@ -258,6 +261,23 @@ class Executor:
             return await self._complete(call, codec, target, started, resp)
         finally:
             resp.close()
+
+    def _redirected(
+        self, call: Call, target: Target, started: float, resp: aiohttp.ClientResponse
+    ) -> Failure:
+        """A 3xx is a broken upstream for us: redirects are never followed (docs/security.md)."""
+        # The target host goes to the operator's log only, not to the client.
+        log.warning(
+            "upstream_redirect_refused",
+            request_id=call.request_id,
+            auth_index=target.credential.id,
+            status=resp.status,
+            host=redirect_host(resp),
+        )
+        message = (
+            f"upstream answered a redirect ({resp.status}); upstream redirects are not followed"
+        )
+        return self._fail(call, target, started, 502, message)
 
     async def _upstream_error(
         self, call: Call, target: Target, started: float, resp: aiohttp.ClientResponse
