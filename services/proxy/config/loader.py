@@ -59,7 +59,7 @@ def parse_document(text: str) -> CommentedMap:
     except YAMLError as exc:
         raise ConfigError(f"config.yaml is not valid YAML: {exc}") from exc
     if doc is None:
-        raise ConfigError(EMPTY_MESSAGE, code="empty_config")
+        raise ConfigError(EMPTY_MESSAGE)
     if not isinstance(doc, CommentedMap):
         raise ConfigError("config.yaml must be a mapping at the top level")
     return doc

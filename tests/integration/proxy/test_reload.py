@@ -98,6 +98,8 @@ async def test_management_put_of_an_empty_config_is_refused(fake, tmp_path):
             ) as resp,
         ):
             assert resp.status == 422
-            assert "empty" in (await resp.text())
+            body = await resp.json()
+            assert body["error"] == "invalid_config"
+            assert body["message"].startswith("config.yaml is empty")
         assert px.config_path.read_text() == before
         assert await _status(px.base_url, CLIENT_KEY) == 200

@@ -22,8 +22,8 @@ def test_an_empty_file_is_not_a_config(text):
     """Zero bytes (a non-atomic write caught halfway), blanks or comments alone are refused."""
     with pytest.raises(ConfigError) as info:
         validate_text(text)
-    assert info.value.code == "empty_config"
-    assert "empty" in info.value.message
+    assert info.value.code == "invalid_config"
+    assert info.value.message.startswith("config.yaml is empty")
 
 
 def test_unknown_keys_are_kept_and_warned():
