@@ -18,7 +18,6 @@ import orjson
 import pytest
 from backports.zstd import compress as zstd_compress
 
-from tests.conftest import free_port
 from tests.fakes.bombs import BOMBS
 from tests.fakes.openai_upstream import Reply
 
@@ -26,10 +25,9 @@ from .harness import (
     CLIENT_KEY,
     COLLECTOR_KEY,
     MANAGEMENT_KEY,
-    ProxyProcess,
     compat_config,
+    proxy_process,
     run_proxy,
-    write_config,
 )
 
 CLIENT = {"Authorization": f"Bearer {CLIENT_KEY}"}
@@ -175,11 +173,7 @@ async def _send_bomb(
 
 async def test_a_1gib_bomb_costs_no_more_than_the_body_limit(fake, tmp_path):
     config = compat_config(fake.base_url, ["k"], **{"request-body-limit-mb": LIMIT_MIB})
-    config["port"] = free_port()
-    write_config(tmp_path / "config.yaml", config)
-    proc = ProxyProcess(tmp_path / "config.yaml")
-    await proc.start()
-    try:
+    async with proxy_process(tmp_path, config) as proc:
         assert proc.proc is not None
         base = proc.base_url
         async with aiohttp.ClientSession() as session:
@@ -201,8 +195,6 @@ async def test_a_1gib_bomb_costs_no_more_than_the_body_limit(fake, tmp_path):
                 )
                 statuses[(coding, "/v0/usage/ack")] = status
             after = _peak_rss_mib(proc.proc.pid)
-    finally:
-        proc.stop()
     assert {key: status for key, status in statuses.items() if status != 413} == {}
     # The decoded bytes are held up to the limit, plus one decompress step and allocator slack.
     assert after - before < LIMIT_MIB + 16, (before, after)
@@ -213,11 +205,7 @@ async def test_a_compressed_upstream_answer_is_capped_on_its_decoded_size(fake, 
     gzip answer, small on the wire, is read up to the response cap, then refused as a 502."""
     bomb = BOMBS["gzip"](BOMB_MIB)
     config = compat_config(fake.base_url, ["k"], **{"disable-cooling": True})
-    config["port"] = free_port()
-    write_config(tmp_path / "config.yaml", config)
-    proc = ProxyProcess(tmp_path / "config.yaml")
-    await proc.start()
-    try:
+    async with proxy_process(tmp_path, config) as proc:
         assert proc.proc is not None
         async with aiohttp.ClientSession() as session:
             url = f"{proc.base_url}/v1/chat/completions"
@@ -230,7 +218,5 @@ async def test_a_compressed_upstream_answer_is_capped_on_its_decoded_size(fake, 
                 async with session.post(url, json=CHAT, headers=CLIENT) as resp:
                     statuses.append(resp.status)
             after = _peak_rss_mib(proc.proc.pid)
-    finally:
-        proc.stop()
     assert statuses == [502, 500]  # the error keeps its status; its unreadable body is dropped
     assert after - before < 64 + 32, (before, after)  # the 64 MiB answer cap, plus slack

@@ -171,14 +171,9 @@ async def test_api_call_returns_the_redirect_without_following_it(proxy, servers
     """The management api-call hands the 3xx back to its caller, Location and all."""
     credential = next(c for c in proxy.app[RUNTIME].current.credentials if c.fmt == "openai")
     call = {"auth_index": credential.id, "url": servers.url(servers.redirector, "/v1/models")}
-    async with aiohttp.ClientSession() as session:
-        async with session.post(
-            f"{proxy.base_url}/v0/management/api-call",
-            json=call,
-            headers={"Authorization": f"Bearer {MANAGEMENT_KEY}"},
-        ) as resp:
-            assert resp.status == 200
-            result = await resp.json()
+    admin = {"Authorization": f"Bearer {MANAGEMENT_KEY}"}
+    code, result = await _post(f"{proxy.base_url}/v0/management/api-call", call, admin)
+    assert code == 200
     assert result["status_code"] == 307
     assert servers.trapped == []
 

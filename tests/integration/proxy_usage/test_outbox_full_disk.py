@@ -10,15 +10,8 @@ import re
 
 import aiohttp
 
-from tests.conftest import free_port
 from tests.fakes.openai_upstream import FakeOpenAI
-from tests.integration.proxy.harness import (
-    CLIENT_KEY,
-    COLLECTOR_KEY,
-    ProxyProcess,
-    compat_config,
-    write_config,
-)
+from tests.integration.proxy.harness import CLIENT_KEY, COLLECTOR_KEY, compat_config, proxy_process
 
 CLIENT = {"Authorization": f"Bearer {CLIENT_KEY}"}
 COLLECTOR = {"Authorization": f"Bearer {COLLECTOR_KEY}"}
@@ -74,41 +67,34 @@ async def test_full_disk_drops_loudly_and_an_ack_lets_recording_resume(tmp_path,
     usage_dir = small_tmpfs("64k")
     async with FakeOpenAI() as fake:
         config = compat_config(fake.base_url, ["up-key"], **{"usage-dir": str(usage_dir)})
-        config["port"] = free_port()
-        write_config(tmp_path / "config.yaml", config)
-        proc = ProxyProcess(tmp_path / "config.yaml")
-        await proc.start()
-        try:
-            async with aiohttp.ClientSession() as session:
-                base = proc.base_url
-                sent = 0
-                while sent < MAX_REQUESTS and "usage_outbox" not in await _health(session, base):
-                    await _infer(session, base)
-                    sent += 1
-                assert (await _health(session, base))["usage_outbox"] == "dropping"
-                assert await _gauge(session, base, "usage_outbox_dropping") == 1
-                for _ in range(5):  # a few more while full: each one is dropped and counted
-                    await _infer(session, base)
-                    sent += 1
-                dropped = await _gauge(session, base, "usage_events_dropped_total")
-                assert dropped >= 6
+        async with proxy_process(tmp_path, config) as proc, aiohttp.ClientSession() as session:
+            base = proc.base_url
+            sent = 0
+            while sent < MAX_REQUESTS and "usage_outbox" not in await _health(session, base):
+                await _infer(session, base)
+                sent += 1
+            assert (await _health(session, base))["usage_outbox"] == "dropping"
+            assert await _gauge(session, base, "usage_outbox_dropping") == 1
+            for _ in range(5):  # a few more while full: each one is dropped and counted
+                await _infer(session, base)
+                sent += 1
+            dropped = await _gauge(session, base, "usage_events_dropped_total")
+            assert dropped >= 6
 
-                recorded, instance = await _pull_all(session, base, 0)
-                seqs = [event["seq"] for event in recorded]
-                assert seqs == list(range(1, len(seqs) + 1))  # nothing recorded was lost
-                assert len(recorded) + dropped == sent
-                await _ack(session, base, instance, seqs[-1])
+            recorded, instance = await _pull_all(session, base, 0)
+            seqs = [event["seq"] for event in recorded]
+            assert seqs == list(range(1, len(seqs) + 1))  # nothing recorded was lost
+            assert len(recorded) + dropped == sent
+            await _ack(session, base, instance, seqs[-1])
 
-                for _ in range(3):  # recording resumes by itself: no restart, no operator
-                    await _infer(session, base)
-                assert "usage_outbox" not in await _health(session, base)
-                assert await _gauge(session, base, "usage_outbox_dropping") == 0
-                assert await _gauge(session, base, "usage_events_dropped_total") == dropped
-                later, _ = await _pull_all(session, base, seqs[-1])
-                assert [event["seq"] for event in later] == [len(seqs) + 1 + i for i in range(3)]
-                await _ack(session, base, instance, later[-1]["seq"])
-        finally:
-            proc.stop()
+            for _ in range(3):  # recording resumes by itself: no restart, no operator
+                await _infer(session, base)
+            assert "usage_outbox" not in await _health(session, base)
+            assert await _gauge(session, base, "usage_outbox_dropping") == 0
+            assert await _gauge(session, base, "usage_events_dropped_total") == dropped
+            later, _ = await _pull_all(session, base, seqs[-1])
+            assert [event["seq"] for event in later] == [len(seqs) + 1 + i for i in range(3)]
+            await _ack(session, base, instance, later[-1]["seq"])
     logs = proc.logs()
     assert "Traceback" not in logs
     # The ack found no room for a new watermark file and rewrote the old one in place.
