@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+from services.proxy.files import write_atomic
+
 REPO = Path(__file__).resolve().parents[1]
 SPEC = Path(__file__).resolve().parent / "clis"
 SPEC_FILES = ("package.json", "package-lock.json")
@@ -91,7 +93,7 @@ def install(root: Path, force: bool = False) -> int:
     if absent:
         print(f"clis: npm ci left no binary for {', '.join(absent)}", file=sys.stderr)
         return 1
-    (root / STAMP).write_text(lock_digest() + "\n")
+    write_atomic(root / STAMP, lock_digest() + "\n", durable=False)
     elapsed = time.monotonic() - started
     size_mb = tree_size(root / "node_modules") / 1e6
     print(f"clis: installed {', '.join(CLIS)} in {elapsed:.0f} s, {size_mb:.0f} MB, at {root}")

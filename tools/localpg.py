@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from services.proxy.files import write_atomic
+
 DEFAULT_USER = "postgres"
 _CONF_MARK = "# --- tools/localpg settings ---"
 # Throwaway clusters trade durability for speed; a crash only loses test data.
@@ -150,7 +152,7 @@ def _init(data_dir: Path, port: int, *, password: str | None, durable: bool) -> 
     with tempfile.TemporaryDirectory() as tmp:
         if password:
             pwfile = Path(tmp) / "pw"
-            pwfile.write_text(password + "\n")
+            write_atomic(pwfile, password + "\n", mode=0o600)
             _give_to_owner(Path(tmp))
             _give_to_owner(pwfile)
             args += ["--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={pwfile}"]
@@ -163,9 +165,9 @@ def _init(data_dir: Path, port: int, *, password: str | None, durable: bool) -> 
         "max_connections": "200",
         **({} if durable else _FAST_SETTINGS),
     }
-    with (data_dir / "postgresql.conf").open("a") as conf:
-        conf.write(f"\n{_CONF_MARK}\n")
-        conf.writelines(f"{key} = {value}\n" for key, value in settings.items())
+    conf = data_dir / "postgresql.conf"
+    lines = "".join(f"{key} = {value}\n" for key, value in settings.items())
+    write_atomic(conf, f"{conf.read_text()}\n{_CONF_MARK}\n{lines}")
     _write_port(data_dir, port)
 
 
@@ -173,7 +175,7 @@ def _write_port(data_dir: Path, port: int) -> None:
     """Record the port in postgresql.conf, replacing the previous one."""
     conf = data_dir / "postgresql.conf"
     text = re.sub(r"(?m)^port = \d+\n", "", conf.read_text())
-    conf.write_text(f"{text}port = {port}\n")
+    write_atomic(conf, f"{text}port = {port}\n")
 
 
 def _configured_port(data_dir: Path) -> int:

@@ -24,6 +24,7 @@ from .management_wiring import ManagementBridge, install_management
 from .metrics import Metrics
 from .paths import ProxyPaths
 from .recorder import Recorder
+from .request_body import NO_AUTO_DECOMPRESS
 from .runtime import RuntimeHolder
 from .selector import Selector
 from .settings import ProxySettings
@@ -98,7 +99,7 @@ def _error_response(
 async def healthz(request: web.Request) -> web.Response:
     outbox = request.app[OUTBOX]
     body = {"status": "ok"}
-    if outbox.full or outbox.dropped_total:
+    if outbox.full or outbox.dropping:
         body["usage_outbox"] = "full" if outbox.full else "dropping"
     return web.Response(body=orjson.dumps(body), content_type="application/json")
 
@@ -117,6 +118,7 @@ def _gauges(app: web.Application) -> Callable[[], dict[str, float]]:
             "usage_outbox_depth_events": outbox.depth_events,
             "usage_outbox_depth_bytes": outbox.depth_bytes,
             "usage_outbox_full": 1.0 if outbox.full else 0.0,
+            "usage_outbox_dropping": 1.0 if outbox.dropping else 0.0,
             "usage_events_dropped_total": outbox.dropped_total,
             "cooldowns_active": len(app[COOLDOWNS].active()),
             "credentials": len(runtime.credentials),
@@ -136,7 +138,11 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
     config = store.current.config
     paths = ProxyPaths.resolve(store.path, config)
     paths.create()
-    app = web.Application(middlewares=[errors_and_metrics], client_max_size=2**40)
+    app = web.Application(
+        middlewares=[errors_and_metrics],
+        client_max_size=2**40,  # bodies are capped by read_body, decoded bytes included
+        handler_args=NO_AUTO_DECOMPRESS,
+    )
     holder = RuntimeHolder(store.current)
     metrics_ = Metrics()
     cooldowns = Cooldowns(paths.state / "cooldowns.json")
@@ -177,6 +183,7 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
         metrics_.config_reloads.labels("applied").inc()
 
     store.subscribe(on_config)
+    store.on_reject(lambda _exc: metrics_.config_reloads.labels("rejected").inc())
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         await upstream.start()

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +18,8 @@ from pathlib import Path
 
 import orjson
 import structlog
+
+from .files import write_atomic
 
 log = structlog.get_logger(__name__)
 
@@ -143,19 +143,20 @@ class Cooldowns:
         assert self._path is not None
         with self._write_lock:
             self._path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self._path.parent, prefix=".cooldowns-", suffix=".tmp")
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, self._path)
+            write_atomic(self._path, data)
+
+    def _save(self, data: bytes) -> None:
+        """Write the state; a failure (a full disk) keeps the last saved state and is logged."""
+        try:
+            self._write(data)
+        except OSError as exc:
+            log.error("cooldown_state_write_failed", reason=str(exc))
 
     async def _persist_loop(self) -> None:
         while True:
             await self._dirty.wait()
             self._dirty.clear()
-            try:
-                await asyncio.to_thread(self._write, self._serialize())
-            except OSError as exc:
-                log.error("cooldown_state_write_failed", reason=str(exc))
+            await asyncio.to_thread(self._save, self._serialize())
 
     def start(self) -> None:
         if self._path is not None:
@@ -166,4 +167,4 @@ class Cooldowns:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            self._write(self._serialize())
+            self._save(self._serialize())

@@ -30,7 +30,7 @@ from .openai_stream import FrameTooLarge
 from .recorder import Recorder
 from .registry import Target, Tiers
 from .selector import Selector
-from .upstream import UpstreamClients
+from .upstream import UpstreamClients, redirect_host
 
 log = structlog.get_logger(__name__)
 
@@ -81,12 +81,13 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
 
 
 async def read_capped(resp: aiohttp.ClientResponse, cap: int) -> bytes:
-    """Read a whole upstream body, refusing to hold more than `cap` bytes."""
+    """Read a whole upstream body, refusing to hold more than `cap` (decoded) bytes."""
     length = resp.content_length
-    if length is not None:
-        if length > cap:
-            raise aiohttp.ClientPayloadError(f"upstream body of {length} bytes")
-        return await resp.read()
+    if length is not None and length > cap:
+        raise aiohttp.ClientPayloadError(f"upstream body of {length} bytes")
+    if length is not None and "Content-Encoding" not in resp.headers:
+        return await resp.read()  # the length is the body's: one bounded read
+    # A coded body's length is the compressed one; aiohttp inflates in bounded pieces here.
     buf = bytearray()
     async for chunk in resp.content.iter_any():
         buf += chunk
@@ -241,6 +242,7 @@ class Executor:
                     headers=upstream.headers,
                     proxy=proxy,
                     timeout=client_timeout,
+                    allow_redirects=False,
                 )
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             return self._fail(
@@ -250,6 +252,8 @@ class Executor:
             self._client_gone(call, target, started, None, None)
             raise
         try:
+            if 300 <= resp.status < 400:
+                return self._redirected(call, target, started, resp)
             if resp.status != 200:
                 return await self._upstream_error(call, target, started, resp)
             if call.stream:
@@ -257,6 +261,23 @@ class Executor:
             return await self._complete(call, codec, target, started, resp)
         finally:
             resp.close()
+
+    def _redirected(
+        self, call: Call, target: Target, started: float, resp: aiohttp.ClientResponse
+    ) -> Failure:
+        """A 3xx is a broken upstream for us: redirects are never followed (docs/security.md)."""
+        # The target host goes to the operator's log only, not to the client.
+        log.warning(
+            "upstream_redirect_refused",
+            request_id=call.request_id,
+            auth_index=target.credential.id,
+            status=resp.status,
+            host=redirect_host(resp),
+        )
+        message = (
+            f"upstream answered a redirect ({resp.status}); upstream redirects are not followed"
+        )
+        return self._fail(call, target, started, 502, message)
 
     async def _upstream_error(
         self, call: Call, target: Target, started: float, resp: aiohttp.ClientResponse

@@ -8,12 +8,13 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from services.core.errors import BadRequest, PayloadTooLarge
+from services.core.errors import BadRequest
 
 from .access import authenticate
 from .appkeys import EXECUTOR, RUNTIME
 from .call import Call, Codec
 from .client_errors import ClientFormat
+from .request_body import read_body
 from .runtime import Runtime
 from .translate import parse_model_suffix
 from .translating import CompletionsCodec, TranslatingCodec
@@ -31,21 +32,6 @@ def request_id(request: web.Request) -> str:
     if rid is None:
         rid = request[REQUEST_ID] = os.urandom(8).hex()
     return rid
-
-
-async def read_body(request: web.Request, limit: int) -> bytes:
-    """The request body, refusing (413) anything over `limit` before or while reading it."""
-    length = request.content_length
-    if length is not None:
-        if length > limit:
-            raise PayloadTooLarge(f"Request body exceeds the limit of {limit} bytes")
-        return await request.read()  # the common case: one read of a known, bounded length
-    buf = bytearray()
-    async for chunk in request.content.iter_any():
-        buf += chunk
-        if len(buf) > limit:
-            raise PayloadTooLarge(f"Request body exceeds the limit of {limit} bytes")
-    return bytes(buf)
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:

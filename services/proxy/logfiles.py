@@ -27,6 +27,8 @@ import structlog
 
 from services.core.logging import redact_text
 
+from .files import write_atomic
+
 MAIN_LOG = "main.log"
 ROTATED_LOG = re.compile(r"^main-[0-9T:\-.]+\.log$")
 ERROR_LOG = re.compile(r"^error-[A-Za-z0-9._\-]+\.log$")
@@ -180,7 +182,8 @@ class ErrorLogWriter:
         path = self.logs_dir / f"error-{stamp}-{safe_id}.log"
         with self._lock:
             self.logs_dir.mkdir(parents=True, exist_ok=True)
-            path.write_text(redact_text(text), encoding="utf-8")
+            # Never torn for a reader of GET /request-error-logs; not worth an fsync.
+            write_atomic(path, redact_text(text), durable=False)
             self._prune()
         return path
 

@@ -55,7 +55,12 @@ async def _upstream_count(
     headers = upstream_headers(call, target, accept="application/json")
     try:
         async with session.post(
-            url, data=body, headers=headers, proxy=proxy, timeout=call.runtime.timeout_complete
+            url,
+            data=body,
+            headers=headers,
+            proxy=proxy,
+            timeout=call.runtime.timeout_complete,
+            allow_redirects=False,  # never followed (docs/security.md): a 3xx means "estimate"
         ) as resp:
             data = await read_capped(resp, MAX_ERROR_BODY)
             if resp.status != 200:

@@ -2,17 +2,64 @@
 
 HTTP(S) proxies are passed per request on the shared session; SOCKS proxies need their own
 connector, created on first use and kept for the life of the process.
+
+No upstream redirect is ever followed (docs/security.md, "Upstream redirects"): callers pass
+`allow_redirects=False` and treat a 3xx as a failed attempt, and every session made here
+refuses to follow one anyway, so a call site that forgets cannot be turned into a request to
+an address nobody configured.
 """
 
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
 from aiohttp_socks import ProxyConnector
+from yarl import URL
 
 _DIRECT = {"", "direct", "none"}
+
+
+class RedirectRefused(aiohttp.ClientError):
+    """An upstream answered a redirect on a request that did not opt out of following it."""
+
+
+async def _refuse_redirect(
+    _session: aiohttp.ClientSession,
+    _context: SimpleNamespace,
+    params: aiohttp.TraceRequestRedirectParams,
+) -> None:
+    # Raised before aiohttp builds the next request: the redirect target is never contacted.
+    raise RedirectRefused(f"upstream redirect refused (status {params.response.status})")
+
+
+def _no_redirects() -> aiohttp.TraceConfig:
+    trace = aiohttp.TraceConfig()
+    trace.on_request_redirect.append(_refuse_redirect)
+    return trace
+
+
+def upstream_session(connector: aiohttp.BaseConnector | None = None) -> aiohttp.ClientSession:
+    """A client session for talking to upstreams: no redirects, no cookies, no env proxies."""
+    return aiohttp.ClientSession(
+        connector=connector or _connector(),
+        timeout=aiohttp.ClientTimeout(total=None),
+        trust_env=False,
+        # Upstream cookies must never leak between credentials, and skipping the jar saves
+        # work on every request.
+        cookie_jar=aiohttp.DummyCookieJar(),
+        trace_configs=[_no_redirects()],
+    )
+
+
+def redirect_host(resp: aiohttp.ClientResponse) -> str:
+    """Where a 3xx answer pointed (host only: the URL may carry a token)."""
+    try:
+        return resp.url.join(URL(resp.headers.get("Location", ""))).host or "?"
+    except ValueError:
+        return "?"
 
 
 def _connector() -> aiohttp.TCPConnector:
@@ -27,14 +74,7 @@ class UpstreamClients:
         self._socks: dict[str, aiohttp.ClientSession] = {}
 
     async def start(self) -> None:
-        self._default = aiohttp.ClientSession(
-            connector=_connector(),
-            timeout=aiohttp.ClientTimeout(total=None),
-            trust_env=False,
-            # Upstream cookies must never leak between credentials, and skipping the jar saves
-            # work on every request.
-            cookie_jar=aiohttp.DummyCookieJar(),
-        )
+        self._default = upstream_session()
 
     @property
     def default(self) -> aiohttp.ClientSession:
@@ -48,11 +88,7 @@ class UpstreamClients:
             session = self._socks.get(proxy_url)
             if session is None:
                 connector: Any = ProxyConnector.from_url(proxy_url, limit=0)
-                session = aiohttp.ClientSession(
-                    connector=connector,
-                    timeout=aiohttp.ClientTimeout(total=None),
-                    cookie_jar=aiohttp.DummyCookieJar(),
-                )
+                session = upstream_session(connector)
                 self._socks[proxy_url] = session
             return session, None
         return self.default, proxy_url

@@ -24,8 +24,9 @@ import contextlib
 import itertools
 import os
 import shutil
+import subprocess
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,3 +175,31 @@ async def db_pool(database_url: str) -> AsyncIterator[Pool]:
 async def db_conn(database_url: str) -> AsyncIterator[Connection]:
     async with await connect(database_url, autocommit=True) as conn:
         yield conn
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
+    """`small_tmpfs("64k")` mounts a tmpfs of that size and returns its folder.
+
+    For tests that need a disk that really fills up: ENOSPC must come from the kernel, so
+    without the right to mount (the tests run as root here) the test is skipped.
+    """
+    mounted: list[Path] = []
+
+    def mount(size: str) -> Path:
+        where = tmp_path / f"tmpfs-{len(mounted)}"
+        where.mkdir()
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(where)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr.strip()}")
+        mounted.append(where)
+        return where
+
+    yield mount
+    for where in mounted:
+        subprocess.run(["umount", "-l", str(where)], check=False)

@@ -7,6 +7,7 @@ the same secrets and the same proxy state.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import secrets
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
+
+from services.proxy.files import write_atomic
 
 _BASE62 = string.ascii_letters + string.digits
 
@@ -81,7 +84,7 @@ class RunState:
 
     def record(self, **values: Any) -> None:
         data = self.load_recorded() | values
-        self.state_file.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        write_atomic(self.state_file, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -107,10 +110,7 @@ def ensure_secrets(path: Path) -> dict[str, str]:
             values[name] = SECRET_FACTORIES[name]()
         body = _SECRETS_HEADER + "".join(f"{k}={v}\n" for k, v in values.items())
         # Created with 600 from the start: the secrets are never world-readable, not even briefly.
-        fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(body)
-        os.replace(path.with_suffix(".tmp"), path)
+        write_atomic(path, body, mode=0o600)
     os.chmod(path, 0o600)
     return values
 
@@ -149,8 +149,7 @@ def ensure_proxy_config(path: Path, *, port: int, client_key: str) -> None:
     if path.exists():
         return
     digest = hashlib.sha256(client_key.encode()).hexdigest()
-    path.write_text(_PROXY_CONFIG.format(port=port, client_key_digest=digest))
-    os.chmod(path, 0o600)
+    write_atomic(path, _PROXY_CONFIG.format(port=port, client_key_digest=digest), mode=0o600)
 
 
 def proxy_listen(path: Path) -> tuple[str, int]:
@@ -165,5 +164,7 @@ def set_proxy_port(path: Path, port: int) -> None:
     yaml.preserve_quotes = True
     doc = yaml.load(path.read_text())
     doc["port"] = port
-    with path.open("w") as handle:
-        yaml.dump(doc, handle)
+    out = io.StringIO()
+    yaml.dump(doc, out)
+    # The running proxy hot-reloads this file: it must never see it half written.
+    write_atomic(path, out.getvalue())

@@ -41,14 +41,25 @@ def yaml_roundtrip() -> YAML:
     return yaml
 
 
+EMPTY_MESSAGE = (
+    "config.yaml is empty (no settings, only whitespace or comments); write `{}` to mean "
+    "all defaults"
+)
+
+
 def parse_document(text: str) -> CommentedMap:
-    """Parse YAML text into a round-trip document; an empty file is an empty mapping."""
+    """Parse YAML text into a round-trip document; an empty file is a ConfigError.
+
+    A zero-byte file is what a non-atomic writer leaves for a moment (truncate, then write):
+    applying it would drop every client key and refuse every client, so it is never taken as
+    a config. An explicit `{}` still means "all defaults".
+    """
     try:
-        doc = yaml_roundtrip().load(text)
+        doc = yaml_roundtrip().load(text) if text.strip() else None
     except YAMLError as exc:
         raise ConfigError(f"config.yaml is not valid YAML: {exc}") from exc
     if doc is None:
-        return CommentedMap()
+        raise ConfigError(EMPTY_MESSAGE)
     if not isinstance(doc, CommentedMap):
         raise ConfigError("config.yaml must be a mapping at the top level")
     return doc

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import structlog
 from ruamel.yaml.comments import CommentedMap
 
+from ..files import write_atomic
 from .loader import (
     ConfigError,
     LoadedConfig,
@@ -30,6 +29,7 @@ from .loader import (
 log = structlog.get_logger(__name__)
 
 Listener = Callable[[LoadedConfig], Awaitable[None] | None]
+RejectListener = Callable[[ConfigError | OSError], None]
 
 
 class ConfigStore:
@@ -40,6 +40,7 @@ class ConfigStore:
         self.poll_interval = poll_interval
         self.current: LoadedConfig = load_file(path)
         self._listeners: list[Listener] = []
+        self._reject_listeners: list[RejectListener] = []
         self._write_lock = asyncio.Lock()
         self._last_stat: tuple[float, int] | None = self._stat()
         self._watch_task: asyncio.Task[None] | None = None
@@ -49,6 +50,10 @@ class ConfigStore:
     def subscribe(self, listener: Listener) -> None:
         """Call `listener` with every newly applied config."""
         self._listeners.append(listener)
+
+    def on_reject(self, listener: RejectListener) -> None:
+        """Call `listener` whenever a changed file on disk is refused (the old config stays)."""
+        self._reject_listeners.append(listener)
 
     async def replace_text(self, text: str) -> LoadedConfig:
         """Validate, persist atomically and apply `text`; on ConfigError nothing changes."""
@@ -72,19 +77,7 @@ class ConfigStore:
             return loaded
 
     def _write_atomic(self, text: str) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".config-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            with contextlib.suppress(OSError):
-                os.chmod(tmp, self.path.stat().st_mode & 0o777)
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        write_atomic(self.path, text)
         self._last_stat = self._stat()
 
     async def _apply(self, loaded: LoadedConfig, *, source: str) -> None:
@@ -117,6 +110,8 @@ class ConfigStore:
                 loaded = await asyncio.to_thread(load_file, self.path)
             except (ConfigError, OSError) as exc:
                 log.error("config_reload_rejected", reason=str(exc))
+                for listener in self._reject_listeners:
+                    listener(exc)
                 return
             await self._apply(loaded, source="file")
 

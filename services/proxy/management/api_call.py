@@ -22,6 +22,7 @@ from yarl import URL
 
 from services.core.errors import AppError, BadRequest, Forbidden, NotFound, UpstreamError
 
+from ..upstream import upstream_session
 from .bodies import read_object
 from .context import CredentialInfo, ManagementContext
 from .middleware import MANAGEMENT_PREFIX, json_response
@@ -132,7 +133,7 @@ async def _session_for(
     if proxy_url.strip().lower() in _DIRECT:
         yield ctx.http_session(), None
     elif proxy_url.lower().startswith("socks"):
-        async with aiohttp.ClientSession(connector=ProxyConnector.from_url(proxy_url)) as session:
+        async with upstream_session(ProxyConnector.from_url(proxy_url)) as session:
             yield session, None
     else:
         yield ctx.http_session(), proxy_url

@@ -11,6 +11,7 @@ from aiohttp import BodyPartReader, web
 
 from services.core.errors import AppError, BadRequest, PayloadTooLarge
 
+from ..request_body import refuse_encoded
 from .auth_files import AuthFile, AuthFileStore, describe, validate_name
 from .bodies import is_true, parse_json, read_limited, read_object
 from .context import ManagementContext
@@ -185,6 +186,7 @@ class AuthFileRoutes:
     async def _read_parts(self, request: web.Request) -> list[tuple[str, bytes]]:
         """All file parts, read before anything is written: a malformed form stores nothing."""
         limits = self.ctx.limits
+        refuse_encoded(request)  # the multipart parser reads the raw stream
         reader = await request.multipart()
         parts: list[tuple[str, bytes]] = []
         total = 0

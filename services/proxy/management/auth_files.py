@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +21,7 @@ import orjson
 
 from services.core.errors import BadRequest, NotFound, PayloadTooLarge
 
+from ..files import write_atomic
 from .context import AuthStats
 
 _NAME = re.compile(r"^[A-Za-z0-9@+=,_\-][A-Za-z0-9@+=,._\- ]{0,199}$")
@@ -155,19 +154,7 @@ class AuthFileStore:
 
     def _write_atomic(self, path: Path, raw: bytes) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        # A hidden temp name: listings and the proxy's watcher skip it until the rename.
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".upload-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(raw)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, 0o600)  # the file holds OAuth tokens
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        write_atomic(path, raw, mode=0o600)  # the file holds OAuth tokens
 
 
 def _iso(timestamp: float) -> str:

@@ -7,22 +7,14 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from services.core.errors import BadRequest, PayloadTooLarge
+from services.core.errors import BadRequest
 
-_CHUNK = 64 * 1024
+from ..request_body import read_body
 
 
 async def read_limited(request: web.Request, max_bytes: int) -> bytes:
-    """The whole body, refusing (413) as soon as it exceeds `max_bytes`."""
-    declared = request.content_length
-    if declared is not None and declared > max_bytes:
-        raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
-    buf = bytearray()
-    while chunk := await request.content.read(_CHUNK):
-        buf += chunk
-        if len(buf) > max_bytes:
-            raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
-    return bytes(buf)
+    """The whole (decoded) body, refusing (413) as soon as it exceeds `max_bytes`."""
+    return await read_body(request, max_bytes)
 
 
 def parse_json(raw: bytes) -> Any:

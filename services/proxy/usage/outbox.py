@@ -20,6 +20,7 @@ from pathlib import Path
 import orjson
 import structlog
 
+from ..files import fsync_dir
 from . import segments
 from .event_ids import EventIds
 
@@ -75,11 +76,14 @@ class Outbox:
         # Where the event after a given seq starts on disk: (segment first seq, offset).
         self._hints: dict[int, tuple[int, int]] = {}
         self._dropped = 0
+        self._dropping = False  # the latest append failed; cleared by the next one that works
         self._full = False
         self._full_logged_at = -FULL_LOG_INTERVAL
         self._dirty = asyncio.Event()
         self._stopping = asyncio.Event()
         self._lock = asyncio.Lock()  # serializes ack and pop
+        # Held while a worker thread fsyncs our fds, so an ack never closes one under it.
+        self._sync_lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
 
     # -- life cycle -------------------------------------------------------------------------
@@ -119,6 +123,7 @@ class Outbox:
         self._instance_id = segments.load_instance_id(self.directory)
         self._instance_bytes = self._instance_id.encode()
         self._acked = segments.load_watermark(self.directory)
+        segments.ensure_watermark(self.directory)
         found = [_Segment(*view) for view in segments.list_segments(self.directory)]
         self._next_seq = self._acked + 1
         if found:
@@ -156,6 +161,9 @@ class Outbox:
         self._next_seq = seq + 1
         self._cache.append((line, end))
         self._dirty.set()
+        if self._dropping:
+            self._dropping = False
+            log.info("usage_outbox_recovered", dropped_total=self._dropped)
         if self._total_bytes - self._head_offset > self._soft_cap:
             self._check_cap()
         return seq
@@ -216,6 +224,7 @@ class Outbox:
 
     def _drop(self, reason: str, error: BaseException | None) -> int:
         self._dropped += 1
+        self._dropping = True
         log.error(
             "usage_event_dropped",
             reason=reason,
@@ -246,9 +255,10 @@ class Outbox:
         while not self._stopping.is_set():
             await self._dirty.wait()
             self._dirty.clear()
-            retired, self._retired = self._retired, []
-            new_names, self._new_names = self._new_names, False
-            await asyncio.to_thread(self._sync, retired, self._fd, new_names)
+            async with self._sync_lock:
+                retired, self._retired = self._retired, []
+                new_names, self._new_names = self._new_names, False
+                await asyncio.to_thread(self._sync, retired, self._fd, new_names)
             # Sleeping after the fsync batches every append of the next interval into one.
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._fsync_interval):
@@ -264,7 +274,7 @@ class Outbox:
             self._fsync(fd)
         if new_names:
             try:
-                segments.fsync_dir(self.directory)
+                fsync_dir(self.directory)
             except OSError as exc:
                 log.error("usage_outbox_fsync_failed", error=str(exc), target="directory")
 
@@ -317,24 +327,47 @@ class Outbox:
             return [orjson.loads(line) for line in lines]
 
     async def _ack(self, upto: int) -> int:
+        """Store the watermark, delete what it covers; an ack frees space even on a full disk.
+
+        Older fully acked segments go first: deleting them before the watermark is stored is
+        safe (the newest segment survives, so a restart never reuses a seq) and frees the space
+        the watermark may need. The newest segment goes only once the watermark covering all of
+        it is durable: that is what lets recording resume when everything was acked.
+        """
         upto = min(upto, self.last_seq)
         if upto <= self._acked:
             return self._acked
-        await asyncio.to_thread(segments.store_watermark, self.directory, upto)
         done = 0  # leading segments whose every event is acked (never the active one)
         while done + 1 < len(self._segments) and self._segments[done + 1].first - 1 <= upto:
             done += 1
         head_offset = await self._offset_after(self._segments[done], upto) if self._segments else 0
-        # No await from here to the counters: depth_bytes never sees a half-applied ack.
         doomed = self._segments[:done]
+        if doomed:
+            await asyncio.to_thread(segments.remove_files, [segment.path for segment in doomed])
+        await asyncio.to_thread(segments.store_watermark, self.directory, upto)
+        # No await from here to the counters: depth_bytes never sees a half-applied ack.
         del self._segments[:done]
         self._total_bytes -= sum(segment.size for segment in doomed)
         self._acked, self._head_offset = upto, head_offset
         self._hints = {seq: pos for seq, pos in self._hints.items() if seq >= upto}
+        if self._acked == self.last_seq and self._segments:
+            await self._drop_acked_tail()
         self._check_cap()
-        if doomed:
-            await asyncio.to_thread(segments.remove_files, [segment.path for segment in doomed])
         return upto
+
+    async def _drop_acked_tail(self) -> None:
+        """Delete the remaining segments, every event of which is acked; appends start afresh.
+
+        Without this the active segment would only ever be deleted after rotation, so an outbox
+        on a disk smaller than one segment could never free anything.
+        """
+        doomed, self._segments = self._segments, []
+        fd, self._fd, self._broken = self._fd, -1, False
+        self._total_bytes = self._head_offset = 0
+        self._cache.clear()
+        self._hints.clear()
+        async with self._sync_lock:
+            await asyncio.to_thread(_close_and_remove, fd, [segment.path for segment in doomed])
 
     async def _offset_after(self, head: _Segment, seq: int) -> int:
         """Where the events after `seq` begin in `head`, the segment that holds `seq`."""
@@ -375,5 +408,17 @@ class Outbox:
         return self._dropped
 
     @property
+    def dropping(self) -> bool:
+        """The latest append was dropped (a full disk or a failed write), none has worked since."""
+        return self._dropping
+
+    @property
     def full(self) -> bool:
         return self._full
+
+
+def _close_and_remove(fd: int, paths: list[Path]) -> None:
+    if fd >= 0:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    segments.remove_files(paths)

@@ -12,9 +12,11 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 import orjson
 from aiohttp import web
 
+from ..request_body import read_body
 from .outbox import MAX_READ, Outbox
 
 DEFAULT_LIMIT = 1000
+ACK_MAX_BYTES = 64 * 1024  # {"instance_id", "upto"} needs well under 1 KiB
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -34,7 +36,7 @@ def usage_routes(outbox: Outbox, accepted_keys: Callable[[], Sequence[str]]) -> 
 
     async def ack_events(request: web.Request) -> web.StreamResponse:
         try:
-            instance_id, upto = _parse_ack(await request.read())
+            instance_id, upto = _parse_ack(await read_body(request, ACK_MAX_BYTES))
         except ValueError as exc:
             return _error(400, str(exc), "invalid_request_error", "bad_request")
         if instance_id != outbox.instance_id:

@@ -7,14 +7,18 @@ These functions block (file I/O); the outbox calls them in a worker thread, exce
 from __future__ import annotations
 
 import bisect
+import errno
 import os
 import uuid
+import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
 import orjson
 import structlog
+
+from ..files import write_atomic
 
 log = structlog.get_logger(__name__)
 
@@ -147,28 +151,6 @@ def read_events(
     return ReadResult(lines, last_seq, position)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` so that a crash leaves either the old or the new content."""
-    temp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(temp, path)
-    fsync_dir(path.parent)
-
-
-def fsync_dir(directory: Path) -> None:
-    """Make created, renamed or removed names in `directory` durable."""
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def load_instance_id(directory: Path) -> str:
     """The instance id stored in the directory, created on first use."""
     path = directory / INSTANCE_FILE
@@ -184,11 +166,27 @@ def load_instance_id(directory: Path) -> str:
     return instance_id
 
 
+def encode_watermark(acked: int) -> bytes:
+    """A fixed-width record with a checksum, so it can be rewritten in place and verified."""
+    digits = b"%020d" % acked
+    return b"%b %08x\n" % (digits, zlib.crc32(digits))
+
+
+def decode_watermark(raw: bytes) -> int:
+    """The seq in a watermark record; ValueError when it is torn or not a watermark."""
+    digits, _, crc = raw.strip().partition(b" ")
+    if not digits.isdigit():
+        raise ValueError("not a watermark")
+    if crc and int(crc, 16) != zlib.crc32(digits):  # no checksum: the format before it had one
+        raise ValueError("watermark checksum mismatch")
+    return int(digits)
+
+
 def load_watermark(directory: Path) -> int:
     """The highest acked seq, 0 when none; an unreadable file only means events are re-sent."""
     path = directory / WATERMARK_FILE
     try:
-        return max(0, int(path.read_text().strip()))
+        return decode_watermark(path.read_bytes())
     except FileNotFoundError:
         return 0
     except ValueError:
@@ -197,7 +195,38 @@ def load_watermark(directory: Path) -> int:
 
 
 def store_watermark(directory: Path, acked: int) -> None:
-    write_atomic(directory / WATERMARK_FILE, f"{acked}\n".encode())
+    """Persist the acked seq; on a full disk, overwrite the record in place.
+
+    The rename needs a free block for the new file, so on a full disk an ack could never be
+    stored and no acked segment could ever be deleted: the outbox would stay full forever.
+    Rewriting the existing fixed-width record needs no new space, and the checksum makes a
+    torn write (power loss mid-sector) read as "nothing acked", which only re-sends events.
+    """
+    path, record = directory / WATERMARK_FILE, encode_watermark(acked)
+    try:
+        write_atomic(path, record)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        log.warning("usage_outbox_watermark_in_place", reason=str(exc))
+        overwrite_in_place(path, record)
+
+
+def ensure_watermark(directory: Path) -> None:
+    """Create the watermark file up front, so a later ack on a full disk has one to rewrite."""
+    if not (directory / WATERMARK_FILE).exists():
+        write_atomic(directory / WATERMARK_FILE, encode_watermark(0))
+
+
+def overwrite_in_place(path: Path, record: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        if os.pwrite(fd, record, 0) != len(record):
+            raise OSError(errno.EIO, f"short write to {path.name}")
+        os.ftruncate(fd, len(record))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def remove_files(paths: Sequence[Path]) -> None:

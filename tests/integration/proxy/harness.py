@@ -145,6 +145,19 @@ class ProxyProcess:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
+@asynccontextmanager
+async def proxy_process(tmp: Path, config: dict[str, Any]) -> AsyncIterator[ProxyProcess]:
+    """`python -m services.proxy` on a free port with `config`, stopped afterwards."""
+    path = tmp / "config.yaml"
+    write_config(path, {**config, "port": free_port()})
+    proc = ProxyProcess(path)
+    await proc.start()
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
 async def wait_healthy(
     base_url: str, proc: subprocess.Popen[bytes] | None = None, limit: float = 20
 ) -> None:

@@ -8,13 +8,22 @@ from services.proxy.config.loader import ConfigError, dump_document, parse_docum
 from services.proxy.runtime import key_digest
 
 
-def test_defaults_for_an_empty_file():
-    """An empty file is a valid config with the documented defaults."""
-    config = validate_text("").config
+def test_defaults_for_an_empty_mapping():
+    """`{}` is a valid config with the documented defaults."""
+    config = validate_text("{}\n").config
     assert (config.host, config.port) == ("127.0.0.1", 8317)
     assert config.routing.strategy == "round-robin"
     assert config.body_limit_bytes == 32 * 1024 * 1024
     assert config.api_keys == []
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "   \t\n", "# only a comment\n\n# another\n"])
+def test_an_empty_file_is_not_a_config(text):
+    """Zero bytes (a non-atomic write caught halfway), blanks or comments alone are refused."""
+    with pytest.raises(ConfigError) as info:
+        validate_text(text)
+    assert info.value.code == "invalid_config"
+    assert info.value.message.startswith("config.yaml is empty")
 
 
 def test_unknown_keys_are_kept_and_warned():

@@ -13,7 +13,7 @@ from structlog.testing import capture_logs
 
 from services.proxy.usage import Outbox
 from services.proxy.usage.outbox import MAX_READ
-from services.proxy.usage.segments import SEGMENT_SUFFIX
+from services.proxy.usage.segments import SEGMENT_SUFFIX, WATERMARK_FILE
 
 
 def _event(i: int = 0, **extra: object) -> dict[str, object]:
@@ -182,6 +182,48 @@ class TestRestart:
         assert _seqs(lines) == [1, 2]
         assert segment.read_bytes().endswith(b"\n")
 
+    async def test_seq_continues_after_everything_was_acked(self, opened):
+        """With every segment deleted by a full ack, a restart still never reuses a seq."""
+        box = await opened()
+        for i in range(3):
+            box.append(_event(i))
+        await box.ack(3)
+        assert _segment_files(box.directory) == []
+        await box.close()
+
+        again = await opened()
+        assert (again.last_seq, again.acked_seq) == (3, 3)
+        assert again.append(_event()) == 4
+        assert _seqs((await again.read(0, 10))[0]) == [4]
+
+    async def test_torn_watermark_only_resends(self, opened):
+        """A watermark that fails its checksum reads as nothing acked: events are sent again."""
+        box = await opened()
+        for i in range(3):
+            box.append(_event(i))
+        await box.ack(2)
+        await box.close()
+        watermark = box.directory / WATERMARK_FILE
+        assert watermark.read_bytes().startswith(b"%020d " % 2)
+        watermark.write_bytes(b"%020d 00000000\n" % 9)  # digits torn from their checksum
+
+        with capture_logs() as logs:
+            again = await opened()
+        assert any(entry["event"] == "usage_outbox_bad_watermark" for entry in logs)
+        assert again.acked_seq == 0
+        assert _seqs((await again.read(0, 10))[0]) == [1, 2, 3]
+
+    async def test_watermark_of_the_older_plain_format_is_read(self, opened):
+        """An outbox written before the checksum existed keeps its acked seq."""
+        box = await opened()
+        for i in range(3):
+            box.append(_event(i))
+        await box.close()
+        (box.directory / WATERMARK_FILE).write_text("2\n")
+        again = await opened()
+        assert again.acked_seq == 2
+        assert _seqs((await again.read(0, 10))[0]) == [3]
+
     async def test_ack_after_restart_keeps_exact_byte_depth(self, opened):
         """The unacked byte count is exact even when the acked offset must be found on disk."""
         box = await opened(segment_max_bytes=10_000)
@@ -221,8 +263,12 @@ class TestSegments:
         assert box.depth_bytes == sum(len(line) + 1 for line in lines[boundary:])
 
         await box.ack(box.last_seq)
-        assert len(_segment_files(box.directory)) == 1  # the active segment stays
+        assert _segment_files(box.directory) == []  # all acked: even the active one goes
         assert box.depth_bytes == 0
+        assert box.append(_event()) == 13  # a fresh segment, named by the next seq
+        assert [int(p.stem) for p in _segment_files(box.directory)] == [13]
+        lines, _ = await box.read(0, 100)
+        assert _seqs(lines) == [13]
 
     async def test_disk_reads_across_segments(self, opened):
         """After a restart (cold cache) pages cross segment boundaries without gaps."""
@@ -301,12 +347,15 @@ class TestLoudFailure:
                 assert box.append(_event()) == 0
                 assert box.append(_event()) == 0
             assert box.dropped_total == 2
+            assert box.dropping
             dropped = [entry for entry in logs if entry["event"] == "usage_event_dropped"]
             assert len(dropped) == 2
             assert all(entry["log_level"] == "error" for entry in dropped)
 
             box.failing = False
             assert box.append(_event()) == 1  # a dropped event does not use up a seq
+            assert not box.dropping  # health recovers; the drop count stays
+            assert box.dropped_total == 2
             lines, _ = await box.read(0, 10)
             assert _seqs(lines) == [1]
         finally:
