@@ -20,8 +20,6 @@ import contextlib
 import hashlib
 import html
 import math
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,8 +30,10 @@ import aiohttp
 import orjson
 import structlog
 from aiohttp import web
+from yarl import URL
 
 from .config.model import ProxyConfig
+from .files import write_atomic
 from .upstream import UpstreamClients
 
 log = structlog.get_logger(__name__)
@@ -49,6 +49,8 @@ MAX_ASSET_BYTES = 20 * 1024 * 1024
 MAX_RELEASE_BYTES = 1024 * 1024
 _TIMEOUT = aiohttp.ClientTimeout(total=60, sock_connect=10)
 _USER_AGENT = "cliproxy-gateway-control-panel"
+_MAX_REDIRECTS = 5
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 # The page is the operator's admin UI: never framed, never sniffed, never cached stale.
 SAFE_HEADERS = {
@@ -110,20 +112,9 @@ async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
     return bytes(data)
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def _store(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".management-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    write_atomic(path, data, mode=0o644)
 
 
 class ControlPanel:
@@ -236,7 +227,7 @@ class ControlPanel:
             data = await self._get(session, proxy, asset_url, MAX_ASSET_BYTES, False)
             if digest and hashlib.sha256(data).hexdigest() != digest:
                 raise ValueError("digest mismatch: the download is not the published file")
-            await asyncio.to_thread(_write_atomic, self.path, data)
+            await asyncio.to_thread(_store, self.path, data)
         except (aiohttp.ClientError, TimeoutError, ValueError, OSError) as exc:
             log.warning("control_panel_fetch_failed", host=urlsplit(url).hostname, reason=str(exc))
             return False
@@ -250,10 +241,22 @@ class ControlPanel:
         headers = {"User-Agent": _USER_AGENT}
         if api:
             headers["Accept"] = "application/vnd.github+json"
-        async with session.get(
-            url, headers=headers, proxy=proxy, timeout=_TIMEOUT, max_redirects=5
-        ) as resp:
-            return await _read_capped(resp, limit)
+        # GitHub answers asset downloads with a redirect to its storage host. Upstream sessions
+        # refuse to follow redirects (docs/security.md), so this one trusted, digest-checked
+        # download follows a few itself, and only to https (or the configured scheme).
+        target = URL(url)
+        for _ in range(_MAX_REDIRECTS + 1):
+            async with session.get(
+                target, headers=headers, proxy=proxy, timeout=_TIMEOUT, allow_redirects=False
+            ) as resp:
+                location = resp.headers.get("Location")
+                if resp.status not in _REDIRECTS or not location:
+                    return await _read_capped(resp, limit)
+            following = target.join(URL(location))
+            if following.scheme not in ("https", target.scheme):
+                raise ValueError(f"redirect to a {following.scheme or 'relative'} URL")
+            target = following
+        raise ValueError(f"more than {_MAX_REDIRECTS} redirects")
 
     def _local_digest(self) -> str:
         try:
