@@ -15,6 +15,7 @@ from . import inference, native_routes
 from .appkeys import COOLDOWNS, EXECUTOR, METRICS, RUNTIME, SETTINGS, STORE
 from .client_errors import ClientFormat, error_body
 from .config.loader import LoadedConfig
+from .config.paths import ProxyPaths
 from .config.store import ConfigStore
 from .control_panel import ControlPanel
 from .cooldowns import Cooldowns
@@ -22,7 +23,6 @@ from .cors import install_cors
 from .executor import Executor
 from .management_wiring import ManagementBridge, install_management
 from .metrics import Metrics
-from .paths import ProxyPaths
 from .recorder import Recorder
 from .request_body import NO_AUTO_DECOMPRESS
 from .runtime import RuntimeHolder

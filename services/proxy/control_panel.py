@@ -32,8 +32,8 @@ import structlog
 from aiohttp import web
 from yarl import URL
 
+from .config.files import write_atomic
 from .config.model import ProxyConfig
-from .files import write_atomic
 from .upstream import UpstreamClients
 
 log = structlog.get_logger(__name__)

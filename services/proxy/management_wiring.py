@@ -13,6 +13,7 @@ import aiohttp
 from aiohttp import web
 
 from .config.loader import LoadedConfig
+from .config.paths import ProxyPaths
 from .config.store import ConfigStore
 from .cooldowns import Cooldowns
 from .logfiles import ErrorLogWriter, MainLogHandler, run_log_janitor
@@ -25,7 +26,6 @@ from .management import (
     management_middleware,
     management_routes,
 )
-from .paths import ProxyPaths
 from .registry import served_models
 from .runtime import RuntimeHolder
 from .stats import CredentialStats

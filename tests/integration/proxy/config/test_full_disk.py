@@ -8,8 +8,8 @@ import os
 import pytest
 from structlog.testing import capture_logs
 
+from services.proxy.config.files import write_atomic
 from services.proxy.cooldowns import Cooldowns
-from services.proxy.files import write_atomic
 
 
 def _fill(folder) -> None:

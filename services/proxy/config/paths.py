@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config.model import ProxyConfig
+from .model import ProxyConfig
 
 
 @dataclass(frozen=True, slots=True)
