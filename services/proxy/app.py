@@ -22,7 +22,7 @@ from .cooldowns import Cooldowns
 from .cors import install_cors
 from .executor import Executor
 from .management_wiring import ManagementBridge, install_management
-from .metrics import Metrics
+from .observability.metrics import Metrics
 from .recorder import Recorder
 from .request_body import NO_AUTO_DECOMPRESS
 from .runtime import RuntimeHolder

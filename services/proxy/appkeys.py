@@ -7,7 +7,7 @@ from aiohttp import web
 from .config.store import ConfigStore
 from .cooldowns import Cooldowns
 from .executor import Executor
-from .metrics import Metrics
+from .observability.metrics import Metrics
 from .runtime import RuntimeHolder
 from .settings import ProxySettings
 

@@ -25,7 +25,7 @@ from services.core.logging import redact_text
 from .call import Call, Codec, StreamProcessor
 from .client_errors import error_body, upstream_message
 from .cooldowns import NETWORK_ERROR, RETRYABLE_STATUSES, Cooldowns
-from .metrics import Metrics
+from .observability.metrics import Metrics
 from .openai_stream import FrameTooLarge
 from .recorder import Recorder
 from .registry import Target, Tiers

@@ -16,7 +16,6 @@ from .config.loader import LoadedConfig
 from .config.paths import ProxyPaths
 from .config.store import ConfigStore
 from .cooldowns import Cooldowns
-from .logfiles import ErrorLogWriter, MainLogHandler, run_log_janitor
 from .management import (
     AuthStats,
     CredentialInfo,
@@ -26,6 +25,7 @@ from .management import (
     management_middleware,
     management_routes,
 )
+from .observability.logfiles import ErrorLogWriter, MainLogHandler, run_log_janitor
 from .registry import served_models
 from .runtime import RuntimeHolder
 from .stats import CredentialStats

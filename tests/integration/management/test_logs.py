@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from services.proxy.logfiles import ErrorLogWriter
+from services.proxy.observability.logfiles import ErrorLogWriter
 
 T0 = datetime(2026, 3, 1, 12, 0, 0).timestamp()
 

@@ -27,7 +27,7 @@ import structlog
 
 from services.core.logging import redact_text
 
-from .config.files import write_atomic
+from ..config.files import write_atomic
 
 MAIN_LOG = "main.log"
 ROTATED_LOG = re.compile(r"^main-[0-9T:\-.]+\.log$")

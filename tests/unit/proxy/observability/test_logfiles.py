@@ -10,7 +10,7 @@ import pytest
 import structlog
 
 from services.core.logging import configure_logging
-from services.proxy.logfiles import (
+from services.proxy.observability.logfiles import (
     ErrorLogWriter,
     MainLogHandler,
     enforce_total_size,
@@ -158,7 +158,7 @@ def test_total_size_cap_counts_subdirectories(tmp_path):
 async def test_janitor_applies_the_cap_until_cancelled(tmp_path):
     import asyncio
 
-    from services.proxy.logfiles import run_log_janitor
+    from services.proxy.observability.logfiles import run_log_janitor
 
     make_file(tmp_path / "main.log", 10, 10)
     make_file(tmp_path / "sub" / "old.log", 2 * 1024 * 1024, 20)
