@@ -21,10 +21,10 @@ from .control_panel import ControlPanel
 from .cooldowns import Cooldowns
 from .cors import install_cors
 from .executor import Executor
+from .inbound.request_body import NO_AUTO_DECOMPRESS
 from .management_wiring import ManagementBridge, install_management
 from .observability.metrics import Metrics
 from .recorder import Recorder
-from .request_body import NO_AUTO_DECOMPRESS
 from .runtime import RuntimeHolder
 from .selector import Selector
 from .settings import ProxySettings

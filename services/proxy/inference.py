@@ -14,7 +14,7 @@ from .access import authenticate
 from .appkeys import EXECUTOR, RUNTIME
 from .call import Call, Codec
 from .client_errors import ClientFormat
-from .request_body import read_body
+from .inbound.request_body import read_body
 from .runtime import Runtime
 from .translate import parse_model_suffix
 from .translating import CompletionsCodec, TranslatingCodec

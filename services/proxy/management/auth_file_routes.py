@@ -11,7 +11,7 @@ from aiohttp import BodyPartReader, web
 
 from services.core.errors import AppError, BadRequest, PayloadTooLarge
 
-from ..request_body import refuse_encoded
+from ..inbound.request_body import refuse_encoded
 from .auth_files import AuthFile, AuthFileStore, describe, validate_name
 from .bodies import is_true, parse_json, read_limited, read_object
 from .context import ManagementContext

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from services.core.errors import BadRequest
 
-from ..request_body import read_body
+from ..inbound.request_body import read_body
 
 
 async def read_limited(request: web.Request, max_bytes: int) -> bytes:

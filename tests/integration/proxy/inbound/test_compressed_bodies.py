@@ -21,7 +21,7 @@ from backports.zstd import compress as zstd_compress
 from tests.fakes.bombs import BOMBS
 from tests.fakes.openai_upstream import Reply
 
-from .harness import (
+from ..harness import (
     CLIENT_KEY,
     COLLECTOR_KEY,
     MANAGEMENT_KEY,

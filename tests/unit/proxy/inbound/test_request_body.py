@@ -9,7 +9,7 @@ import pytest
 from backports.zstd import compress as zstd_compress
 
 from services.core.errors import BadRequest
-from services.proxy.request_body import Inflater
+from services.proxy.inbound.request_body import Inflater
 from tests.fakes.bombs import BOMBS
 
 BODY = b'{"model": "gpt-test", "messages": [{"role": "user", "content": "' + b"hi " * 5000 + b'"}]}'
