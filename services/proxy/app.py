@@ -13,7 +13,6 @@ from services.core.errors import AppError
 
 from . import inference, native_routes
 from .appkeys import COOLDOWNS, EXECUTOR, METRICS, RUNTIME, SETTINGS, STORE
-from .client_errors import ClientFormat, error_body
 from .config.loader import LoadedConfig
 from .config.paths import ProxyPaths
 from .config.store import ConfigStore
@@ -29,6 +28,7 @@ from .runtime import RuntimeHolder
 from .selector import Selector
 from .settings import ProxySettings
 from .stats import CredentialStats
+from .translate.errors import ClientFormat, error_body
 from .upstream import UpstreamClients
 from .usage.outbox import Outbox
 from .usage.routes import usage_routes

@@ -8,9 +8,9 @@ from typing import Any, Protocol
 from aiohttp import web
 from yarl import URL
 
-from .client_errors import ClientFormat
 from .registry import Target
 from .runtime import Runtime
+from .translate.errors import ClientFormat
 from .translate.usage import Usage
 
 

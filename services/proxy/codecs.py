@@ -12,9 +12,9 @@ from typing import Any
 import orjson
 
 from .call import Call, StreamProcessor, UpstreamRequest
-from .client_errors import ClientFormat
 from .openai_stream import OpenAIStream
 from .registry import Target
+from .translate.errors import ClientFormat
 from .translate.thinking import apply_native
 from .translate.usage import Usage, from_openai
 from .wire import upstream_url

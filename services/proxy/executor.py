@@ -23,13 +23,13 @@ from services.core.errors import NotFound, TooManyRequests, Unavailable
 from services.core.logging import redact_text
 
 from .call import Call, Codec, StreamProcessor
-from .client_errors import error_body, upstream_message
 from .cooldowns import NETWORK_ERROR, RETRYABLE_STATUSES, Cooldowns
 from .observability.metrics import Metrics
 from .openai_stream import FrameTooLarge
 from .recorder import Recorder
 from .registry import Target, Tiers
 from .selector import Selector
+from .translate.errors import error_body, upstream_message
 from .upstream import UpstreamClients, redirect_host
 
 log = structlog.get_logger(__name__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.proxy.client_errors import upstream_message
+from services.proxy.translate.errors import upstream_message
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import orjson
 
-from .translate import formats
-from .translate.ir import Format
+from . import formats
+from .ir import Format
 
 # The wire format a client speaks (the same four as upstreams).
 ClientFormat = Format
