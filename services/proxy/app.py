@@ -23,15 +23,15 @@ from .executor import Executor
 from .inbound.request_body import NO_AUTO_DECOMPRESS
 from .management_wiring import ManagementBridge, install_management
 from .observability.metrics import Metrics
-from .recorder import Recorder
 from .runtime import RuntimeHolder
 from .selector import Selector
 from .settings import ProxySettings
-from .stats import CredentialStats
 from .translate.errors import ClientFormat, error_body
 from .upstream import UpstreamClients
 from .usage.outbox import Outbox
+from .usage.recorder import Recorder
 from .usage.routes import usage_routes
+from .usage.stats import CredentialStats
 
 log = structlog.get_logger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -26,11 +26,11 @@ from .call import Call, Codec, StreamProcessor
 from .cooldowns import NETWORK_ERROR, RETRYABLE_STATUSES, Cooldowns
 from .observability.metrics import Metrics
 from .openai_stream import FrameTooLarge
-from .recorder import Recorder
 from .registry import Target, Tiers
 from .selector import Selector
 from .translate.errors import error_body, upstream_message
 from .upstream import UpstreamClients, redirect_host
+from .usage.recorder import Recorder
 
 log = structlog.get_logger(__name__)
 

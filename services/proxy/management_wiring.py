@@ -28,9 +28,9 @@ from .management import (
 from .observability.logfiles import ErrorLogWriter, MainLogHandler, run_log_janitor
 from .registry import served_models
 from .runtime import RuntimeHolder
-from .stats import CredentialStats
 from .upstream import UpstreamClients
 from .usage.outbox import Outbox
+from .usage.stats import CredentialStats
 
 VERSION = "0.1.0"
 

@@ -9,7 +9,14 @@ import pytest
 from tests.conftest import free_port
 from tests.fakes.openai_upstream import Reply
 
-from .harness import CLIENT_KEY, COLLECTOR_KEY, ProxyProcess, compat_config, run_proxy, write_config
+from ..harness import (
+    CLIENT_KEY,
+    COLLECTOR_KEY,
+    ProxyProcess,
+    compat_config,
+    run_proxy,
+    write_config,
+)
 
 HEADERS = {"Authorization": f"Bearer {CLIENT_KEY}"}
 COLLECTOR = {"Authorization": f"Bearer {COLLECTOR_KEY}"}

@@ -11,8 +11,8 @@ import orjson
 
 from services.proxy.usage import Outbox
 
-REPO = Path(__file__).resolve().parents[3]
-CHILD = "tests.integration.proxy_usage.outbox_child"
+REPO = Path(__file__).resolve().parents[4]
+CHILD = "tests.integration.proxy.usage.outbox_child"
 
 
 async def _append_then_get_killed(directory: Path, count: int) -> int:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from services.proxy.call import Call
-from services.proxy.recorder import reasoning_effort
 from services.proxy.translate import parse_model_suffix
+from services.proxy.usage.recorder import reasoning_effort
 
 
 def _call(body: dict, suffix_model: str | None = None) -> Call:

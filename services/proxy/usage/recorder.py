@@ -10,10 +10,10 @@ from typing import Any, Protocol
 
 import structlog
 
-from .call import Call
-from .registry import Target
+from ..call import Call
+from ..registry import Target
+from ..translate.usage import Usage
 from .stats import CredentialStats
-from .translate.usage import Usage
 
 log = structlog.get_logger(__name__)
 _EMPTY = Usage()
