@@ -17,14 +17,14 @@ from .config.loader import LoadedConfig
 from .config.paths import ProxyPaths
 from .config.store import ConfigStore
 from .control_panel import ControlPanel
-from .cooldowns import Cooldowns
 from .cors import install_cors
 from .executor import Executor
 from .inbound.request_body import NO_AUTO_DECOMPRESS
 from .management_wiring import ManagementBridge, install_management
 from .observability.metrics import Metrics
-from .runtime import RuntimeHolder
-from .selector import Selector
+from .routing.cooldowns import Cooldowns
+from .routing.runtime import RuntimeHolder
+from .routing.selector import Selector
 from .settings import ProxySettings
 from .translate.errors import ClientFormat, error_body
 from .upstream import UpstreamClients

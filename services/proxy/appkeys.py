@@ -5,10 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from .config.store import ConfigStore
-from .cooldowns import Cooldowns
 from .executor import Executor
 from .observability.metrics import Metrics
-from .runtime import RuntimeHolder
+from .routing.cooldowns import Cooldowns
+from .routing.runtime import RuntimeHolder
 from .settings import ProxySettings
 
 SETTINGS = web.AppKey("settings", ProxySettings)

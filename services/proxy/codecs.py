@@ -11,9 +11,9 @@ from typing import Any
 
 import orjson
 
-from .call import Call, StreamProcessor, UpstreamRequest
 from .openai_stream import OpenAIStream
-from .registry import Target
+from .routing.codec_contract import Call, StreamProcessor, UpstreamRequest
+from .routing.registry import Target
 from .translate.errors import ClientFormat
 from .translate.thinking import apply_native
 from .translate.usage import Usage, from_openai

@@ -22,12 +22,12 @@ from aiohttp import web
 from services.core.errors import NotFound, TooManyRequests, Unavailable
 from services.core.logging import redact_text
 
-from .call import Call, Codec, StreamProcessor
-from .cooldowns import NETWORK_ERROR, RETRYABLE_STATUSES, Cooldowns
 from .observability.metrics import Metrics
 from .openai_stream import FrameTooLarge
-from .registry import Target, Tiers
-from .selector import Selector
+from .routing.codec_contract import Call, Codec, StreamProcessor
+from .routing.cooldowns import NETWORK_ERROR, RETRYABLE_STATUSES, Cooldowns
+from .routing.registry import Target, Tiers
+from .routing.selector import Selector
 from .translate.errors import error_body, upstream_message
 from .upstream import UpstreamClients, redirect_host
 from .usage.recorder import Recorder

@@ -12,9 +12,9 @@ from services.core.errors import BadRequest
 
 from .access import authenticate
 from .appkeys import EXECUTOR, RUNTIME
-from .call import Call, Codec
 from .inbound.request_body import read_body
-from .runtime import Runtime
+from .routing.codec_contract import Call, Codec
+from .routing.runtime import Runtime
 from .translate import parse_model_suffix
 from .translate.errors import ClientFormat
 from .translating import CompletionsCodec, TranslatingCodec

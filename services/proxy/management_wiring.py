@@ -15,7 +15,6 @@ from aiohttp import web
 from .config.loader import LoadedConfig
 from .config.paths import ProxyPaths
 from .config.store import ConfigStore
-from .cooldowns import Cooldowns
 from .management import (
     AuthStats,
     CredentialInfo,
@@ -26,8 +25,9 @@ from .management import (
     management_routes,
 )
 from .observability.logfiles import ErrorLogWriter, MainLogHandler, run_log_janitor
-from .registry import served_models
-from .runtime import RuntimeHolder
+from .routing.cooldowns import Cooldowns
+from .routing.registry import served_models
+from .routing.runtime import RuntimeHolder
 from .upstream import UpstreamClients
 from .usage.outbox import Outbox
 from .usage.stats import CredentialStats

@@ -11,12 +11,12 @@ from services.core.errors import BadRequest, NotFound
 
 from .access import authenticate
 from .appkeys import EXECUTOR, RUNTIME
-from .call import Call, StreamProcessor
 from .codecs import upstream_headers
 from .executor import MAX_ERROR_BODY, read_capped
 from .inference import begin_call
-from .registry import Target
-from .runtime import Runtime
+from .routing.codec_contract import Call, StreamProcessor
+from .routing.registry import Target
+from .routing.runtime import Runtime
 from .translate import estimate_input_tokens
 from .translate.sse import Frame, SSEParser
 from .translate.usage import Usage

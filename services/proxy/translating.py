@@ -11,10 +11,10 @@ from typing import Any
 
 import orjson
 
-from .call import Call, StreamProcessor, UpstreamRequest
 from .codecs import ChatCodec, chat_to_completion, completion_to_chat, upstream_headers
 from .openai_stream import OpenAIStream
-from .registry import Target
+from .routing.codec_contract import Call, StreamProcessor, UpstreamRequest
+from .routing.registry import Target
 from .translate import StreamTranslator, UsageTracker, translate_request, translate_response
 from .translate.errors import ClientFormat
 from .translate.ir import Format

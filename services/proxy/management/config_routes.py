@@ -14,7 +14,7 @@ from ruamel.yaml.comments import CommentedMap
 from services.core.errors import BadRequest
 from services.proxy.config.model import ProxyConfig
 from services.proxy.config.store import ConfigStore
-from services.proxy.credentials import PROVIDER_LISTS, compat_key_index, provider_key_index
+from services.proxy.routing.credentials import PROVIDER_LISTS, compat_key_index, provider_key_index
 
 from .bodies import read_limited, read_object
 from .context import ManagementContext

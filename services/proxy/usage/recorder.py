@@ -10,8 +10,8 @@ from typing import Any, Protocol
 
 import structlog
 
-from ..call import Call
-from ..registry import Target
+from ..routing.codec_contract import Call
+from ..routing.registry import Target
 from ..translate.usage import Usage
 from .stats import CredentialStats
 

@@ -3,7 +3,7 @@ for `/api-call` and per-key usage): the id the proxy itself gives that credentia
 
 from __future__ import annotations
 
-from services.proxy.credentials import build_credentials
+from services.proxy.routing.credentials import build_credentials
 
 VERTEX = {"api-key": "vx-key", "models": [{"name": "gemini-2.5-flash"}]}
 

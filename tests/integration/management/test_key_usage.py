@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from services.proxy.credentials import build_credentials
 from services.proxy.management import AuthStats, CredentialInfo, RequestBucket
+from services.proxy.routing.credentials import build_credentials
 
 
 def buckets(*pairs: tuple[int, int]) -> tuple[RequestBucket, ...]:

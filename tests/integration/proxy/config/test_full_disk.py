@@ -9,7 +9,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from services.proxy.config.files import write_atomic
-from services.proxy.cooldowns import Cooldowns
+from services.proxy.routing.cooldowns import Cooldowns
 
 
 def _fill(folder) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.proxy.config.loader import ConfigError, dump_document, parse_document, validate_text
-from services.proxy.runtime import key_digest
+from services.proxy.routing.runtime import key_digest
 
 
 def test_defaults_for_an_empty_mapping():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.proxy.call import Call
+from services.proxy.routing.codec_contract import Call
 from services.proxy.translate import parse_model_suffix
 from services.proxy.usage.recorder import reasoning_effort
 

@@ -8,9 +8,9 @@ from collections import Counter
 import pytest
 
 from services.proxy.config.loader import validate_text
-from services.proxy.credentials import build_credentials
-from services.proxy.registry import ModelIndex
-from services.proxy.selector import Selector
+from services.proxy.routing.credentials import build_credentials
+from services.proxy.routing.registry import ModelIndex
+from services.proxy.routing.selector import Selector
 
 
 def _index(yaml: str) -> ModelIndex:

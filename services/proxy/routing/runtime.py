@@ -14,8 +14,8 @@ import aiohttp
 import orjson
 import structlog
 
-from .config.loader import LoadedConfig
-from .config.model import ProxyConfig
+from ..config.loader import LoadedConfig
+from ..config.model import ProxyConfig
 from .credentials import Credential, build_credentials
 from .registry import ModelIndex
 

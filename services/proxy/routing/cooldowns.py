@@ -19,7 +19,7 @@ from pathlib import Path
 import orjson
 import structlog
 
-from .config.files import write_atomic
+from ..config.files import write_atomic
 
 log = structlog.get_logger(__name__)
 

@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import free_port
 from tests.fakes.openai_upstream import Reply
 
-from .harness import CLIENT_KEY, ProxyProcess, compat_config, eventually, run_proxy, write_config
+from ..harness import CLIENT_KEY, ProxyProcess, compat_config, eventually, run_proxy, write_config
 
 KEYS = ["k1", "k2", "k3"]
 HEADERS = {"Authorization": f"Bearer {CLIENT_KEY}"}

@@ -8,10 +8,10 @@ from typing import Any, Protocol
 from aiohttp import web
 from yarl import URL
 
+from ..translate.errors import ClientFormat
+from ..translate.usage import Usage
 from .registry import Target
 from .runtime import Runtime
-from .translate.errors import ClientFormat
-from .translate.usage import Usage
 
 
 @dataclass(slots=True)

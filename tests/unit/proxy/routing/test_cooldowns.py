@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.proxy.cooldowns import Cooldowns, cooldown_seconds
+from services.proxy.routing.cooldowns import Cooldowns, cooldown_seconds
 
 
 class Clock:
