@@ -18,7 +18,6 @@ from .config.paths import ProxyPaths
 from .config.store import ConfigStore
 from .control_panel import ControlPanel
 from .cors import install_cors
-from .executor import Executor
 from .inbound.request_body import NO_AUTO_DECOMPRESS
 from .management_wiring import ManagementBridge, install_management
 from .observability.metrics import Metrics
@@ -27,7 +26,8 @@ from .routing.runtime import RuntimeHolder
 from .routing.selector import Selector
 from .settings import ProxySettings
 from .translate.errors import ClientFormat, error_body
-from .upstream import UpstreamClients
+from .upstream.executor import Executor
+from .upstream.sessions import UpstreamClients
 from .usage.outbox import Outbox
 from .usage.recorder import Recorder
 from .usage.routes import usage_routes

@@ -5,11 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from .config.store import ConfigStore
-from .executor import Executor
 from .observability.metrics import Metrics
 from .routing.cooldowns import Cooldowns
 from .routing.runtime import RuntimeHolder
 from .settings import ProxySettings
+from .upstream.executor import Executor
 
 SETTINGS = web.AppKey("settings", ProxySettings)
 STORE = web.AppKey("store", ConfigStore)

@@ -34,7 +34,7 @@ from yarl import URL
 
 from .config.files import write_atomic
 from .config.model import ProxyConfig
-from .upstream import UpstreamClients
+from .upstream.sessions import UpstreamClients
 
 log = structlog.get_logger(__name__)
 

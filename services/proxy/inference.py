@@ -17,7 +17,7 @@ from .routing.codec_contract import Call, Codec
 from .routing.runtime import Runtime
 from .translate import parse_model_suffix
 from .translate.errors import ClientFormat
-from .translating import CompletionsCodec, TranslatingCodec
+from .upstream.translating_codec import CompletionsCodec, TranslatingCodec
 
 _CHAT = TranslatingCodec("openai")
 _COMPLETIONS = CompletionsCodec()

@@ -28,7 +28,7 @@ from .observability.logfiles import ErrorLogWriter, MainLogHandler, run_log_jani
 from .routing.cooldowns import Cooldowns
 from .routing.registry import served_models
 from .routing.runtime import RuntimeHolder
-from .upstream import UpstreamClients
+from .upstream.sessions import UpstreamClients
 from .usage.outbox import Outbox
 from .usage.stats import CredentialStats
 

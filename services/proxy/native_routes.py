@@ -11,8 +11,6 @@ from services.core.errors import BadRequest, NotFound
 
 from .access import authenticate
 from .appkeys import EXECUTOR, RUNTIME
-from .codecs import upstream_headers
-from .executor import MAX_ERROR_BODY, read_capped
 from .inference import begin_call
 from .routing.codec_contract import Call, StreamProcessor
 from .routing.registry import Target
@@ -20,8 +18,10 @@ from .routing.runtime import Runtime
 from .translate import estimate_input_tokens
 from .translate.sse import Frame, SSEParser
 from .translate.usage import Usage
-from .translating import TranslatingCodec
-from .wire import count_tokens_url, gemini_count_url
+from .upstream.endpoints import count_tokens_url, gemini_count_url
+from .upstream.executor import MAX_ERROR_BODY, read_capped
+from .upstream.openai_passthrough import upstream_headers
+from .upstream.translating_codec import TranslatingCodec
 
 log = structlog.get_logger(__name__)
 _ANTHROPIC = TranslatingCodec("anthropic")

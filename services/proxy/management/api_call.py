@@ -22,7 +22,7 @@ from yarl import URL
 
 from services.core.errors import AppError, BadRequest, Forbidden, NotFound, UpstreamError
 
-from ..upstream import upstream_session
+from ..upstream.sessions import upstream_session
 from .bodies import read_object
 from .context import CredentialInfo, ManagementContext
 from .middleware import MANAGEMENT_PREFIX, json_response

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
 from ..config.model import ApiKeyEntry, ModelMapping, OpenAICompatibility, ProviderKey, ProxyConfig
-from ..wire import UpstreamFormat, auth_headers
+from ..upstream.endpoints import UpstreamFormat, auth_headers
 
 DEFAULT_BASE_URLS: Mapping[str, str] = {
     "claude": "https://api.anthropic.com",

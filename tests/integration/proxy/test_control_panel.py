@@ -16,7 +16,7 @@ from aiohttp import web
 from services.proxy import control_panel
 from services.proxy.config.model import ProxyConfig
 from services.proxy.control_panel import DEFAULT_RELEASE_URL, ControlPanel, release_url
-from services.proxy.upstream import UpstreamClients
+from services.proxy.upstream.sessions import UpstreamClients
 from tests.conftest import free_port
 from tests.fakes.github_releases import FakeReleases
 

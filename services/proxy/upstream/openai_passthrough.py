@@ -11,13 +11,13 @@ from typing import Any
 
 import orjson
 
+from ..routing.codec_contract import Call, StreamProcessor, UpstreamRequest
+from ..routing.registry import Target
+from ..translate.errors import ClientFormat
+from ..translate.thinking import apply_native
+from ..translate.usage import Usage, from_openai
+from .endpoints import upstream_url
 from .openai_stream import OpenAIStream
-from .routing.codec_contract import Call, StreamProcessor, UpstreamRequest
-from .routing.registry import Target
-from .translate.errors import ClientFormat
-from .translate.thinking import apply_native
-from .translate.usage import Usage, from_openai
-from .wire import upstream_url
 
 
 def upstream_headers(call: Call, target: Target, *, accept: str) -> dict[str, str]:

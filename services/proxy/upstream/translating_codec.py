@@ -11,15 +11,15 @@ from typing import Any
 
 import orjson
 
-from .codecs import ChatCodec, chat_to_completion, completion_to_chat, upstream_headers
+from ..routing.codec_contract import Call, StreamProcessor, UpstreamRequest
+from ..routing.registry import Target
+from ..translate import StreamTranslator, UsageTracker, translate_request, translate_response
+from ..translate.errors import ClientFormat
+from ..translate.ir import Format
+from ..translate.usage import Usage
+from .endpoints import upstream_url
+from .openai_passthrough import ChatCodec, chat_to_completion, completion_to_chat, upstream_headers
 from .openai_stream import OpenAIStream
-from .routing.codec_contract import Call, StreamProcessor, UpstreamRequest
-from .routing.registry import Target
-from .translate import StreamTranslator, UsageTracker, translate_request, translate_response
-from .translate.errors import ClientFormat
-from .translate.ir import Format
-from .translate.usage import Usage
-from .wire import upstream_url
 
 _CHAT = ChatCodec()
 # Bytes that mark a normal end of stream, per format (Gemini has no terminator event).

@@ -12,8 +12,8 @@ from typing import Any
 
 import orjson
 
-from .translate.openai import error_type as openai_error_type
-from .translate.usage import Usage, from_openai
+from ..translate.openai import error_type as openai_error_type
+from ..translate.usage import Usage, from_openai
 
 MAX_FRAME = 8 * 1024 * 1024
 _USAGE = b'"usage"'

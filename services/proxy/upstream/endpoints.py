@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from yarl import URL
 
-from .translate.ir import Format
+from ..translate.ir import Format
 
 # The wire format an upstream speaks.
 UpstreamFormat = Format

@@ -22,15 +22,15 @@ from aiohttp import web
 from services.core.errors import NotFound, TooManyRequests, Unavailable
 from services.core.logging import redact_text
 
-from .observability.metrics import Metrics
+from ..observability.metrics import Metrics
+from ..routing.codec_contract import Call, Codec, StreamProcessor
+from ..routing.cooldowns import NETWORK_ERROR, RETRYABLE_STATUSES, Cooldowns
+from ..routing.registry import Target, Tiers
+from ..routing.selector import Selector
+from ..translate.errors import error_body, upstream_message
+from ..usage.recorder import Recorder
 from .openai_stream import FrameTooLarge
-from .routing.codec_contract import Call, Codec, StreamProcessor
-from .routing.cooldowns import NETWORK_ERROR, RETRYABLE_STATUSES, Cooldowns
-from .routing.registry import Target, Tiers
-from .routing.selector import Selector
-from .translate.errors import error_body, upstream_message
-from .upstream import UpstreamClients, redirect_host
-from .usage.recorder import Recorder
+from .sessions import UpstreamClients, redirect_host
 
 log = structlog.get_logger(__name__)
 

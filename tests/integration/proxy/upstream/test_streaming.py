@@ -12,7 +12,7 @@ import pytest
 from services.proxy.app import OUTBOX
 from tests.fakes.openai_upstream import Reply
 
-from .harness import CLIENT_KEY, compat_config, eventually, run_proxy
+from ..harness import CLIENT_KEY, compat_config, eventually, run_proxy
 
 HEADERS = {"Authorization": f"Bearer {CLIENT_KEY}"}
 

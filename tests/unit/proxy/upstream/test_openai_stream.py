@@ -6,7 +6,7 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.proxy.openai_stream import OpenAIStream
+from services.proxy.upstream.openai_stream import OpenAIStream
 
 
 def _frame(obj) -> bytes:

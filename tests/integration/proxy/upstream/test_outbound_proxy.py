@@ -7,7 +7,7 @@ import pytest
 
 from tests.fakes.forward_proxy import HttpForwardProxy, Socks5Proxy
 
-from .harness import CLIENT_KEY, compat_config, run_proxy
+from ..harness import CLIENT_KEY, compat_config, run_proxy
 
 BODY = {"model": "gpt-test", "messages": [{"role": "user", "content": "hi"}]}
 

@@ -19,7 +19,7 @@ from google.genai import types
 from tests.fakes.gemini_upstream import FakeGemini
 from tests.fakes.wire_base import Reply
 
-from .harness import CLIENT_KEY, MANAGEMENT_KEY, run_proxy
+from ..harness import CLIENT_KEY, MANAGEMENT_KEY, run_proxy
 
 UPSTREAM_KEY = "vertex-express-key-0123"
 ROOT = "/v1/publishers/google/models/gemini-2.5-flash"

@@ -16,10 +16,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from services.proxy.appkeys import RUNTIME
-from services.proxy.upstream import RedirectRefused, UpstreamClients, upstream_session
+from services.proxy.upstream.sessions import RedirectRefused, UpstreamClients, upstream_session
 from tests.conftest import free_port
 
-from .harness import CLIENT_KEY, MANAGEMENT_KEY, run_proxy
+from ..harness import CLIENT_KEY, MANAGEMENT_KEY, run_proxy
 
 CLIENT = {"Authorization": f"Bearer {CLIENT_KEY}"}
 REDIRECTS = (301, 302, 303, 307, 308)
