@@ -16,10 +16,10 @@ from .appkeys import COOLDOWNS, EXECUTOR, METRICS, RUNTIME, SETTINGS, STORE
 from .config.loader import LoadedConfig
 from .config.paths import ProxyPaths
 from .config.store import ConfigStore
-from .control_panel import ControlPanel
 from .cors import install_cors
 from .inbound.request_body import NO_AUTO_DECOMPRESS
-from .management_wiring import ManagementBridge, install_management
+from .management.control_panel import ControlPanel
+from .management.wiring import ManagementBridge, install_management
 from .observability.metrics import Metrics
 from .routing.cooldowns import Cooldowns
 from .routing.runtime import RuntimeHolder

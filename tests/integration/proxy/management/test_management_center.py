@@ -12,7 +12,7 @@ from aiohttp import web
 from tests.conftest import free_port
 from tests.fakes.openai_upstream import Reply
 
-from .harness import CLIENT_KEY, MANAGEMENT_KEY, compat_config, run_proxy
+from ..harness import CLIENT_KEY, MANAGEMENT_KEY, compat_config, run_proxy
 
 ADMIN = {"Authorization": f"Bearer {MANAGEMENT_KEY}"}
 ORIGIN = "http://panel.example:5173"

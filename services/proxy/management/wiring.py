@@ -12,10 +12,17 @@ from datetime import UTC, datetime
 import aiohttp
 from aiohttp import web
 
-from .config.loader import LoadedConfig
-from .config.paths import ProxyPaths
-from .config.store import ConfigStore
-from .management import (
+from ..config.loader import LoadedConfig
+from ..config.paths import ProxyPaths
+from ..config.store import ConfigStore
+from ..observability.logfiles import ErrorLogWriter, MainLogHandler, run_log_janitor
+from ..routing.cooldowns import Cooldowns
+from ..routing.registry import served_models
+from ..routing.runtime import RuntimeHolder
+from ..upstream.sessions import UpstreamClients
+from ..usage.outbox import Outbox
+from ..usage.stats import CredentialStats
+from . import (
     AuthStats,
     CredentialInfo,
     ManagementContext,
@@ -24,13 +31,6 @@ from .management import (
     management_middleware,
     management_routes,
 )
-from .observability.logfiles import ErrorLogWriter, MainLogHandler, run_log_janitor
-from .routing.cooldowns import Cooldowns
-from .routing.registry import served_models
-from .routing.runtime import RuntimeHolder
-from .upstream.sessions import UpstreamClients
-from .usage.outbox import Outbox
-from .usage.stats import CredentialStats
 
 VERSION = "0.1.0"
 

@@ -32,9 +32,9 @@ import structlog
 from aiohttp import web
 from yarl import URL
 
-from .config.files import write_atomic
-from .config.model import ProxyConfig
-from .upstream.sessions import UpstreamClients
+from ..config.files import write_atomic
+from ..config.model import ProxyConfig
+from ..upstream.sessions import UpstreamClients
 
 log = structlog.get_logger(__name__)
 

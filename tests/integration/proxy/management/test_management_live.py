@@ -6,7 +6,7 @@ import aiohttp
 
 from tests.fakes.openai_upstream import Reply
 
-from .harness import CLIENT_KEY, MANAGEMENT_KEY, compat_config, eventually, run_proxy
+from ..harness import CLIENT_KEY, MANAGEMENT_KEY, compat_config, eventually, run_proxy
 
 ADMIN = {"Authorization": f"Bearer {MANAGEMENT_KEY}"}
 BODY = {"model": "gpt-test", "messages": [{"role": "user", "content": "hi"}]}

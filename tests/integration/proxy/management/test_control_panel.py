@@ -13,14 +13,14 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from services.proxy import control_panel
 from services.proxy.config.model import ProxyConfig
-from services.proxy.control_panel import DEFAULT_RELEASE_URL, ControlPanel, release_url
+from services.proxy.management import control_panel
+from services.proxy.management.control_panel import DEFAULT_RELEASE_URL, ControlPanel, release_url
 from services.proxy.upstream.sessions import UpstreamClients
 from tests.conftest import free_port
 from tests.fakes.github_releases import FakeReleases
 
-from .harness import CLIENT_KEY, run_proxy
+from ..harness import CLIENT_KEY, run_proxy
 
 V2 = b"<!doctype html><title>CPAMC</title><p>Management Center v2</p>"
 
