@@ -7,7 +7,7 @@ import json
 import aiohttp
 from structlog.testing import capture_logs
 
-from services.proxy.appkeys import STORE
+from services.proxy.http.app_objects import STORE
 
 from .harness import CLIENT_KEY, MANAGEMENT_KEY, compat_config, eventually, run_proxy
 

@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from services.proxy.appkeys import RUNTIME
+from services.proxy.http.app_objects import RUNTIME
 from services.proxy.upstream.sessions import RedirectRefused, UpstreamClients, upstream_session
 from tests.conftest import free_port
 

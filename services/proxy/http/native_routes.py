@@ -9,19 +9,19 @@ from yarl import URL
 
 from services.core.errors import BadRequest, NotFound
 
+from ..routing.codec_contract import Call, StreamProcessor
+from ..routing.registry import Target
+from ..routing.runtime import Runtime
+from ..translate import estimate_input_tokens
+from ..translate.sse import Frame, SSEParser
+from ..translate.usage import Usage
+from ..upstream.endpoints import count_tokens_url, gemini_count_url
+from ..upstream.executor import MAX_ERROR_BODY, read_capped
+from ..upstream.openai_passthrough import upstream_headers
+from ..upstream.translating_codec import TranslatingCodec
 from .access import authenticate
-from .appkeys import EXECUTOR, RUNTIME
-from .inference import begin_call
-from .routing.codec_contract import Call, StreamProcessor
-from .routing.registry import Target
-from .routing.runtime import Runtime
-from .translate import estimate_input_tokens
-from .translate.sse import Frame, SSEParser
-from .translate.usage import Usage
-from .upstream.endpoints import count_tokens_url, gemini_count_url
-from .upstream.executor import MAX_ERROR_BODY, read_capped
-from .upstream.openai_passthrough import upstream_headers
-from .upstream.translating_codec import TranslatingCodec
+from .app_objects import EXECUTOR, RUNTIME
+from .openai_routes import begin_call
 
 log = structlog.get_logger(__name__)
 _ANTHROPIC = TranslatingCodec("anthropic")

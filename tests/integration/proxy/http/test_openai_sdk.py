@@ -9,7 +9,7 @@ import pytest
 
 from tests.fakes.openai_upstream import Reply, ToolCall
 
-from .harness import CLIENT_KEY, compat_config, run_proxy
+from ..harness import CLIENT_KEY, compat_config, run_proxy
 
 
 @pytest.fixture

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .config.store import ConfigStore
-from .observability.metrics import Metrics
-from .routing.cooldowns import Cooldowns
-from .routing.runtime import RuntimeHolder
-from .settings import ProxySettings
-from .upstream.executor import Executor
+from ..config.store import ConfigStore
+from ..observability.metrics import Metrics
+from ..routing.cooldowns import Cooldowns
+from ..routing.runtime import RuntimeHolder
+from ..settings import ProxySettings
+from ..upstream.executor import Executor
 
 SETTINGS = web.AppKey("settings", ProxySettings)
 STORE = web.AppKey("store", ConfigStore)

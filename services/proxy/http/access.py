@@ -12,7 +12,7 @@ from aiohttp import web
 
 from services.core.errors import Unauthorized
 
-from .routing.runtime import Runtime
+from ..routing.runtime import Runtime
 
 
 def presented_key(request: web.Request) -> str:

@@ -11,27 +11,27 @@ from aiohttp import web
 
 from services.core.errors import AppError
 
-from . import inference, native_routes
-from .appkeys import COOLDOWNS, EXECUTOR, METRICS, RUNTIME, SETTINGS, STORE
-from .config.loader import LoadedConfig
-from .config.paths import ProxyPaths
-from .config.store import ConfigStore
+from ..config.loader import LoadedConfig
+from ..config.paths import ProxyPaths
+from ..config.store import ConfigStore
+from ..inbound.request_body import NO_AUTO_DECOMPRESS
+from ..management.control_panel import ControlPanel
+from ..management.wiring import ManagementBridge, install_management
+from ..observability.metrics import Metrics
+from ..routing.cooldowns import Cooldowns
+from ..routing.runtime import RuntimeHolder
+from ..routing.selector import Selector
+from ..settings import ProxySettings
+from ..translate.errors import ClientFormat, error_body
+from ..upstream.executor import Executor
+from ..upstream.sessions import UpstreamClients
+from ..usage.outbox import Outbox
+from ..usage.recorder import Recorder
+from ..usage.routes import usage_routes
+from ..usage.stats import CredentialStats
+from . import native_routes, openai_routes
+from .app_objects import COOLDOWNS, EXECUTOR, METRICS, RUNTIME, SETTINGS, STORE
 from .cors import install_cors
-from .inbound.request_body import NO_AUTO_DECOMPRESS
-from .management.control_panel import ControlPanel
-from .management.wiring import ManagementBridge, install_management
-from .observability.metrics import Metrics
-from .routing.cooldowns import Cooldowns
-from .routing.runtime import RuntimeHolder
-from .routing.selector import Selector
-from .settings import ProxySettings
-from .translate.errors import ClientFormat, error_body
-from .upstream.executor import Executor
-from .upstream.sessions import UpstreamClients
-from .usage.outbox import Outbox
-from .usage.recorder import Recorder
-from .usage.routes import usage_routes
-from .usage.stats import CredentialStats
 
 log = structlog.get_logger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -70,7 +70,7 @@ async def errors_and_metrics(request: web.Request, handler: Handler) -> web.Stre
         return _error_response(request, exc.status, exc.reason, None, {}, None)
     except Exception:
         log.exception(
-            "request_crashed", path=request.path, request_id=request.get(inference.REQUEST_ID)
+            "request_crashed", path=request.path, request_id=request.get(openai_routes.REQUEST_ID)
         )
         return _error_response(request, 500, "Internal proxy error", "internal_error", {}, None)
     finally:
@@ -87,7 +87,7 @@ def _error_response(
 ) -> web.Response:
     extra = details if isinstance(details, dict) else {}
     body = error_body(client_format(request.path), status, message, code, **extra)
-    rid = inference.request_id(request)
+    rid = openai_routes.request_id(request)
     return web.Response(
         body=body,
         status=status,
@@ -201,7 +201,7 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
         await upstream.close()
 
     app.cleanup_ctx.append(resources)
-    app.add_routes(inference.routes)
+    app.add_routes(openai_routes.routes)
     app.add_routes(native_routes.routes)
     app.add_routes(usage_routes(outbox, _accepted_usage_keys(settings)))
     app.add_routes(

@@ -7,7 +7,7 @@ import io
 import aiohttp
 import pytest
 
-from .harness import CLIENT_KEY, compat_config, run_proxy
+from ..harness import CLIENT_KEY, compat_config, run_proxy
 
 HEADERS = {"Authorization": f"Bearer {CLIENT_KEY}", "Content-Type": "application/json"}
 URL = "/v1/chat/completions"

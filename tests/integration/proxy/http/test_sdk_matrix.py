@@ -25,7 +25,7 @@ from tests.fakes.gemini_upstream import FakeGemini
 from tests.fakes.responses_upstream import FakeResponses
 from tests.fakes.wire_base import Reply
 
-from .harness import CLIENT_KEY, run_proxy
+from ..harness import CLIENT_KEY, run_proxy
 
 WEATHER = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
 CLIENT_MODELS = ("claude-client", "gpt-client", "gemini-client")

@@ -10,14 +10,14 @@ from aiohttp import web
 
 from services.core.errors import BadRequest
 
+from ..inbound.request_body import read_body
+from ..routing.codec_contract import Call, Codec
+from ..routing.runtime import Runtime
+from ..translate import parse_model_suffix
+from ..translate.errors import ClientFormat
+from ..upstream.translating_codec import CompletionsCodec, TranslatingCodec
 from .access import authenticate
-from .appkeys import EXECUTOR, RUNTIME
-from .inbound.request_body import read_body
-from .routing.codec_contract import Call, Codec
-from .routing.runtime import Runtime
-from .translate import parse_model_suffix
-from .translate.errors import ClientFormat
-from .upstream.translating_codec import CompletionsCodec, TranslatingCodec
+from .app_objects import EXECUTOR, RUNTIME
 
 _CHAT = TranslatingCodec("openai")
 _COMPLETIONS = CompletionsCodec()
