@@ -9,9 +9,16 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from urllib.parse import urlsplit
 
 from ..config.model import ApiKeyEntry, ModelMapping, OpenAICompatibility, ProviderKey, ProxyConfig
-from ..upstream.endpoints import UpstreamFormat, auth_headers
+from ..translate.ir import Format
+
+# The wire format an upstream speaks.
+UpstreamFormat = Format
+
+ANTHROPIC_VERSION = "2023-06-01"
+_OFFICIAL_ANTHROPIC = "api.anthropic.com"
 
 DEFAULT_BASE_URLS: Mapping[str, str] = {
     "claude": "https://api.anthropic.com",
@@ -84,6 +91,19 @@ class Credential:
     # Auth plus the entry's static headers, merged once; "$Name" headers are resolved per request.
     static_headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     copied_headers: Mapping[str, str] = field(default_factory=dict)
+
+
+def auth_headers(fmt: UpstreamFormat, base_url: str, secret: str) -> Mapping[str, str]:
+    """Headers that carry the credential, computed once per credential."""
+    if fmt == "gemini":
+        return {"x-goog-api-key": secret}
+    if fmt == "anthropic":
+        headers = {"x-api-key": secret, "anthropic-version": ANTHROPIC_VERSION}
+        if urlsplit(base_url).hostname != _OFFICIAL_ANTHROPIC:
+            # Anthropic-compatible gateways differ: some want x-api-key, some a Bearer token.
+            headers["Authorization"] = f"Bearer {secret}"
+        return headers
+    return {"Authorization": f"Bearer {secret}"}
 
 
 def _with_headers(cred: Credential) -> Credential:

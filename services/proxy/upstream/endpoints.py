@@ -1,20 +1,16 @@
-"""Where and how to call an upstream of each wire format: URL paths and auth headers."""
+"""Where to call an upstream of each wire format: the URL paths of generation and token counting.
+
+The headers that carry a credential are computed with the credential (`routing.credentials`).
+"""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
-from urllib.parse import urlsplit
 
 from yarl import URL
 
-from ..translate.ir import Format
+from ..routing.credentials import UpstreamFormat
 
-# The wire format an upstream speaks.
-UpstreamFormat = Format
-
-ANTHROPIC_VERSION = "2023-06-01"
-_OFFICIAL_ANTHROPIC = "api.anthropic.com"
 _GEMINI_ROOTS = ("/v1beta", "/v1", "/publishers/google")
 
 
@@ -48,16 +44,3 @@ def count_tokens_url(base_url: str) -> str:
     return base_url + (
         "/messages/count_tokens" if base_url.endswith("/v1") else "/v1/messages/count_tokens"
     )
-
-
-def auth_headers(fmt: UpstreamFormat, base_url: str, secret: str) -> Mapping[str, str]:
-    """Headers that carry the credential, computed once per credential."""
-    if fmt == "gemini":
-        return {"x-goog-api-key": secret}
-    if fmt == "anthropic":
-        headers = {"x-api-key": secret, "anthropic-version": ANTHROPIC_VERSION}
-        if urlsplit(base_url).hostname != _OFFICIAL_ANTHROPIC:
-            # Anthropic-compatible gateways differ: some want x-api-key, some a Bearer token.
-            headers["Authorization"] = f"Bearer {secret}"
-        return headers
-    return {"Authorization": f"Bearer {secret}"}
