@@ -29,8 +29,9 @@ from ..usage.outbox import Outbox
 from ..usage.recorder import Recorder
 from ..usage.routes import usage_routes
 from ..usage.stats import CredentialStats
-from . import native_routes, openai_routes
+from . import anthropic_routes, gemini_routes, openai_routes, responses_routes
 from .app_objects import COOLDOWNS, EXECUTOR, METRICS, RUNTIME, SETTINGS, STORE
+from .client_requests import REQUEST_ID, request_id
 from .cors import install_cors
 
 log = structlog.get_logger(__name__)
@@ -69,9 +70,7 @@ async def errors_and_metrics(request: web.Request, handler: Handler) -> web.Stre
             raise
         return _error_response(request, exc.status, exc.reason, None, {}, None)
     except Exception:
-        log.exception(
-            "request_crashed", path=request.path, request_id=request.get(openai_routes.REQUEST_ID)
-        )
+        log.exception("request_crashed", path=request.path, request_id=request.get(REQUEST_ID))
         return _error_response(request, 500, "Internal proxy error", "internal_error", {}, None)
     finally:
         request.app[METRICS].request(route_name, status, time.perf_counter() - started)
@@ -87,7 +86,7 @@ def _error_response(
 ) -> web.Response:
     extra = details if isinstance(details, dict) else {}
     body = error_body(client_format(request.path), status, message, code, **extra)
-    rid = openai_routes.request_id(request)
+    rid = request_id(request)
     return web.Response(
         body=body,
         status=status,
@@ -202,7 +201,9 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
 
     app.cleanup_ctx.append(resources)
     app.add_routes(openai_routes.routes)
-    app.add_routes(native_routes.routes)
+    app.add_routes(anthropic_routes.routes)
+    app.add_routes(responses_routes.routes)
+    app.add_routes(gemini_routes.routes)
     app.add_routes(usage_routes(outbox, _accepted_usage_keys(settings)))
     app.add_routes(
         [

@@ -1,11 +1,9 @@
-"""Client-facing routes of the Anthropic, Gemini and OpenAI Responses formats."""
+"""Client-facing Gemini routes: models, generateContent, streamGenerateContent, countTokens."""
 
 from __future__ import annotations
 
 import orjson
-import structlog
 from aiohttp import web
-from yarl import URL
 
 from services.core.errors import BadRequest, NotFound
 
@@ -15,76 +13,14 @@ from ..routing.runtime import Runtime
 from ..translate import estimate_input_tokens
 from ..translate.sse import Frame, SSEParser
 from ..translate.usage import Usage
-from ..upstream.endpoints import count_tokens_url, gemini_count_url
-from ..upstream.executor import MAX_ERROR_BODY, read_capped
-from ..upstream.openai_passthrough import upstream_headers
+from ..upstream.endpoints import gemini_count_url
+from ..upstream.token_count import first_target, upstream_count
 from ..upstream.translating_codec import TranslatingCodec
 from .access import authenticate
 from .app_objects import EXECUTOR, RUNTIME
-from .openai_routes import begin_call
+from .client_requests import begin_call
 
-log = structlog.get_logger(__name__)
-_ANTHROPIC = TranslatingCodec("anthropic")
 _GEMINI = TranslatingCodec("gemini")
-_RESPONSES = TranslatingCodec("responses")
-
-
-async def messages(request: web.Request) -> web.StreamResponse:
-    """Anthropic Messages (Claude Code sends `?beta=true`; the query is ignored)."""
-    call = await begin_call(request, "anthropic")
-    return await request.app[EXECUTOR].run(call, _ANTHROPIC)
-
-
-async def responses(request: web.Request) -> web.StreamResponse:
-    call = await begin_call(request, "responses")
-    return await request.app[EXECUTOR].run(call, _RESPONSES)
-
-
-def _first_target(runtime: Runtime, model: str, fmt: str) -> Target | None:
-    tiers = runtime.index.lookup(model)
-    if tiers is None:
-        raise NotFound(f"The model '{model}' does not exist", code="model_not_found")
-    return next((t for tier in tiers for t in tier if t.credential.fmt == fmt), None)
-
-
-async def _upstream_count(
-    request: web.Request, call: Call, target: Target, url: str | URL, body: bytes
-) -> dict[str, object] | None:
-    """Ask the upstream to count; None when it cannot (the caller estimates instead)."""
-    session, proxy = request.app[EXECUTOR].upstream.for_proxy(target.credential.proxy_url)
-    headers = upstream_headers(call, target, accept="application/json")
-    try:
-        async with session.post(
-            url,
-            data=body,
-            headers=headers,
-            proxy=proxy,
-            timeout=call.runtime.timeout_complete,
-            allow_redirects=False,  # never followed (docs/security.md): a 3xx means "estimate"
-        ) as resp:
-            data = await read_capped(resp, MAX_ERROR_BODY)
-            if resp.status != 200:
-                log.info("count_tokens_upstream_failed", status=resp.status)
-                return None
-    except Exception as exc:  # counting is best effort: any failure falls back to the estimate
-        log.info("count_tokens_upstream_failed", reason=type(exc).__name__)
-        return None
-    parsed = orjson.loads(data)
-    return parsed if isinstance(parsed, dict) else None
-
-
-async def count_tokens(request: web.Request) -> web.Response:
-    """Anthropic count_tokens: the upstream counts when it is Anthropic; else an estimate."""
-    call = await begin_call(request, "anthropic")
-    target = _first_target(call.runtime, call.model, "anthropic")
-    result = None
-    if target is not None:
-        body = dict(call.body, model=target.upstream_model)
-        url = count_tokens_url(target.credential.base_url)
-        result = await _upstream_count(request, call, target, url, orjson.dumps(body))
-    if result is None:
-        result = {"input_tokens": estimate_input_tokens(call.body, "anthropic")}
-    return web.Response(body=orjson.dumps(result), content_type="application/json")
 
 
 def _gemini_model(model_id: str) -> dict[str, object]:
@@ -178,12 +114,14 @@ async def gemini_action(request: web.Request) -> web.StreamResponse:
 
 async def _gemini_count(request: web.Request, model: str) -> web.Response:
     call = await begin_call(request, "gemini", model=model, stream=False)
-    target = _first_target(call.runtime, call.model, "gemini")
+    target = first_target(call.runtime, call.model, "gemini")
     result = None
     if target is not None:
         url = gemini_count_url(target.credential.base_url, target.upstream_model)
         body = {k: v for k, v in call.body.items() if k in ("contents", "generateContentRequest")}
-        result = await _upstream_count(request, call, target, url, orjson.dumps(body))
+        result = await upstream_count(
+            request.app[EXECUTOR].upstream, call, target, url, orjson.dumps(body)
+        )
     if result is None:
         if not isinstance(call.body.get("contents", []), list):
             raise BadRequest("'contents' must be a list", code="invalid_argument")
@@ -192,9 +130,6 @@ async def _gemini_count(request: web.Request, model: str) -> web.Response:
 
 
 routes = [
-    web.post("/v1/messages", messages),
-    web.post("/v1/messages/count_tokens", count_tokens),
-    web.post("/v1/responses", responses),
     web.get("/v1beta/models", gemini_models),
     # `.+`: a prefixed model id ("team/gemini-2.5-pro") arrives with its slash unescaped.
     web.get("/v1beta/models/{target:.+}", gemini_model),
