@@ -30,15 +30,22 @@ from ..usage.recorder import Recorder
 from ..usage.routes import usage_routes
 from ..usage.stats import CredentialStats
 from . import anthropic_routes, gemini_routes, openai_routes, responses_routes
-from .app_objects import COOLDOWNS, EXECUTOR, METRICS, RUNTIME, SETTINGS, STORE
+from .app_objects import (
+    COOLDOWNS,
+    EXECUTOR,
+    METRICS,
+    OUTBOX,
+    PANEL,
+    PATHS,
+    RUNTIME,
+    SETTINGS,
+    STORE,
+)
 from .client_requests import REQUEST_ID, request_id
 from .cors import install_cors
 
 log = structlog.get_logger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-OUTBOX = web.AppKey("outbox", Outbox)
-PATHS = web.AppKey("paths", ProxyPaths)
-PANEL = web.AppKey("control_panel", ControlPanel)
 
 
 def client_format(path: str) -> ClientFormat:

@@ -9,7 +9,7 @@ import openai
 import orjson
 import pytest
 
-from services.proxy.http.app import OUTBOX
+from services.proxy.http.app_objects import OUTBOX
 from tests.fakes.openai_upstream import Reply
 
 from ..harness import CLIENT_KEY, compat_config, eventually, run_proxy
