@@ -14,7 +14,7 @@ from services.proxy.translate.ir import Media, Reasoning, Text, ToolCall, ToolRe
 from services.proxy.translate.openai import read_request as read_openai
 from services.proxy.translate.responses import read_request as read_responses
 from services.proxy.translate.schema import for_gemini
-from tests.unit.translate import bodies
+from tests.unit.proxy.translate import bodies
 
 FORMATS = ["openai", "responses", "anthropic", "gemini"]
 CLIENTS = {

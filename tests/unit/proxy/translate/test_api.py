@@ -19,8 +19,8 @@ from services.proxy.translate import (
     usage_from_body,
 )
 from tests.fakes.wire_base import Reply
-from tests.unit.translate import bodies
-from tests.unit.translate.upstream_bytes import BODIES, STREAMS
+from tests.unit.proxy.translate import bodies
+from tests.unit.proxy.translate.upstream_bytes import BODIES, STREAMS
 
 FORMATS = ["openai", "responses", "anthropic", "gemini"]
 REPLY = Reply(text="Hi", tool=("f", {"a": 1}), input_tokens=40, output_tokens=6, cached_tokens=4)

@@ -9,7 +9,7 @@ from structlog.testing import capture_logs
 
 from services.proxy.http.app_objects import STORE
 
-from .harness import CLIENT_KEY, MANAGEMENT_KEY, compat_config, eventually, run_proxy
+from ..harness import CLIENT_KEY, MANAGEMENT_KEY, compat_config, eventually, run_proxy
 
 BODY = {"model": "gpt-test", "messages": [{"role": "user", "content": "hi"}]}
 

@@ -27,7 +27,7 @@ from services.proxy.translate.ir import (
 from services.proxy.translate.sse import SSEParser
 from services.proxy.translate.usage import Usage
 from tests.fakes.wire_base import Reply
-from tests.unit.translate.upstream_bytes import STREAMS
+from tests.unit.proxy.translate.upstream_bytes import STREAMS
 
 FORMATS = ["openai", "responses", "anthropic", "gemini"]
 TOOL_REPLY = Reply(
@@ -236,7 +236,7 @@ def test_upstream_error_frame_becomes_client_error():
 
 def test_responses_namespaced_and_custom_calls_get_their_shape_back():
     """Calls to Codex's namespace and custom tools come back with namespace / raw input."""
-    from tests.unit.translate.bodies import codex
+    from tests.unit.proxy.translate.bodies import codex
 
     reply = Reply(text="", tool=("mcp__repl__js", {"code": "1+1"}))
     translator = StreamTranslator("anthropic", "responses", "m", request=codex())

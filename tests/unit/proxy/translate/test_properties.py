@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from services.proxy.translate import StreamTranslator, formats, translate_response
 from services.proxy.translate.ir import EventLog, Reasoning, ResponseBuilder, Start, Text, ToolCall
 from tests.fakes.wire_base import Reply
-from tests.unit.translate.upstream_bytes import BODIES, STREAMS
+from tests.unit.proxy.translate.upstream_bytes import BODIES, STREAMS
 
 FORMATS = ["openai", "responses", "anthropic", "gemini"]
 PAIRS = [(s, t) for s in FORMATS for t in FORMATS]

@@ -12,7 +12,7 @@ from services.proxy.translate import StreamTranslator, UsageTracker, formats
 from services.proxy.translate.ir import ResponseBuilder, Text
 from services.proxy.translate.sse import SSEParser
 from tests.fakes.wire_base import Reply
-from tests.unit.translate.upstream_bytes import STREAMS
+from tests.unit.proxy.translate.upstream_bytes import STREAMS
 
 FORMATS = ["openai", "responses", "anthropic", "gemini"]
 JSON = st.recursive(
