@@ -390,7 +390,13 @@ def openai_chat(body: Json, model: str = "") -> list[str]:
     if "stream_options" in body and body.get("stream") is not True:
         out.add("stream_options", "only allowed when 'stream' is enabled")
     if OPENAI_REASONING.match(name):
-        for key in ("max_tokens", "stop", "top_p", "presence_penalty", "frequency_penalty"):
+        if "max_tokens" in body:
+            out.add(
+                "max_tokens",
+                "Unsupported parameter: 'max_tokens' is not supported with "
+                "this model. Use 'max_completion_tokens' instead.",
+            )
+        for key in ("stop", "top_p", "presence_penalty", "frequency_penalty"):
             if key in body:
                 out.add(key, f"Unsupported parameter: '{key}' is not supported with this model")
         if body.get("temperature") not in (None, 1):

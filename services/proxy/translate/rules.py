@@ -94,13 +94,17 @@ def conform(req: Request, target: Format, model: str) -> dict[str, str]:
     """Make `req` acceptable to `target` (in place). Returns {upstream tool name: client name}
     for every tool that had to be renamed, so the answer can carry the client's names."""
     limits = LIMITS[target]
-    req.system = [s for s in req.system if s and (limits.blank_ok or s.strip())]
-    _sampling(req, limits, target, model)
-    _stops(req, limits, target, model)
-    _max_tokens(req, limits, target, model)
+    if req.system:
+        req.system = [s for s in req.system if s and (limits.blank_ok or s.strip())]
+    reasoning = reasoning_model(target, model)
+    _sampling(req, limits, reasoning)
+    if req.stop:
+        _stops(req, limits, reasoning)
+    if req.max_tokens is not None:
+        _max_tokens(req, limits, target, model)
     req.messages = _messages(req, limits, target)
     _require_content(req, target)
-    renamed = _rename_tools(req, target, limits)
+    renamed = _rename_tools(req, target, limits) if req.tools or req.messages else {}
     _tool_choice(req)
     if target == "openai":
         _short_call_ids(req)
@@ -117,35 +121,38 @@ def _integer(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _clamp(value: float | None, high: float) -> float | None:
-    return None if value is None else min(max(value, 0.0), high)
+def _clamp(value: Any, high: float) -> float | None:
+    number = _number(value)
+    return None if number is None else min(max(number, 0.0), high)
 
 
 def reasoning_model(target: Format, model: str) -> bool:
     """OpenAI's reasoning models refuse sampling overrides, `stop` and `max_tokens`."""
-    info = catalog.lookup(model)
-    return target in ("openai", "responses") and info is not None and info.kind == "effort"
+    if target not in ("openai", "responses"):
+        return False
+    info = catalog.lookup(model, "openai")
+    return info is not None and info.kind == "effort"
 
 
-def _sampling(req: Request, limits: Limits, target: Format, model: str) -> None:
-    req.temperature = _clamp(_number(req.temperature), limits.temperature)
-    req.top_p = _clamp(_number(req.top_p), 1.0)
-    top_k = _integer(req.top_k)
-    req.top_k = top_k if limits.top_k and top_k is not None and top_k >= 1 else None
-    seed = _integer(req.seed)
-    span = limits.seed
-    req.seed = (
-        seed if span is not None and seed is not None and span[0] <= seed <= span[1] else None
-    )
-    if reasoning_model(target, model):
+def _sampling(req: Request, limits: Limits, reasoning: bool) -> None:
+    if reasoning:
         req.temperature = req.top_p = None
+    if req.temperature is not None:
+        req.temperature = _clamp(req.temperature, limits.temperature)
+    if req.top_p is not None:
+        req.top_p = _clamp(req.top_p, 1.0)
+    if req.top_k is not None:
+        top_k = _integer(req.top_k)
+        req.top_k = top_k if limits.top_k and top_k is not None and top_k >= 1 else None
+    if req.seed is not None:
+        seed, span = _integer(req.seed), limits.seed
+        ok = span is not None and seed is not None and span[0] <= seed <= span[1]
+        req.seed = seed if ok else None
 
 
-def _stops(req: Request, limits: Limits, target: Format, model: str) -> None:
+def _stops(req: Request, limits: Limits, reasoning: bool) -> None:
     stops = [s for s in req.stop if isinstance(s, str) and s and (limits.blank_ok or s.strip())]
-    if reasoning_model(target, model):
-        stops = []
-    req.stop = list(dict.fromkeys(stops))[: limits.max_stops]
+    req.stop = [] if reasoning else list(dict.fromkeys(stops))[: limits.max_stops]
 
 
 def _max_tokens(req: Request, limits: Limits, target: Format, model: str) -> None:
@@ -154,8 +161,8 @@ def _max_tokens(req: Request, limits: Limits, target: Format, model: str) -> Non
         req.max_tokens = None
         return
     value = max(value, limits.min_output)
-    info = catalog.lookup(model)
-    if target in ("anthropic", "gemini") and info is not None and info.max_output:
+    info = catalog.lookup(model, target)
+    if info is not None and info.max_output:
         value = min(value, info.max_output)
     req.max_tokens = value
 
@@ -165,10 +172,17 @@ def _messages(req: Request, limits: Limits, target: Format) -> list[Message]:
     """Parts the target cannot take are dropped or refused, empty messages go, tool calls and
     results are paired, and the user speaks first."""
     out: list[Message] = []
+    blank_ok = limits.blank_ok
     for msg in req.messages:
-        parts = [p for p in (_part(p, limits, target) for p in msg.parts) if p is not None]
-        if msg.role == "assistant" and target != "gemini":
-            parts = [p for p in parts if not isinstance(p, Media)]  # only Gemini models answer so
+        parts: list[Part] = []
+        for part in msg.parts:
+            if type(part) is Text:  # the common case, inline
+                if part.text and (blank_ok or not part.text.isspace()):
+                    parts.append(part)
+                continue
+            kept = _part(part, limits, target)
+            if kept is not None and not (msg.role == "assistant" and _no_media(kept, target)):
+                parts.append(kept)
         if not parts:
             continue
         if out and _joins(out[-1], msg.role):
@@ -181,6 +195,11 @@ def _messages(req: Request, limits: Limits, target: Format) -> list[Message]:
     return out
 
 
+def _no_media(part: Part, target: Format) -> bool:
+    """Only Gemini models answer with media: elsewhere an assistant turn carries none."""
+    return target != "gemini" and isinstance(part, Media)
+
+
 def _joins(previous: Message, role: str) -> bool:
     """Results of one turn's calls form one message, and so does an assistant turn whose calls
     are followed by more of its own content; other neighbours stay apart."""
@@ -191,12 +210,12 @@ def _joins(previous: Message, role: str) -> bool:
 
 def _part(part: Part, limits: Limits, target: Format) -> Part | None:
     if isinstance(part, Text):
-        return part if part.text and (limits.blank_ok or part.text.strip()) else None
+        return part if part.text and (limits.blank_ok or not part.text.isspace()) else None
     if isinstance(part, Media):
         return _media(part, target)
     if isinstance(part, Reasoning):
         replayable = limits.signed_reasoning and part.origin == target and part.signature
-        return part if replayable else None
+        return part if replayable and part.text else None
     if isinstance(part, ToolResult):
         content = [c for c in (_part(c, limits, target) for c in part.content) if c is not None]
         part.content = [c for c in content if isinstance(c, Text | Media)]
