@@ -160,7 +160,7 @@ def _max_tokens(req: Request, limits: Limits, target: Format, model: str) -> Non
     if value is None or value < 1:
         req.max_tokens = None
         return
-    value = max(value, limits.min_output)
+    value = min(max(value, limits.min_output), INT32[1])  # no provider counts further
     info = catalog.lookup(model, target)
     if info is not None and info.max_output:
         value = min(value, info.max_output)

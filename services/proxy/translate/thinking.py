@@ -225,6 +225,9 @@ def apply_native(body: Json, fmt: str, wanted: Thinking, model: str) -> None:
             reasoning["effort"] = effort
         body["reasoning"] = reasoning
     elif fmt == "anthropic":
+        choice = body.get("tool_choice")
+        if isinstance(choice, dict) and choice.get("type") in ("any", "tool"):
+            return  # Anthropic refuses thinking with a forced tool: the client's choice wins
         max_tokens = body.get("max_tokens") or anthropic_default_max_tokens(model)
         block, effort, body["max_tokens"] = anthropic_fields(wanted, model, max_tokens)
         body.pop("thinking", None)

@@ -105,6 +105,15 @@ def test_thinking_with_a_forced_tool_choice_is_left_off_for_claude():
     assert out["thinking"]["type"] == "enabled"
 
 
+def test_a_thinking_suffix_on_a_same_format_body_leaves_a_forced_tool_choice_alone():
+    tool = {"name": "f", "input_schema": {"type": "object"}}
+    body = {**_chat(max_tokens=100), "tools": [tool], "tool_choice": {"type": "any"}}
+    out = _go("anthropic", "anthropic", body, "claude-sonnet-4-5(high)")
+    assert "thinking" not in out and out["tool_choice"] == {"type": "any"}
+    body["tool_choice"] = {"type": "auto"}
+    assert _go("anthropic", "anthropic", body, "claude-sonnet-4-5(high)")["thinking"]
+
+
 def test_thinking_budget_stays_below_max_tokens():
     body = _chat(max_tokens=1, reasoning_effort="high")
     out = _go("openai", "anthropic", body, "claude-sonnet-4-5")
