@@ -231,7 +231,7 @@ def _anthropic_block(out: Problems, path: str, block: Json, role: str) -> None:
     elif kind == "tool_use":
         if role != "assistant":
             out.add(path, "tool_use blocks are only allowed in assistant messages")
-        if not isinstance(block.get("id"), str) or not ANTHROPIC_TOOL_ID.match(block["id"]):
+        if not isinstance(block.get("id"), str) or not ANTHROPIC_TOOL_ID.fullmatch(block["id"]):
             out.add(path + ".id", "String should match pattern '^[a-zA-Z0-9_-]+$'")
         if not isinstance(block.get("name"), str) or not block["name"]:
             out.add(path + ".name", "field required")
@@ -308,7 +308,7 @@ def _anthropic_tools(out: Problems, tools: Any) -> set[str]:
         if tool.get("type", "custom") not in ("custom", None):
             names.add(str(name))
             continue  # server tools: web_search_*, bash_*, ...
-        if not isinstance(name, str) or not ANTHROPIC_TOOL_NAME.match(name):
+        if not isinstance(name, str) or not ANTHROPIC_TOOL_NAME.fullmatch(name):
             out.add(f"tools.{i}.name", "String should match pattern '^[a-zA-Z0-9_-]{1,128}$'")
         elif name in names:
             out.add(f"tools.{i}.name", "tool names must be unique")
@@ -544,7 +544,7 @@ def _function_names(out: Problems, tools: Any, *, nested: bool) -> set[str]:
             out.add(f"tools[{i}].function", "field required")
             continue
         name = fn.get("name")
-        if not isinstance(name, str) or not OPENAI_NAME.match(name):
+        if not isinstance(name, str) or not OPENAI_NAME.fullmatch(name):
             out.add(f"tools[{i}].name", "string does not match pattern '^[a-zA-Z0-9_-]{1,64}$'")
         elif name in names:
             out.add(f"tools[{i}].name", f"duplicate function name {name!r}")
@@ -585,7 +585,7 @@ def _openai_response_format(out: Problems, fmt: Any) -> None:
 
 
 def _json_schema_name(out: Problems, path: str, name: Any) -> None:
-    if not isinstance(name, str) or not OPENAI_NAME.match(name):
+    if not isinstance(name, str) or not OPENAI_NAME.fullmatch(name):
         out.add(path, "must match '^[a-zA-Z0-9_-]{1,64}$'")
 
 
@@ -835,7 +835,7 @@ def _gemini_tools(out: Problems, tools: Any) -> set[str]:
         for j, decl in enumerate(decls if isinstance(decls, list) else []):
             path = f"tools[{i}].functionDeclarations[{j}]"
             name = decl.get("name") if isinstance(decl, dict) else None
-            if not isinstance(name, str) or not GEMINI_NAME.match(name):
+            if not isinstance(name, str) or not GEMINI_NAME.fullmatch(name):
                 out.add(
                     path + ".name",
                     "Invalid function name. Must start with a letter or an "

@@ -58,30 +58,61 @@ class Limits:
     top_k: bool
     seed: tuple[int, int] | None  # None: no seed field
     min_output: int
-    name: re.Pattern[str]  # tool names
+    name: re.Pattern[str]  # tool names (matched whole)
     name_max: int
     user_first: bool  # the first message must be the user's
     signed_reasoning: bool  # replays its own signed reasoning (Reasoning of this origin)
 
 
-_OPENAI_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+_OPENAI_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 LIMITS: dict[str, Limits] = {
-    "openai": Limits(2.0, 4, True, False, INT64, 1, _OPENAI_NAME, 64, False, False),
-    "responses": Limits(2.0, 0, True, False, None, 16, _OPENAI_NAME, 64, False, False),
+    "openai": Limits(
+        temperature=2.0,
+        max_stops=4,
+        blank_ok=True,
+        top_k=False,
+        seed=INT64,
+        min_output=1,
+        name=_OPENAI_NAME,
+        name_max=64,
+        user_first=False,
+        signed_reasoning=False,
+    ),
+    "responses": Limits(
+        temperature=2.0,
+        max_stops=0,
+        blank_ok=True,
+        top_k=False,
+        seed=None,
+        min_output=16,
+        name=_OPENAI_NAME,
+        name_max=64,
+        user_first=False,
+        signed_reasoning=False,
+    ),
     "anthropic": Limits(
-        1.0, 1 << 30, False, True, None, 1, re.compile(r"^[a-zA-Z0-9_-]{1,128}$"), 128, True, True
+        temperature=1.0,
+        max_stops=1 << 30,
+        blank_ok=False,
+        top_k=True,
+        seed=None,
+        min_output=1,
+        name=re.compile(r"[a-zA-Z0-9_-]{1,128}"),
+        name_max=128,
+        user_first=True,
+        signed_reasoning=True,
     ),
     "gemini": Limits(
-        2.0,
-        5,
-        True,
-        True,
-        INT32,
-        1,
-        re.compile(r"^[a-zA-Z_][a-zA-Z0-9_.:-]{0,63}$"),
-        64,
-        True,
-        True,
+        temperature=2.0,
+        max_stops=5,
+        blank_ok=True,
+        top_k=True,
+        seed=INT32,
+        min_output=1,
+        name=re.compile(r"[a-zA-Z_][a-zA-Z0-9_.:-]{0,63}"),
+        name_max=64,
+        user_first=True,
+        signed_reasoning=True,
     ),
 }
 _BAD_NAME_CHARS = {
@@ -387,7 +418,7 @@ def _all_names(req: Request) -> list[str]:
 def tool_name_map(names: list[str], target: Format) -> dict[str, str]:
     """{client name: upstream name} for the names `target` refuses; deterministic for a list."""
     limits = LIMITS[target]
-    taken = {n for n in names if limits.name.match(n)}
+    taken = {n for n in names if limits.name.fullmatch(n)}
     out: dict[str, str] = {}
     for name in names:
         if name in taken:

@@ -383,6 +383,11 @@ def test_long_and_badly_started_names_are_valid_everywhere():
     assert decl["name"] == "_1st-tool"
 
 
+def test_a_name_ending_in_a_newline_is_not_taken_for_a_valid_one():
+    body = _chat(tools=[{"type": "function", "function": {"name": "read\n"}}])
+    assert _go("openai", "anthropic", body)["tools"][0]["name"] == "read_"
+
+
 def test_duplicate_tool_names_keep_the_first_declaration():
     tool = {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
     out = _go("openai", "anthropic", _chat(tools=[tool, tool]))
