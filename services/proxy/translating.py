@@ -50,9 +50,9 @@ class PassthroughStream:
     def feed(self, chunk: bytes) -> bytes:
         self._tracker.feed(chunk)
         if not self.done:
-            window = self._tail + chunk  # a marker may straddle two reads
+            window = self._tail + chunk  # a marker may straddle reads, even tiny ones
             self.done = any(marker in window for marker in self._markers)
-            self._tail = chunk[-32:]
+            self._tail = window[-32:]
         return chunk
 
     def finish(self) -> bytes:

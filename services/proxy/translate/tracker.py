@@ -52,7 +52,7 @@ class UsageTracker:
 
     def _frame(self, data: bytes) -> None:
         if b"sage" not in data and (self.response_id is not None or self.fmt != "responses"):
-            return  # "usage" and "usageMetadata"
+            return  # "usage" and "usageMetadata"; a Responses stream's first frame, for its id
         try:
             obj = orjson.loads(data)
         except orjson.JSONDecodeError:
@@ -60,9 +60,11 @@ class UsageTracker:
         if not isinstance(obj, dict):
             return
         self.usage = _usage_of(self.fmt, obj, self.usage)
-        if self.response_id is None and isinstance(obj.get("response"), dict):
-            found = obj["response"].get("id")
-            self.response_id = found if isinstance(found, str) else None
+        if self.response_id is None and self.fmt == "responses":
+            # response.created comes first: one frame tells, later ones are not searched.
+            response = obj.get("response")
+            found = response.get("id") if isinstance(response, dict) else None
+            self.response_id = found if isinstance(found, str) else ""
 
     def _scan_sequence(self, chunk: bytes) -> None:
         """The last `"sequence_number": N` of the stream so far; a number cut between two reads

@@ -241,3 +241,13 @@ def test_an_error_after_a_relayed_responses_stream_keeps_its_sequence(cut):
     assert sequence == list(range(len(sequence)))
     assert [e["type"] for e in extra] == ["error", "response.failed"]
     assert extra[1]["response"]["id"] == events[0]["response"]["id"]
+
+
+def test_an_end_marker_split_over_three_reads_is_seen():
+    """Found by the split property: the relay kept only the last read as context, so a marker
+    cut into a short middle read went unseen and a complete stream counted as cut."""
+    stream = STREAMS["gemini"](Reply(text="hi"))
+    at = stream.index(b'"finishReason"') + 5
+    proc = PassthroughStream("gemini", "m")
+    _run(proc, stream, [at, at + 1])
+    assert proc.done
