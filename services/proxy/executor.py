@@ -283,6 +283,7 @@ class Executor:
             f"upstream answered a redirect ({resp.status}); upstream redirects are not followed"
         )
         return self._fail(call, target, started, 502, message)
+
     def _unsupported(self, call: Call, target: Target, exc: Unsupported) -> Failure:
         """This upstream cannot take the request (nothing was sent): another credential of the
         model may speak a format that can; if none does, the client gets this 400."""
