@@ -70,6 +70,9 @@ class FakeGemini(FakeServer):
         if method not in ("generateContent", "streamGenerateContent"):
             return web.json_response(error_json(404, f"unknown method {method}"), status=404)
         reply = self.next_reply()
+        problem = self.problem("gemini", body, model)
+        if problem:
+            return web.json_response(error_json(400, problem), status=400)
         if reply.status != 200:
             return web.json_response(error_json(reply.status, reply.error), status=reply.status)
         chunks = _chunks(reply, model)

@@ -40,6 +40,8 @@ import orjson
 from aiohttp import web
 from multidict import CIMultiDict
 
+from tests.fakes import provider_rules
+
 DEFAULT_MODELS = ("gpt-fake", "gpt-fake-mini")
 _SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
 _DONE = b"data: [DONE]\n\n"
@@ -118,6 +120,7 @@ class FakeOpenAI:
         self.host = host
         self.port = port  # 0 picks a free port at start
         self.default = Reply()
+        self.strict = True  # refuse bodies OpenAI refuses (tests.fakes.provider_rules)
         self.requests: list[Recorded] = []
         self.disconnected = asyncio.Event()  # set when a client leaves mid-reply
         self.hanging = asyncio.Event()  # set when a reply starts waiting at `hang_after`
@@ -230,7 +233,7 @@ class FakeOpenAI:
         body = recorded.body if isinstance(recorded.body, dict) else {}
         generated = reply.status == 200 and reply.body is None and reply.raw is None
         if request.method == "POST" and generated:
-            problem = _request_problem(recorded)
+            problem = _request_problem(recorded, self.strict)
             if problem:
                 return _json(400, _error_body(400, problem))
         stream = request.method == "POST" and body.get("stream") is True
@@ -299,11 +302,14 @@ async def _record(request: web.Request) -> Recorded:
     )
 
 
-def _request_problem(recorded: Recorded) -> str | None:
+def _request_problem(recorded: Recorded, strict: bool) -> str | None:
     if not isinstance(recorded.body, dict):
         return "We could not parse the JSON body of your request."
     if not isinstance(recorded.body.get("model"), str):
         return "you must provide a model parameter"
+    if strict and recorded.path == "/v1/chat/completions":
+        found = provider_rules.openai_chat(recorded.body)
+        return "; ".join(found[:3]) if found else None
     return None
 
 

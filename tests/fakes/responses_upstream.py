@@ -40,6 +40,9 @@ class FakeResponses(FakeServer):
         reply = self.next_reply()
         if not self.key_ok(request):
             return web.json_response(error_json(401, "Incorrect API key provided"), status=401)
+        problem = self.problem("responses", body)
+        if problem:
+            return web.json_response(error_json(400, problem), status=400)
         if reply.status != 200:
             return web.json_response(error_json(reply.status, reply.error), status=reply.status)
         model = body.get("model", "gpt-test")

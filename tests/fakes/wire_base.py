@@ -15,6 +15,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes import provider_rules
+
 
 @dataclass
 class Reply:
@@ -50,6 +52,7 @@ class FakeServer:
     """Base of the fakes: subclasses add routes in `routes()`."""
 
     api_key: str | None = None  # when set, requests must carry it
+    strict: bool = True  # refuse bodies the real provider refuses (tests.fakes.provider_rules)
     host: str = "127.0.0.1"
     port: int = 0
     requests: list[Recorded] = field(default_factory=list)
@@ -107,6 +110,13 @@ class FakeServer:
             Recorded(request.method, request.path, dict(request.query), dict(request.headers), body)
         )
         return body
+
+    def problem(self, fmt: str, body: Any, model: str = "") -> str | None:
+        """The first rule of the real provider that `body` breaks, or None."""
+        if not self.strict:
+            return None
+        found = provider_rules.problems(fmt, body, model)
+        return "; ".join(found[:3]) if found else None
 
     def key_ok(self, request: web.Request) -> bool:
         if self.api_key is None:

@@ -12,8 +12,8 @@ from typing import Any
 import orjson
 
 from services.core.errors import UpstreamError
-from services.proxy.translate import formats, responses, thinking
-from services.proxy.translate.ir import Format, Response, ResponseBuilder, Thinking
+from services.proxy.translate import formats, responses, rules, thinking
+from services.proxy.translate.ir import Format, Response, ResponseBuilder, Thinking, ToolCall
 from services.proxy.translate.stream import StreamTranslator
 from services.proxy.translate.thinking import parse_model_suffix
 from services.proxy.translate.tokens import estimate_input_tokens
@@ -45,10 +45,15 @@ def translate_request(
     model: str,
     stream: bool,
     thinking_override: Thinking | None = None,
+    tool_names: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The upstream body for a client body. `model` is the upstream model id (Gemini carries it
     in the URL, so a Gemini body has none). A `name(level|budget)` suffix on `model` or on the
-    body's own model, or `thinking_override`, wins over the body's native thinking field."""
+    body's own model, or `thinking_override`, wins over the body's native thinking field.
+
+    Across formats the body is made acceptable to the target (`rules.py`); what cannot be
+    raises `rules.Unsupported` (a 400). Tools renamed for the target are added to `tool_names`
+    as {upstream name: client name}, for `StreamTranslator` and `translate_response`."""
     model, wanted = parse_model_suffix(model)
     if wanted is None and isinstance(body.get("model"), str):
         wanted = parse_model_suffix(body["model"])[1]
@@ -58,6 +63,9 @@ def translate_request(
     req = formats.codec(source).read_request(body)
     if wanted is not None:
         req.thinking = wanted
+    renamed = rules.conform(req, target, model)
+    if tool_names is not None:
+        tool_names.update(renamed)
     return formats.codec(target).write_request(req, model, stream)
 
 
@@ -87,15 +95,21 @@ def translate_response(
     target: Format,
     model: str,
     request: dict[str, Any] | None = None,
+    tool_names: dict[str, str] | None = None,
 ) -> tuple[bytes, Usage]:
     """A non-stream upstream body (JSON, or a whole SSE stream from a stream-only upstream) in
     the client's format, and its usage. `model` is the name the client asked for; `request`
-    (the client's body) lets Responses clients get namespaced/custom tool calls back."""
+    (the client's body) lets Responses clients get namespaced/custom tool calls back;
+    `tool_names` gives renamed tools their client names back."""
     if source == target and not is_sse(body):
         return body, usage_from_body(source, body)
     resp = _read(body, source, target)
     if isinstance(resp, bytes):
         return resp, Usage()
+    if tool_names:
+        for part in resp.parts:
+            if isinstance(part, ToolCall):
+                part.name = tool_names.get(part.name, part.name)
     if target == "responses":
         hints = responses.tool_hints(request) if request else {}
         out = responses.write_response(resp, model, hints)

@@ -171,7 +171,7 @@ def write_request(req: Request, model: str, stream: bool) -> Json:
         if choice is not None:
             body["tool_choice"] = choice
     thinking_on = False
-    if req.thinking is not None and _thinking_allowed(messages):
+    if req.thinking is not None and _thinking_allowed(messages, body.get("tool_choice")):
         block, effort, max_tokens = thinking.anthropic_fields(req.thinking, model, max_tokens)
         if block is not None:
             body["thinking"] = block
@@ -181,7 +181,8 @@ def write_request(req: Request, model: str, stream: bool) -> Json:
     body["max_tokens"] = max_tokens
     if not thinking_on:  # Anthropic rejects sampling overrides while thinking
         _put(body, "temperature", req.temperature)
-        _put(body, "top_p", req.top_p)
+        # Recent Claude models refuse temperature and top_p together: temperature wins.
+        _put(body, "top_p", req.top_p if req.temperature is None else None)
         _put(body, "top_k", req.top_k)
     if req.stop:
         body["stop_sequences"] = req.stop
@@ -203,9 +204,12 @@ def _put(body: Json, key: str, value: Any) -> None:
         body[key] = value
 
 
-def _thinking_allowed(messages: list[Json]) -> bool:
-    """With thinking on, Anthropic wants the last assistant turn's tool use preceded by a signed
-    thinking block; a conversation from another format has none, so thinking is left off."""
+def _thinking_allowed(messages: list[Json], choice: Json | None) -> bool:
+    """Thinking is left off when Anthropic would refuse it: with a tool choice that forces a
+    tool, or when the last assistant turn's tool use is not preceded by a signed thinking block
+    (a conversation from another format has none)."""
+    if choice is not None and choice["type"] in ("any", "tool"):
+        return False
     for msg in reversed(messages):
         if msg["role"] == "assistant":
             kinds = [b.get("type") for b in msg["content"]]
@@ -237,12 +241,15 @@ def _write_messages(messages: list[Message]) -> list[Json]:
             out[-1]["content"].extend(blocks)
         else:
             out.append({"role": role, "content": blocks})
+    for turn in out:
+        if turn["role"] == "user":  # tool_result blocks must come first in their message
+            turn["content"].sort(key=lambda b: b["type"] != "tool_result")
     return out
 
 
 def _write_part(part: Any) -> Json | None:
     if isinstance(part, Text):
-        return {"type": "text", "text": part.text} if part.text else None
+        return {"type": "text", "text": part.text} if part.text.strip() else None
     if isinstance(part, Media):
         return _write_media(part)
     if isinstance(part, ToolCall):

@@ -6,6 +6,7 @@ Dated ids (`claude-haiku-4-5-20251001`) match their undated entry by prefix.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -107,8 +108,16 @@ _BY_ID = {m.id: m for m in MODELS}
 _BY_PREFIX = sorted(MODELS, key=lambda m: len(m.id), reverse=True)
 
 
-def lookup(model: str) -> ModelInfo | None:
-    """The catalog entry for an upstream model id, or None when it is not a known model."""
+def lookup(model: str, provider: str | None = None) -> ModelInfo | None:
+    """The catalog entry for an upstream model id, or None when it is not a known model (or,
+    with `provider`, not one of that provider's: a compatible upstream serving another
+    provider's model takes its own format's settings)."""
+    found = _lookup(model)
+    return found if provider is None or found is None or found.provider == provider else None
+
+
+@functools.lru_cache(maxsize=1024)  # a handful of upstream ids, looked up on every request
+def _lookup(model: str) -> ModelInfo | None:
     name = model.rsplit("/", 1)[-1].lower()
     found = _BY_ID.get(name)
     if found is not None:

@@ -39,6 +39,7 @@ class StreamReader:
         self.parser = SSEParser()
         self.skipped = 0
         self.ended = False
+        self.terminated = False  # the upstream sent its own end marker ([DONE], message_stop...)
 
     def feed(self, chunk: bytes) -> None:
         for event, data in self.parser.feed(chunk):
@@ -57,9 +58,7 @@ class StreamReader:
         if self.ended:
             return
         if data == b"[DONE]":
-            self.ended = True
-            self.on_close()
-            self.sink.end()
+            self.finish_end()
             return
         try:
             obj = orjson.loads(data)
@@ -81,6 +80,7 @@ class StreamReader:
 
     def finish_end(self) -> None:
         """The upstream sent its own terminal event."""
+        self.terminated = True
         if not self.ended:
             self.ended = True
             self.on_close()

@@ -239,6 +239,45 @@ class EventLog:
         self.events.append(End())
 
 
+class ClientNames:
+    """A Sink in front of another that gives tools renamed for the upstream
+    (`rules.conform`) the names the client declared."""
+
+    def __init__(self, sink: Sink, names: dict[str, str]) -> None:
+        self.sink = sink
+        self.names = names
+
+    def start(self, id: str | None, model: str | None) -> None:
+        self.sink.start(id, model)
+
+    def text(self, delta: str) -> None:
+        self.sink.text(delta)
+
+    def thinking(self, delta: str, signature: str | None) -> None:
+        self.sink.thinking(delta, signature)
+
+    def tool_start(self, index: int, call_id: str, name: str) -> None:
+        self.sink.tool_start(index, call_id, self.names.get(name, name))
+
+    def tool_args(self, index: int, delta: str) -> None:
+        self.sink.tool_args(index, delta)
+
+    def tool_end(self, index: int) -> None:
+        self.sink.tool_end(index)
+
+    def usage(self, usage: Usage) -> None:
+        self.sink.usage(usage)
+
+    def finish(self, reason: StopReason) -> None:
+        self.sink.finish(reason)
+
+    def error(self, message: str, status: int) -> None:
+        self.sink.error(message, status)
+
+    def end(self) -> None:
+        self.sink.end()
+
+
 class ResponseBuilder:
     """A Sink that folds a stream into a `Response` (used to aggregate SSE upstream bodies)."""
 

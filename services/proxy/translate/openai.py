@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from services.proxy.translate import media, schema, thinking
+from services.proxy.translate import media, rules, schema, thinking
 from services.proxy.translate import usage as usage_map
 from services.proxy.translate.codec import StreamReader, StreamWriter, dumps, new_id
 from services.proxy.translate.ir import (
@@ -187,7 +187,9 @@ def write_request(req: Request, model: str, stream: bool) -> Json:
             )
         if req.parallel_tool_calls is not None:
             body["parallel_tool_calls"] = req.parallel_tool_calls
-    _put(body, "max_tokens", req.max_tokens)
+    # OpenAI's reasoning models refuse max_tokens; other compatible upstreams may only know it.
+    limit_key = "max_completion_tokens" if rules.reasoning_model("openai", model) else "max_tokens"
+    _put(body, limit_key, req.max_tokens)
     _put(body, "temperature", req.temperature)
     _put(body, "top_p", req.top_p)
     _put(body, "seed", req.seed)
@@ -262,8 +264,7 @@ def _write_response_format(fmt: Json) -> Json:
 # ---------------------------------------------------------------- responses
 def read_response(body: Json) -> Response:
     resp = Response(id=body.get("id") or "", model=body.get("model") or "")
-    choices = body.get("choices") or [{}]
-    choice = choices[0] if isinstance(choices[0], dict) else {}
+    choice = _first_choice(body.get("choices"))
     message = choice.get("message") or {}
     for part in _read_assistant(message):
         if isinstance(part, Text | Reasoning | ToolCall):
@@ -272,6 +273,14 @@ def read_response(body: Json) -> Response:
     if isinstance(body.get("usage"), dict):
         resp.usage = usage_map.from_openai(body["usage"])
     return resp
+
+
+def _first_choice(choices: Any) -> Json:
+    """The choice with index 0 (n > 1 answers are not translated)."""
+    for choice in choices if isinstance(choices, list) else ():
+        if isinstance(choice, dict) and choice.get("index", 0) == 0:
+            return choice
+    return {}
 
 
 def write_response(resp: Response, model: str) -> Json:
@@ -336,9 +345,11 @@ class Reader(StreamReader):
         if not self._started:
             self._started = True
             self.sink.start(obj.get("id"), obj.get("model"))
-        choices = obj.get("choices")
-        if choices:
-            self._choice(choices[0])
+        for choice in obj.get("choices") or ():
+            # Only the first choice is translated (n > 1 has no equivalent elsewhere); chunks
+            # of other choices carry their own index and are left out.
+            if isinstance(choice, dict) and choice.get("index", 0) == 0:
+                self._choice(choice)
         usage = obj.get("usage")
         if isinstance(usage, dict):
             self.sink.usage(usage_map.from_openai(usage))

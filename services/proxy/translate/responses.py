@@ -567,6 +567,13 @@ class Writer(StreamWriter):
         self._text: list[str] = []
         self._tools: dict[int, tuple[int, Json, list[str]]] = {}
 
+    def resume(self, response_id: str, sequence: int) -> None:
+        """Continue a stream already relayed to the client (its response.created was sent):
+        the next event takes `sequence` and refers to `response_id`."""
+        self._opened = True
+        self._id = response_id or self._id
+        self._seq = sequence
+
     def _emit(self, kind: str, payload: Json) -> None:
         payload["type"] = kind
         payload["sequence_number"] = self._seq

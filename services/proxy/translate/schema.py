@@ -35,19 +35,26 @@ _GEMINI_KEYS = frozenset(
         "maximum",
     }
 )
+_GEMINI_TYPES = frozenset({"string", "number", "integer", "boolean", "array", "object"})
 _GEMINI_FORMATS = {"string": {"enum", "date-time"}, "integer": {"int32", "int64"}}
 _GEMINI_FORMATS["number"] = {"float", "double"}
 _MAX_DEPTH = 32
+# Keys whose value is a schema or a list of them: copied only through _clean, never raw.
+_STRUCTURED = frozenset({"properties", "items", "anyOf"})
 
 
 def for_gemini(schema: Json) -> Json:
     """A copy of `schema` that Gemini's `parameters` accepts (local $refs are inlined)."""
-    defs = {**(schema.get("definitions") or {}), **(schema.get("$defs") or {})}
+    defs = {**_dict(schema.get("definitions")), **_dict(schema.get("$defs"))}
     cleaned = _clean(schema, defs, 0)
     if cleaned.get("type") == "object" and not cleaned.get("properties"):
         cleaned.pop("properties", None)
         cleaned.pop("required", None)
     return cleaned
+
+
+def _dict(value: Any) -> Json:
+    return value if isinstance(value, dict) else {}
 
 
 def _clean(node: Any, defs: Json, depth: int) -> Json:
@@ -73,23 +80,42 @@ def _clean(node: Any, defs: Json, depth: int) -> Json:
                     out.setdefault(k, v)
         elif key == "const":
             out["enum"] = [str(value)]
-        elif key in _GEMINI_KEYS:
+        elif key in _GEMINI_KEYS and key not in _STRUCTURED:
             out[key] = value
     _fix_type(out)
     _fix_enum_and_format(out)
-    required = out.get("required")
+    _fix_shape(out)
+    return out
+
+
+def _fix_shape(out: Json) -> None:
+    """Gemini refuses an empty `properties`, an array without `items`, `required` names that
+    are not properties, and empty `enum`/`anyOf` lists."""
+    if "properties" in out and not out["properties"]:
+        del out["properties"]
+    if out.get("type") == "array" and "items" not in out:
+        out["items"] = {"type": "string"}  # what Gemini assumes an untyped array holds
+    for key in ("enum", "anyOf"):
+        if key in out and not out[key]:
+            del out[key]
+    required = out.pop("required", None)
     if isinstance(required, list):
         props = out.get("properties") or {}
-        out["required"] = [r for r in required if r in props]
-        if not out["required"]:
-            del out["required"]
-    return out
+        kept = [r for r in required if isinstance(r, str) and r in props]
+        if kept:
+            out["required"] = kept
 
 
 def _fix_type(out: Json) -> None:
     kind = out.get("type")
+    if kind == "null":
+        out["type"], out["nullable"] = "string", True
+    elif isinstance(kind, str) and kind.lower() not in _GEMINI_TYPES:
+        del out["type"]  # "any" and other types Gemini does not know
+    elif kind is not None and not isinstance(kind, str | list):
+        del out["type"]
     if isinstance(kind, list):
-        others = [k for k in kind if k != "null"]
+        others = [k for k in kind if isinstance(k, str) and k.lower() in _GEMINI_TYPES]
         if len(others) < len(kind):
             out["nullable"] = True
         if len(others) == 1:

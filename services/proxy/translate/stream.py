@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.proxy.translate import formats, responses
-from services.proxy.translate.ir import Format, StopReason
+from services.proxy.translate.ir import ClientNames, Format, Sink, StopReason
 from services.proxy.translate.usage import Usage
 
 Json = dict[str, Any]
@@ -15,7 +15,8 @@ class StreamTranslator:
     """Stateful: feed upstream chunks as they arrive (split anywhere), send what comes back.
 
     `request` is the client's original body; it is only read when the client speaks Responses,
-    to give namespaced and custom tool calls back their Codex shape.
+    to give namespaced and custom tool calls back their Codex shape. `tool_names` maps tools
+    renamed for the upstream back to the client's names (from `translate_request`).
     """
 
     def __init__(
@@ -26,11 +27,13 @@ class StreamTranslator:
         include_usage: bool = True,
         *,
         request: Json | None = None,
+        tool_names: dict[str, str] | None = None,
     ) -> None:
         hints = responses.tool_hints(request) if request and target == "responses" else {}
         self._writer = formats.stream_writer(target, model, include_usage, hints)
         self._writer.keep_signatures = source == target
-        self._reader = formats.codec(source).reader(self._writer)
+        sink: Sink = ClientNames(self._writer, tool_names) if tool_names else self._writer
+        self._reader = formats.codec(source).reader(sink)
         self.source = source
         self.target = target
 
@@ -46,6 +49,11 @@ class StreamTranslator:
     @property
     def finish_reason(self) -> StopReason | None:
         return self._writer.reason
+
+    @property
+    def complete(self) -> bool:
+        """The upstream said its answer is whole: a finish reason, or its own end marker."""
+        return self._writer.reason is not None or self._reader.terminated
 
     @property
     def skipped(self) -> int:

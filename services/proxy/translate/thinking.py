@@ -108,7 +108,7 @@ def clamp_level(level: str, supported: tuple[str, ...]) -> str:
 def openai_effort(thinking: Thinking, model: str) -> str | None:
     """The effort to send, or None to send no field (auto, or a model without reasoning)."""
     level = level_of(thinking)
-    info = catalog.lookup(model)
+    info = catalog.lookup(model, "openai")
     if level is None or (info is not None and info.kind == "none"):
         return None
     return clamp_level(level, info.levels if info is not None else OPENAI_LEVELS)
@@ -119,7 +119,7 @@ def anthropic_fields(
     thinking: Thinking, model: str, max_tokens: int
 ) -> tuple[Json | None, str | None, int]:
     """(thinking block or None, output_config.effort or None, max_tokens to send)."""
-    info = catalog.lookup(model)
+    info = catalog.lookup(model, "anthropic")
     kind = info.kind if info is not None else "budget"
     if kind == "none":
         return None, None, max_tokens
@@ -149,7 +149,7 @@ def anthropic_fields(
 
 
 def anthropic_default_max_tokens(model: str) -> int:
-    info = catalog.lookup(model)
+    info = catalog.lookup(model, "anthropic")
     if info is None or not info.max_output:
         return ANTHROPIC_DEFAULT_MAX_TOKENS
     return min(info.max_output, 32000)
@@ -157,7 +157,7 @@ def anthropic_default_max_tokens(model: str) -> int:
 
 # --- Gemini `generationConfig.thinkingConfig`.
 def gemini_config(thinking: Thinking, model: str) -> Json:
-    info = catalog.lookup(model)
+    info = catalog.lookup(model, "gemini")
     uses_levels = (
         (info.kind == "levels") if info is not None else catalog.gemini_generation(model) >= 3
     )
@@ -225,6 +225,9 @@ def apply_native(body: Json, fmt: str, wanted: Thinking, model: str) -> None:
             reasoning["effort"] = effort
         body["reasoning"] = reasoning
     elif fmt == "anthropic":
+        choice = body.get("tool_choice")
+        if isinstance(choice, dict) and choice.get("type") in ("any", "tool"):
+            return  # Anthropic refuses thinking with a forced tool: the client's choice wins
         max_tokens = body.get("max_tokens") or anthropic_default_max_tokens(model)
         block, effort, body["max_tokens"] = anthropic_fields(wanted, model, max_tokens)
         body.pop("thinking", None)

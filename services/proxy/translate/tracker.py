@@ -2,30 +2,45 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
 
+from services.proxy.translate import formats, responses
 from services.proxy.translate import usage as usage_map
 from services.proxy.translate.ir import Format
 from services.proxy.translate.sse import SSEParser
 from services.proxy.translate.usage import Usage
 
 Json = dict[str, Any]
+_SEQUENCE = b'"sequence_number":'
+_DIGITS = re.compile(rb"\s*(\d+)")
 
 
 class UsageTracker:
     """Observes stream chunks (split anywhere) and keeps the latest usage; never alters them.
 
-    Only frames that mention "usage" are decoded, so relaying stays close to free.
+    Only frames that mention "usage" are decoded, so relaying stays close to free. For a
+    Responses stream it also keeps the response id and the last `sequence_number`, so an error
+    the proxy adds (`error`) continues the stream instead of starting a new one.
     """
 
     def __init__(self, fmt: Format) -> None:
         self.fmt = fmt
         self.usage = Usage()
         self._parser = SSEParser()
+        self.response_id: str | None = None
+        self.sequence = -1  # the highest sequence_number seen (Responses)
+        self._seq_tail = b""
 
     def feed(self, chunk: bytes) -> None:
+        if self.fmt == "responses":
+            self._scan_sequence(chunk)
+            if self.response_id is None:  # until response.created: every frame is read
+                for _event, data in self._parser.feed(chunk):
+                    self._frame(data)
+                return
         if self._parser.idle and chunk.endswith(b"\n\n") and b"sage" not in chunk:
             return  # whole frames, none about usage: nothing to parse
         for _event, data in self._parser.feed(chunk):
@@ -36,14 +51,39 @@ class UsageTracker:
             self._frame(data)
 
     def _frame(self, data: bytes) -> None:
-        if b"sage" not in data:  # "usage" and "usageMetadata"
-            return
+        if b"sage" not in data and (self.response_id is not None or self.fmt != "responses"):
+            return  # "usage" and "usageMetadata"; a Responses stream's first frame, for its id
         try:
             obj = orjson.loads(data)
         except orjson.JSONDecodeError:
             return
-        if isinstance(obj, dict):
-            self.usage = _usage_of(self.fmt, obj, self.usage)
+        if not isinstance(obj, dict):
+            return
+        self.usage = _usage_of(self.fmt, obj, self.usage)
+        if self.response_id is None and self.fmt == "responses":
+            # response.created comes first: one frame tells, later ones are not searched.
+            response = obj.get("response")
+            found = response.get("id") if isinstance(response, dict) else None
+            self.response_id = found if isinstance(found, str) else ""
+
+    def _scan_sequence(self, chunk: bytes) -> None:
+        """The last `"sequence_number": N` of the stream so far; a number cut between two reads
+        is read whole once the next read arrives (numbers only grow, so the maximum wins)."""
+        window = self._seq_tail + chunk
+        at = window.rfind(_SEQUENCE)
+        if at >= 0:
+            found = _DIGITS.match(window, at + len(_SEQUENCE))
+            if found:
+                self.sequence = max(self.sequence, int(found.group(1)))
+        self._seq_tail = window[-40:]
+
+    def error(self, model: str, message: str, status: int) -> bytes:
+        """An in-stream error after the relayed frames, in the stream's own format."""
+        writer = formats.stream_writer(self.fmt, model, True, {})
+        if isinstance(writer, responses.Writer) and self.sequence >= 0:
+            writer.resume(self.response_id or "", self.sequence + 1)
+        writer.error(message, status)
+        return writer.take()
 
 
 def _usage_of(fmt: str, obj: Json, previous: Usage) -> Usage:

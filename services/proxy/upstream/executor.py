@@ -28,6 +28,7 @@ from ..routing.cooldowns import NETWORK_ERROR, RETRYABLE_STATUSES, Cooldowns
 from ..routing.registry import Target, Tiers
 from ..routing.selector import Selector
 from ..translate.errors import error_body, upstream_message
+from ..translate.rules import Unsupported
 from ..usage.recorder import Recorder
 from .openai_stream import FrameTooLarge
 from .sessions import UpstreamClients, redirect_host
@@ -59,6 +60,7 @@ class Failure:
     retry_after: float | None
     failover: bool
     target: Target
+    code: str = "upstream_error"
 
 
 # Writes one request error log (blocking; run in a thread).
@@ -230,7 +232,10 @@ class Executor:
     ) -> web.StreamResponse | Failure:
         runtime = call.runtime
         timeouts = runtime.config.timeouts
-        upstream = codec.build(call, target)
+        try:
+            upstream = codec.build(call, target)
+        except Unsupported as exc:
+            return self._unsupported(call, target, exc)
         session, proxy = self.upstream.for_proxy(target.credential.proxy_url)
         started = time.monotonic()
         client_timeout = runtime.timeout_stream if call.stream else runtime.timeout_complete
@@ -278,6 +283,18 @@ class Executor:
             f"upstream answered a redirect ({resp.status}); upstream redirects are not followed"
         )
         return self._fail(call, target, started, 502, message)
+
+    def _unsupported(self, call: Call, target: Target, exc: Unsupported) -> Failure:
+        """This upstream cannot take the request (nothing was sent): another credential of the
+        model may speak a format that can; if none does, the client gets this 400."""
+        log.info(
+            "request_unsupported",
+            request_id=call.request_id,
+            auth_index=target.credential.id,
+            model=target.upstream_model,
+            reason=exc.message[:200],
+        )
+        return Failure(400, b"", "", exc.message, None, True, target, exc.code)
 
     async def _upstream_error(
         self, call: Call, target: Target, started: float, resp: aiohttp.ClientResponse
@@ -505,7 +522,7 @@ class Executor:
         if json_body:
             message = upstream_message(failure.body) or message
         return web.Response(
-            body=error_body(call.client_fmt, status, message, "upstream_error"),
+            body=error_body(call.client_fmt, status, message, failure.code),
             status=status,
             content_type="application/json",
             headers=headers,

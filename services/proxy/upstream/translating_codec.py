@@ -50,9 +50,9 @@ class PassthroughStream:
     def feed(self, chunk: bytes) -> bytes:
         self._tracker.feed(chunk)
         if not self.done:
-            window = self._tail + chunk  # a marker may straddle two reads
+            window = self._tail + chunk  # a marker may straddle reads, even tiny ones
             self.done = any(marker in window for marker in self._markers)
-            self._tail = chunk[-32:]
+            self._tail = window[-32:]
         return chunk
 
     def finish(self) -> bytes:
@@ -60,7 +60,7 @@ class PassthroughStream:
         return b""
 
     def error(self, message: str, status: int) -> bytes:
-        return StreamTranslator(self.fmt, self.fmt, self.model).error(message, status)
+        return self._tracker.error(self.model, message, status)
 
 
 class TranslatedStream:
@@ -78,9 +78,9 @@ class TranslatedStream:
         return self._translator.feed(chunk)
 
     def finish(self) -> bytes:
-        # Without the upstream's own finish, the stream was cut: the caller writes an error
-        # instead of terminal frames that would pretend the answer is complete.
-        if self._translator.finish_reason is None:
+        # Without the upstream's own finish or end marker, the stream was cut: the caller
+        # writes an error instead of terminal frames that would pretend the answer is complete.
+        if not self._translator.complete:
             return b""
         self.done = True
         return self._translator.finish()
@@ -117,6 +117,7 @@ class TranslatingCodec:
             and thinking is None
             and (self._fmt == "gemini" or call.body.get("model") == target.upstream_model)
         )
+        renamed: dict[str, str] = {}
         if untouched and isinstance(raw, bytes):
             data = raw
         else:
@@ -127,8 +128,10 @@ class TranslatingCodec:
                 model=target.upstream_model,
                 stream=call.stream,
                 thinking_override=thinking,
+                tool_names=renamed,
             )
             data = orjson.dumps(body)
+        call.extra["tool_names"] = renamed  # this attempt's renames, for its answer
         accept = "text/event-stream" if call.stream else "application/json"
         headers = upstream_headers(call, target, accept=accept)
         if cred.fmt == "anthropic" and self._fmt == "anthropic":
@@ -148,6 +151,7 @@ class TranslatingCodec:
             target=self._fmt,
             model=call.model,
             request=call.body,
+            tool_names=call.extra.get("tool_names"),
         )
 
     def stream(self, call: Call, target: Target) -> StreamProcessor:
@@ -156,7 +160,12 @@ class TranslatingCodec:
         if self._same(target):
             return PassthroughStream(self._fmt, call.model)
         translator = StreamTranslator(
-            target.credential.fmt, self._fmt, call.model, _wants_usage(call), request=call.body
+            target.credential.fmt,
+            self._fmt,
+            call.model,
+            _wants_usage(call),
+            request=call.body,
+            tool_names=call.extra.get("tool_names"),
         )
         return TranslatedStream(translator)
 

@@ -195,7 +195,9 @@ class TestScripts:
             await sdk.chat.completions.create(model="gpt-fake", messages=MESSAGES)
         assert caught.value.response.headers["retry-after"] == "7"
         assert caught.value.code == "rate_limit_exceeded"
-        async with http.post(f"{fake.base_url}/chat/completions", json={"model": "x"}) as response:
+        async with http.post(
+            f"{fake.base_url}/chat/completions", json={"model": "x", "messages": MESSAGES}
+        ) as response:
             assert response.status == 200  # another key is unaffected
 
     async def test_custom_body_and_raw(self, fake, http):
@@ -203,9 +205,9 @@ class TestScripts:
         fake.once(Reply(status=418, body={"teapot": True}))
         fake.once(Reply(raw=b"not json at all"))
         url = f"{fake.base_url}/chat/completions"
-        async with http.post(url, json={"model": "x"}) as response:
+        async with http.post(url, json={"model": "x", "messages": MESSAGES}) as response:
             assert (response.status, await response.json()) == (418, {"teapot": True})
-        async with http.post(url, json={"model": "x"}) as response:
+        async with http.post(url, json={"model": "x", "messages": MESSAGES}) as response:
             assert await response.read() == b"not json at all"
 
     async def test_headers_delay(self, fake, sdk):

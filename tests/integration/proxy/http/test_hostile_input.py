@@ -65,7 +65,7 @@ async def test_client_key_sources(proxy, headers, query, expected):
     """The key is accepted from every documented place; missing and wrong keys are 401."""
     status, body = await _call(
         proxy,
-        b'{"model": "gpt-test", "messages": []}',
+        b'{"model": "gpt-test", "messages": [{"role": "user", "content": "hi"}]}',
         {**headers, "Content-Type": "application/json"},
         URL + query,
     )

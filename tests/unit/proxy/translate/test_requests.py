@@ -271,6 +271,7 @@ def test_anthropic_tool_ids_are_sanitised():
     body = {
         "model": "m",
         "messages": [
+            {"role": "user", "content": "go"},
             {
                 "role": "assistant",
                 "content": None,
@@ -286,8 +287,8 @@ def test_anthropic_tool_ids_are_sanitised():
         ],
     }
     out = _go("openai", "anthropic", body)
-    assert out["messages"][0]["content"][0]["id"] == "call_1_x"
-    assert out["messages"][1]["content"][0]["tool_use_id"] == "call_1_x"
+    assert out["messages"][1]["content"][0]["id"] == "call_1_x"
+    assert out["messages"][2]["content"][0]["tool_use_id"] == "call_1_x"
 
 
 def test_gemini_schema_cleanup():
