@@ -34,7 +34,7 @@ from yarl import URL
 
 from ..config.files import write_atomic
 from ..config.model import ProxyConfig
-from ..upstream.sessions import UpstreamClients
+from ..upstream.sessions import UpstreamClients, read_capped
 
 log = structlog.get_logger(__name__)
 
@@ -99,17 +99,10 @@ def _sha256_of(digest: str) -> str:
     return value if algorithm in ("", "sha256") else ""
 
 
-async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+async def _read_ok(resp: aiohttp.ClientResponse, limit: int) -> bytes:
     if resp.status != 200:
         raise ValueError(f"HTTP {resp.status}")
-    if resp.content_length is not None and resp.content_length > limit:
-        raise ValueError(f"larger than {limit} bytes")
-    data = bytearray()
-    async for chunk in resp.content.iter_chunked(64 * 1024):
-        data += chunk
-        if len(data) > limit:
-            raise ValueError(f"larger than {limit} bytes")
-    return bytes(data)
+    return await read_capped(resp, limit)
 
 
 def _store(path: Path, data: bytes) -> None:
@@ -251,7 +244,7 @@ class ControlPanel:
             ) as resp:
                 location = resp.headers.get("Location")
                 if resp.status not in _REDIRECTS or not location:
-                    return await _read_capped(resp, limit)
+                    return await _read_ok(resp, limit)
             following = target.join(URL(location))
             if following.scheme not in ("https", target.scheme):
                 raise ValueError(f"redirect to a {following.scheme or 'relative'} URL")

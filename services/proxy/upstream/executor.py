@@ -31,7 +31,7 @@ from ..translate.errors import error_body, upstream_message
 from ..translate.rules import Unsupported
 from ..usage.recorder import Recorder
 from .openai_stream import FrameTooLarge
-from .sessions import UpstreamClients, redirect_host
+from .sessions import UpstreamClients, read_capped, redirect_host
 
 log = structlog.get_logger(__name__)
 
@@ -80,22 +80,6 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
         return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
     except (TypeError, ValueError):
         return None
-
-
-async def read_capped(resp: aiohttp.ClientResponse, cap: int) -> bytes:
-    """Read a whole upstream body, refusing to hold more than `cap` (decoded) bytes."""
-    length = resp.content_length
-    if length is not None and length > cap:
-        raise aiohttp.ClientPayloadError(f"upstream body of {length} bytes")
-    if length is not None and "Content-Encoding" not in resp.headers:
-        return await resp.read()  # the length is the body's: one bounded read
-    # A coded body's length is the compressed one; aiohttp inflates in bounded pieces here.
-    buf = bytearray()
-    async for chunk in resp.content.iter_any():
-        buf += chunk
-        if len(buf) > cap:
-            raise aiohttp.ClientPayloadError("upstream body too large")
-    return bytes(buf)
 
 
 class Executor:

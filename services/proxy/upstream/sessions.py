@@ -26,6 +26,10 @@ class RedirectRefused(aiohttp.ClientError):
     """An upstream answered a redirect on a request that did not opt out of following it."""
 
 
+class BodyTooLarge(aiohttp.ClientPayloadError):
+    """An upstream body is larger than its reader holds."""
+
+
 async def _refuse_redirect(
     _session: aiohttp.ClientSession,
     _context: SimpleNamespace,
@@ -62,6 +66,27 @@ def redirect_host(resp: aiohttp.ClientResponse) -> str:
         return "?"
 
 
+async def read_capped(resp: aiohttp.ClientResponse, cap: int) -> bytes:
+    """Read a whole upstream body, refusing to hold more than `cap` (decoded) bytes."""
+    length = resp.content_length
+    if length is not None and length > cap:
+        raise BodyTooLarge(f"upstream body of {length} bytes")
+    if length is not None and "Content-Encoding" not in resp.headers:
+        return await resp.read()  # the length is the body's: one bounded read
+    # A coded body's length is the compressed one; aiohttp inflates in bounded pieces here.
+    buf = bytearray()
+    async for chunk in resp.content.iter_any():
+        buf += chunk
+        if len(buf) > cap:
+            raise BodyTooLarge("upstream body too large")
+    return bytes(buf)
+
+
+def is_direct(proxy_url: str) -> bool:
+    """True when a `proxy-url` setting means no proxy at all."""
+    return proxy_url.strip().lower() in _DIRECT
+
+
 def _connector() -> aiohttp.TCPConnector:
     return aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=60)
 
@@ -82,7 +107,7 @@ class UpstreamClients:
         return self._default
 
     def for_proxy(self, proxy_url: str) -> tuple[aiohttp.ClientSession, str | None]:
-        if proxy_url.strip().lower() in _DIRECT:
+        if is_direct(proxy_url):
             return self.default, None
         if proxy_url.startswith(("socks5://", "socks5h://", "socks4://")):
             session = self._socks.get(proxy_url)

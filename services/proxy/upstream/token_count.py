@@ -12,9 +12,9 @@ from services.core.errors import NotFound
 from ..routing.codec_contract import Call
 from ..routing.registry import Target
 from ..routing.runtime import Runtime
-from .executor import MAX_ERROR_BODY, read_capped
+from .executor import MAX_ERROR_BODY
 from .openai_passthrough import upstream_headers
-from .sessions import UpstreamClients
+from .sessions import UpstreamClients, read_capped
 
 log = structlog.get_logger(__name__)
 
