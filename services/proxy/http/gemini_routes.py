@@ -7,15 +7,11 @@ from aiohttp import web
 
 from services.core.errors import BadRequest, NotFound
 
-from ..routing.codec_contract import Call, StreamProcessor
-from ..routing.registry import Target
 from ..routing.runtime import Runtime
 from ..translate import estimate_input_tokens
-from ..translate.sse import Frame, SSEParser
-from ..translate.usage import Usage
 from ..upstream.endpoints import gemini_count_url
 from ..upstream.token_count import first_target, upstream_count
-from ..upstream.translating_codec import TranslatingCodec
+from ..upstream.translating_codec import GeminiJsonCodec, TranslatingCodec
 from .access import authenticate
 from .app_objects import EXECUTOR, RUNTIME
 from .client_requests import begin_call
@@ -47,51 +43,6 @@ async def gemini_model(request: web.Request) -> web.Response:
     if runtime.index.lookup(model_id) is None:
         raise NotFound(f"models/{model_id} is not found", code="model_not_found")
     return web.Response(body=orjson.dumps(_gemini_model(model_id)), content_type="application/json")
-
-
-class JsonArrayStream:
-    """`streamGenerateContent` without `alt=sse`: the same frames as one streamed JSON array."""
-
-    def __init__(self, inner: StreamProcessor) -> None:
-        self._inner = inner
-        self._parser = SSEParser()
-        self._count = 0
-
-    @property
-    def tokens(self) -> Usage | None:
-        return self._inner.tokens
-
-    @property
-    def done(self) -> bool:
-        return self._inner.done
-
-    def _elements(self, frames: list[Frame]) -> bytes:
-        out = []
-        for _event, data in frames:
-            if data and data != b"[DONE]":
-                out.append((b"[" if self._count == 0 else b",\n") + data)
-                self._count += 1
-        return b"".join(out)
-
-    def _close(self) -> bytes:
-        return self._elements(self._parser.flush()) + (b"]" if self._count else b"[]")
-
-    def feed(self, chunk: bytes) -> bytes:
-        return self._elements(self._parser.feed(self._inner.feed(chunk)))
-
-    def finish(self) -> bytes:
-        return self._elements(self._parser.feed(self._inner.finish())) + self._close()
-
-    def error(self, message: str, status: int) -> bytes:
-        return self._elements(self._parser.feed(self._inner.error(message, status))) + self._close()
-
-
-class GeminiJsonCodec(TranslatingCodec):
-    def __init__(self) -> None:
-        super().__init__("gemini")
-
-    def stream(self, call: Call, target: Target) -> StreamProcessor:
-        return JsonArrayStream(super().stream(call, target))
 
 
 _GEMINI_JSON = GeminiJsonCodec()

@@ -16,6 +16,7 @@ from ..routing.registry import Target
 from ..translate import StreamTranslator, UsageTracker, translate_request, translate_response
 from ..translate.errors import ClientFormat
 from ..translate.ir import Format
+from ..translate.sse import Frame, SSEParser
 from ..translate.usage import Usage
 from .endpoints import upstream_url
 from .openai_passthrough import ChatCodec, chat_to_completion, completion_to_chat, upstream_headers
@@ -173,14 +174,11 @@ class TranslatingCodec:
         return self._same(target)
 
 
-class CompletionStream:
-    """Chat stream frames (already in OpenAI's format) rewritten as legacy completion chunks."""
+class WrappedStream:
+    """A stream processor around another: usage and completion are the inner one's."""
 
     def __init__(self, inner: StreamProcessor) -> None:
         self._inner = inner
-        self._outer = OpenAIStream(
-            strip_usage=False, rewrite=lambda obj: chat_to_completion(obj, delta=True)
-        )
 
     @property
     def tokens(self) -> Usage | None:
@@ -189,6 +187,16 @@ class CompletionStream:
     @property
     def done(self) -> bool:
         return self._inner.done
+
+
+class CompletionStream(WrappedStream):
+    """Chat stream frames (already in OpenAI's format) rewritten as legacy completion chunks."""
+
+    def __init__(self, inner: StreamProcessor) -> None:
+        super().__init__(inner)
+        self._outer = OpenAIStream(
+            strip_usage=False, rewrite=lambda obj: chat_to_completion(obj, delta=True)
+        )
 
     def feed(self, chunk: bytes) -> bytes:
         return self._outer.feed(self._inner.feed(chunk))
@@ -225,3 +233,42 @@ class CompletionsCodec(TranslatingCodec):
 
     def stream(self, call: Call, target: Target) -> StreamProcessor:
         return CompletionStream(super().stream(call, target))
+
+
+class JsonArrayStream(WrappedStream):
+    """`streamGenerateContent` without `alt=sse`: the same frames as one streamed JSON array."""
+
+    def __init__(self, inner: StreamProcessor) -> None:
+        super().__init__(inner)
+        self._parser = SSEParser()
+        self._count = 0
+
+    def _elements(self, frames: list[Frame]) -> bytes:
+        out = []
+        for _event, data in frames:
+            if data and data != b"[DONE]":
+                out.append((b"[" if self._count == 0 else b",\n") + data)
+                self._count += 1
+        return b"".join(out)
+
+    def _close(self) -> bytes:
+        return self._elements(self._parser.flush()) + (b"]" if self._count else b"[]")
+
+    def feed(self, chunk: bytes) -> bytes:
+        return self._elements(self._parser.feed(self._inner.feed(chunk)))
+
+    def finish(self) -> bytes:
+        return self._elements(self._parser.feed(self._inner.finish())) + self._close()
+
+    def error(self, message: str, status: int) -> bytes:
+        return self._elements(self._parser.feed(self._inner.error(message, status))) + self._close()
+
+
+class GeminiJsonCodec(TranslatingCodec):
+    """Gemini clients streaming without `alt=sse`: the answer as one streamed JSON array."""
+
+    def __init__(self) -> None:
+        super().__init__("gemini")
+
+    def stream(self, call: Call, target: Target) -> StreamProcessor:
+        return JsonArrayStream(super().stream(call, target))
