@@ -48,19 +48,7 @@ class OpenAIUpstream:
         await self._fake.__aexit__(*exc)
 
     def push(self, reply: Reply) -> None:
-        calls = (
-            [openai_upstream.ToolCall(reply.tool[0], json.dumps(reply.tool[1]))]
-            if reply.tool
-            else []
-        )
-        self._fake.once(
-            openai_upstream.Reply(
-                text=reply.text,
-                tool_calls=calls,
-                prompt_tokens=reply.input_tokens,
-                completion_tokens=reply.output_tokens,
-            )
-        )
+        self._fake.once(openai_upstream.reply_from(reply))
 
     @property
     def last(self):
