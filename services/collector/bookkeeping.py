@@ -32,24 +32,6 @@ class RejectedEvent:
     raw: object
 
 
-@dataclass(frozen=True, slots=True)
-class CollectorState:
-    """The one row of collector_state."""
-
-    leader_id: str | None
-    leader_since: datetime | None
-    heartbeat_at: datetime | None
-    status: str
-    last_run_started_at: datetime | None
-    last_success_at: datetime | None
-    last_error: str | None
-    last_error_at: datetime | None
-    events_stored: int
-    events_rejected: int
-    wake_requested_at: datetime | None
-    wake_reason: str | None
-
-
 async def get_cursor(conn: Connection, instance_id: str) -> Cursor | None:
     """The cursor of a proxy instance, if the collector has seen it."""
     async with conn.cursor(row_factory=class_row(Cursor)) as cur:
@@ -167,16 +149,3 @@ async def mark_run(
         " updated_at = now()",
         {"status": status, "stored": stored, "rejected": rejected, "error": error},
     )
-
-
-async def get_state(conn: Connection) -> CollectorState:
-    """The collector's state row (it always exists)."""
-    async with conn.cursor(row_factory=class_row(CollectorState)) as cur:
-        await cur.execute(
-            "SELECT leader_id, leader_since, heartbeat_at, status, last_run_started_at,"
-            " last_success_at, last_error, last_error_at, events_stored, events_rejected,"
-            " wake_requested_at, wake_reason FROM collector_state"
-        )
-        row = await cur.fetchone()
-        assert row is not None
-        return row

@@ -163,8 +163,3 @@ class ProxyConfig(_Section):
     @property
     def body_limit_bytes(self) -> int:
         return int(self.request_body_limit_mb * 1024 * 1024)
-
-
-def known_keys(model: type[BaseModel]) -> set[str]:
-    """The YAML key names a section model understands (aliases where set)."""
-    return {field.alias or name for name, field in model.model_fields.items()}
