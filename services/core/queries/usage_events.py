@@ -15,13 +15,8 @@ import orjson
 from psycopg import sql
 
 from services.core.db import Connection
+from services.core.latency_histogram import HIST_BUCKETS
 
-HIST_BUCKETS = 16
-# Mirrors usage_latency_bounds() in SQL: bucket i covers [bound i, bound i+1) milliseconds.
-LATENCY_BOUNDS_MS: tuple[int, ...] = (
-    *(0, 100, 250, 500, 750, 1000, 1500, 2000),
-    *(3000, 5000, 7500, 10000, 15000, 20000, 30000, 60000),
-)
 TOKEN_COLUMNS = (
     "input_tokens",
     "output_tokens",
