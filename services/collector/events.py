@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from services.core.queries.usage_events import TEXT_COLUMNS, TOKEN_COLUMNS, NewEvent
+from services.collector.usage_events import TEXT_COLUMNS, TOKEN_COLUMNS, NewEvent
 
 _TOKEN_FIELDS = TOKEN_COLUMNS
 _TEXT_FIELDS = TEXT_COLUMNS

@@ -10,13 +10,12 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import structlog
 
-from services.collector import bookkeeping
+from services.collector import bookkeeping, usage_events
 from services.collector.bookkeeping import Cursor, RejectedEvent
 from services.collector.events import Rejected, TimeWindow, parse_event
 from services.collector.sources import Page, SourceError, UsageSource
+from services.collector.usage_events import NewEvent
 from services.core.db import Connection
-from services.core.queries import usage_events
-from services.core.queries.usage_events import NewEvent
 
 log = structlog.get_logger(__name__)
 

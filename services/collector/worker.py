@@ -19,7 +19,7 @@ import aiohttp
 import psycopg
 import structlog
 
-from services.collector import bookkeeping
+from services.collector import bookkeeping, usage_events
 from services.collector.feed import ProxyFeed
 from services.collector.health import HealthServer
 from services.collector.ingest import PageResult, PageStore, retention_cutoff
@@ -27,7 +27,6 @@ from services.collector.settings import CollectorSettings
 from services.collector.sources import SourceError, UsageSource
 from services.collector.status import CollectorStatus, Metrics, ProxyStatus
 from services.core.db import Connection, connect
-from services.core.queries import usage_events
 
 log = structlog.get_logger(__name__)
 
