@@ -24,15 +24,20 @@ def _sdk(px) -> openai.AsyncOpenAI:
 STREAM_BODY = {"model": "gpt-test", "messages": [{"role": "user", "content": "hi"}], "stream": True}
 
 
-async def test_keepalive_comments_fill_upstream_silence(fake, tmp_path):
-    """While the upstream is silent the client receives `: keep-alive` comments."""
-    fake.default = Reply(chunks=["a", "b"], chunk_delay=0.6)
-    config = compat_config(fake.base_url, ["k"], streaming={"keepalive-seconds": 0.2})
+async def _streamed(tmp_path, config: dict) -> bytes:
+    """The raw body of one streamed chat request through a proxy running `config`."""
     async with run_proxy(tmp_path, config) as px, aiohttp.ClientSession() as session:
         async with session.post(
             f"{px.base_url}/v1/chat/completions", json=STREAM_BODY, headers=HEADERS
         ) as resp:
-            body = await resp.read()
+            return await resp.read()
+
+
+async def test_keepalive_comments_fill_upstream_silence(fake, tmp_path):
+    """While the upstream is silent the client receives `: keep-alive` comments."""
+    fake.default = Reply(chunks=["a", "b"], chunk_delay=0.6)
+    config = compat_config(fake.base_url, ["k"], streaming={"keepalive-seconds": 0.2})
+    body = await _streamed(tmp_path, config)
     assert b": keep-alive\n\n" in body
     assert body.rstrip().endswith(b"data: [DONE]")
 
@@ -104,10 +109,6 @@ async def test_idle_timeout_ends_a_stalled_stream_with_an_error(fake, tmp_path):
     """A stream that stalls longer than timeouts.idle ends with an in-stream error."""
     fake.default = Reply(chunks=["a", "b", "c"], hang_after=1)
     config = compat_config(fake.base_url, ["k"], timeouts={"idle": 0.3})
-    async with run_proxy(tmp_path, config) as px, aiohttp.ClientSession() as session:
-        async with session.post(
-            f"{px.base_url}/v1/chat/completions", json=STREAM_BODY, headers=HEADERS
-        ) as resp:
-            body = await resp.read()
+    body = await _streamed(tmp_path, config)
     fake.release()
     assert b"upstream idle timeout" in body and body.rstrip().endswith(b"data: [DONE]")
