@@ -100,5 +100,5 @@ def _resources(settings: DashboardSettings, pool: Pool, http: aiohttp.ClientSess
     client = ManagementClient(
         http, settings.proxy_urls, settings.management_api_key.get_secret_value()
     )
-    sync = ProxySync(client, settings.encryption_key, digest(key))
+    sync = ProxySync(client, settings.encryption_key, digest(key), settings.fetch_models_allowed)
     return Resources(pool=pool, http=http, client=client, sync=sync, catalog_key=key)

@@ -57,9 +57,10 @@ async def change_password(request: Request) -> Response:
 async def save_limits(request: Request) -> Response:
     admin = await page_admin(request)
     data = await raw_body(request)
-    key, value = admin_settings.check(data.get("key"), data.get("value"))
+    # An unticked checkbox sends nothing: for a yes/no setting that means "no".
+    key, value = admin_settings.check(data.get("key"), data.get("value", ""))
     await admin_settings.write(deps.pool(request), deps.actor(request, admin), key, value)
-    return flash.redirect(request, BACK, "Limit saved.")
+    return flash.redirect(request, BACK, "Setting saved.")
 
 
 @form_action(BACK)
