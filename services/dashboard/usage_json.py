@@ -126,6 +126,7 @@ def freshness_json(view: FreshnessView) -> dict[str, Any]:
         "lastErrorAt": s.last_error_at,
         "wakeRequestedAt": s.wake_requested_at,
         "newestEventAt": s.newest_event_at,
+        "collectedAny": s.collected_any,
     }
 
 

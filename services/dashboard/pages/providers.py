@@ -31,6 +31,7 @@ from services.dashboard.queries.users import User
 from services.dashboard.schemas import CustomProviderIn
 from services.dashboard.ssrf import stored_refusal
 from services.dashboard.templating import render
+from services.dashboard.wording import plural
 
 BACK = "/dashboard/providers"
 
@@ -304,7 +305,8 @@ async def resync(request: Request) -> Response:
             "Resync failed for: " + "; ".join(f"{r.proxy} ({r.message})" for r in failed),
             "error",
         )
-    return flash.redirect(request, BACK, f"Everything is in sync on {len(results)} proxy(ies).")
+    done = plural(len(results), "proxy")
+    return flash.redirect(request, BACK, f"Everything is in sync on {done}.")
 
 
 @form_action(BACK)

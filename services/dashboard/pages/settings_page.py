@@ -18,6 +18,7 @@ from services.dashboard import (
 from services.dashboard.inputs import raw_body
 from services.dashboard.pages.common import form_action, page_admin, page_user
 from services.dashboard.templating import render
+from services.dashboard.wording import plural
 
 BACK = "/dashboard/settings"
 
@@ -70,7 +71,7 @@ async def revoke_sessions(request: Request) -> Response:
         deps.pool(request), deps.actor(request, admin), deps.settings(request).session_days
     )
     response = flash.redirect(
-        request, BACK, f"Signed out {ended} session(s); you have a fresh one."
+        request, BACK, f"Signed out {plural(ended, 'session')}; you have a fresh one."
     )
     return _with_session(request, response, token)
 

@@ -219,5 +219,6 @@ def test_key_made_in_the_browser_works_at_the_real_proxy(
     assert reply.json()["choices"][0]["message"]["content"]
     page.goto(real_dashboard.url + "/dashboard")
     expect(page.get_by_text("gpt-test", exact=True)).to_be_visible()
+    expect(page.get_by_text("1 model · source")).to_be_visible()  # not "1 models"
     shot(page, "overview-real-proxy")
     assert not console.errors, "\n".join(console.errors)
