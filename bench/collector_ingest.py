@@ -31,7 +31,11 @@ from services.core.migrate import migrate
 from tests.integration.collector.helpers import API_KEY, settings_for
 from tools import localpg
 
-HIST_SUM = "ARRAY[" + ", ".join(f"sum(latency_hist[{i}])::bigint" for i in range(1, 17)) + "]"
+HIST_SUM = (
+    "ARRAY["
+    + ", ".join(f"sum(latency_hist[{i}])::bigint" for i in range(1, HIST_BUCKETS + 1))
+    + "]"
+)
 SUMS = (
     "sum(requests)::bigint AS requests, sum(failures)::bigint AS failures,"
     " sum(input_tokens)::bigint AS input, sum(output_tokens)::bigint AS output,"
@@ -47,7 +51,8 @@ PAGE_QUERIES = {
     "series_hourly": f"SELECT bucket_start, {SUMS}, {HIST_SUM} FROM usage_hourly_users"
     f" WHERE {WINDOW} GROUP BY 1 ORDER BY 1",
     "totals_p95_by_user": f"SELECT user_id, {SUMS},"
-    f" usage_hist_quantile({HIST_SUM}, 0.95, max(latency_ms_max)) FROM usage_hourly_users"
+    f" usage_hist_quantile({HIST_SUM}, 0.95, min(latency_ms_min), max(latency_ms_max))"
+    " FROM usage_hourly_users"
     f" WHERE {WINDOW} GROUP BY ROLLUP (user_id)",
     "breakdowns_daily": f"SELECT dimension, provider, value, {SUMS}, {HIST_SUM}"
     f" FROM usage_daily_dims WHERE {DAYS} GROUP BY 1, 2, 3",
@@ -149,12 +154,13 @@ _METRIC_SUMS = (
     "sum(requests), sum(failures), sum(input_tokens), sum(output_tokens),"
     " sum(reasoning_tokens), sum(cached_tokens), sum(cache_read_tokens),"
     " sum(cache_creation_tokens), sum(total_tokens), sum(cost_usd), sum(latency_ms_sum),"
-    " sum(latency_count), sum(ttft_ms_sum), sum(ttft_count), max(latency_ms_max), " + HIST_SUM
+    " sum(latency_count), sum(ttft_ms_sum), sum(ttft_count), max(latency_ms_max),"
+    " min(latency_ms_min), " + HIST_SUM
 )
 _METRIC_COLUMNS = (
     "requests, failures, input_tokens, output_tokens, reasoning_tokens, cached_tokens,"
     " cache_read_tokens, cache_creation_tokens, total_tokens, cost_usd, latency_ms_sum,"
-    " latency_count, ttft_ms_sum, ttft_count, latency_ms_max, latency_hist"
+    " latency_count, ttft_ms_sum, ttft_count, latency_ms_max, latency_ms_min, latency_hist"
 )
 
 
@@ -182,12 +188,13 @@ def _generate_sql(total_events: int) -> str:
     TRUNCATE usage_hourly, usage_hourly_users, usage_hourly_dims, usage_daily_dims;
     INSERT INTO usage_hourly (bucket_start, user_id, api_key_id, provider, model, credential,
         requests, failures, input_tokens, output_tokens, reasoning_tokens, cached_tokens,
-        total_tokens, cost_usd, latency_ms_sum, latency_count, latency_ms_max, latency_hist)
+        total_tokens, cost_usd, latency_ms_sum, latency_count, latency_ms_max, latency_ms_min,
+        latency_hist)
     SELECT h, k % 20, lpad(to_hex(k), 16, '0'), 'p' || (m % 4), 'model-' || m,
            'cred-' || (m % 4) || '-' || (k % 3),
            {per_row}, {per_row} / 20, {per_row} * 900, {per_row} * 300, {per_row} * 20,
            {per_row} * 200, {per_row} * 1200, {per_row} * 0.004, {per_row} * 2500, {per_row},
-           30000, ARRAY[{hist}]
+           30000, 40, ARRAY[{hist}]
     FROM generate_series(date_trunc('hour', now()) - interval '719 hours',
                          date_trunc('hour', now()), interval '1 hour') AS h,
          generate_series(1, 200) AS k,

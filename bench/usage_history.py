@@ -37,19 +37,23 @@ from tests.integration.usage.asgi import dashboard, sign_in
 from tools import localpg
 
 USERS = 20
-# Share of requests per latency bucket (sums to 1), so histograms look like real traffic.
-HIST_SHARE = (0.02, 0.05, 0.08, 0.1, 0.1, 0.12, 0.12, 0.1, 0.1, 0.07, 0.05, 0.04, 0.02, 0.01,
-              0.01, 0.01)  # fmt: skip
+# Share of requests per latency bucket (sums to 1, one per LATENCY_BOUNDS_MS bucket), so
+# histograms look like real traffic: a few fast answers, most between 0.25 s and 20 s.
+HIST_SHARE = (0, 0, 0, 0, 0.002, 0.003, 0.005, 0.005, 0.005, 0.01, 0.02, 0.05, 0.08, 0.1,
+              0.1, 0.12, 0.12, 0.1, 0.1, 0.07, 0.05, 0.03, 0.015, 0.008, 0.004, 0.002,
+              0.001)  # fmt: skip
+assert len(HIST_SHARE) == HIST_BUCKETS and abs(sum(HIST_SHARE) - 1) < 1e-9
 METRICS = (
     "requests, failures, input_tokens, output_tokens, reasoning_tokens, cached_tokens,"
     " cache_read_tokens, cache_creation_tokens, total_tokens, cost_usd, latency_ms_sum,"
-    " latency_count, latency_ms_max, ttft_ms_sum, ttft_count, latency_hist"
+    " latency_count, latency_ms_max, latency_ms_min, ttft_ms_sum, ttft_count, latency_hist"
 )
 SUMS = (
     "sum(requests), sum(failures), sum(input_tokens), sum(output_tokens),"
     " sum(reasoning_tokens), sum(cached_tokens), sum(cache_read_tokens),"
     " sum(cache_creation_tokens), sum(total_tokens), sum(cost_usd), sum(latency_ms_sum),"
-    " sum(latency_count), max(latency_ms_max), sum(ttft_ms_sum), sum(ttft_count), ARRAY["
+    " sum(latency_count), max(latency_ms_max), min(latency_ms_min), sum(ttft_ms_sum),"
+    " sum(ttft_count), ARRAY["
     + ", ".join(f"sum(latency_hist[{i}])::bigint" for i in range(1, HIST_BUCKETS + 1))
     + "]"
 )
@@ -65,7 +69,7 @@ def _hourly_sql(events: int, keys: int, start: datetime, hours: int) -> str:
     SELECT h, 2 + k % {USERS}, lpad(to_hex(k), 16, '0'), 'p' || (m % 4), 'model-' || m,
            'cred-' || (m % 4) || '-' || (k % 3),
            r, r / 20, r * 900, r * 300, r * 20, r * 200, r * 200, r * 10, r * 1200,
-           r * 0.0072, r * 2600, r, 60000, r * 400, r, ARRAY[{hist}]
+           r * 0.0072, r * 2600, r, 60000, 4, r * 400, r, ARRAY[{hist}]
     FROM (SELECT h, k, m, greatest(1, ({per_row} * (0.5 + random()))::bigint) AS r
           FROM generate_series('{start.isoformat()}'::timestamptz,
                                '{start.isoformat()}'::timestamptz + interval '{hours - 1} hours',

@@ -83,7 +83,7 @@ _SCALARS += ("ttft_ms", "stream", "failed", "status_code")
 # Rollup metric columns and how two partial values of each merge.
 _ADDED: tuple[str, ...] = ("requests", "failures", *TOKEN_COLUMNS, "cost_usd", "latency_ms_sum")
 _ADDED += ("latency_count", "ttft_ms_sum", "ttft_count")
-_METRICS = (*_ADDED, "latency_ms_max", "latency_hist")
+_METRICS = (*_ADDED, "latency_ms_max", "latency_ms_min", "latency_hist")
 _DIMS = ("user_id", "api_key_id", "provider", "model", "credential")
 
 
@@ -113,6 +113,7 @@ def _aggregate_inserted() -> sql.Composed:
         sql.SQL("coalesce(sum(ttft_ms), 0)"),
         sql.SQL("count(ttft_ms)"),
         sql.SQL("max(latency_ms)"),
+        sql.SQL("min(latency_ms)"),
         _hist("count(*) FILTER (WHERE bucket = {i})"),
     ]
     return sql.SQL(
@@ -123,9 +124,11 @@ def _aggregate_inserted() -> sql.Composed:
 
 
 def _sums() -> sql.Composed:
-    """Re-aggregate `agg` rows: add the sums, keep the max, add histograms element-wise."""
+    """Re-aggregate `agg` rows: add the sums, keep the max and min, add histograms
+    element-wise."""
     sums: list[sql.Composable] = [sql.SQL("sum({})").format(sql.Identifier(c)) for c in _ADDED]
-    sums += [sql.SQL("max(latency_ms_max)"), _hist("sum(latency_hist[{i}])")]
+    sums += [sql.SQL("max(latency_ms_max)"), sql.SQL("min(latency_ms_min)")]
+    sums.append(_hist("sum(latency_hist[{i}])"))
     return _list(sums)
 
 
@@ -135,6 +138,7 @@ def _upsert(table: str, dims: tuple[str, ...], select: sql.Composable) -> sql.Co
         sql.SQL("{0} = t.{0} + EXCLUDED.{0}").format(sql.Identifier(c)) for c in _ADDED
     ]
     merges.append(sql.SQL("latency_ms_max = greatest(t.latency_ms_max, EXCLUDED.latency_ms_max)"))
+    merges.append(sql.SQL("latency_ms_min = least(t.latency_ms_min, EXCLUDED.latency_ms_min)"))
     merges.append(sql.SQL("latency_hist = usage_hist_add(t.latency_hist, EXCLUDED.latency_hist)"))
     positions = _list([sql.Literal(i) for i in range(1, len(dims) + 2)])
     return sql.SQL(

@@ -24,7 +24,11 @@ from services.core.errors import AppError
 from services.core.logging import register_secret
 from services.dashboard import api, errors, maintenance, pages, templating
 from services.dashboard.deps import Resources
-from services.dashboard.middleware import CsrfMiddleware, RequestContextMiddleware
+from services.dashboard.middleware import (
+    CsrfMiddleware,
+    NulGuardMiddleware,
+    RequestContextMiddleware,
+)
 from services.dashboard.proxy_client import ManagementClient
 from services.dashboard.proxy_sync import ProxySync, catalog_key
 from services.dashboard.secrets_display import digest
@@ -74,6 +78,7 @@ def create_app(settings: DashboardSettings, *, resync_interval_s: float = 60.0) 
         ],
         middleware=[
             Middleware(RequestContextMiddleware),
+            Middleware(NulGuardMiddleware),
             Middleware(CsrfMiddleware, dashboard_url=settings.dashboard_url),
         ],
         exception_handlers={
@@ -95,5 +100,5 @@ def _resources(settings: DashboardSettings, pool: Pool, http: aiohttp.ClientSess
     client = ManagementClient(
         http, settings.proxy_urls, settings.management_api_key.get_secret_value()
     )
-    sync = ProxySync(client, settings.encryption_key, digest(key))
+    sync = ProxySync(client, settings.encryption_key, digest(key), settings.fetch_models_allowed)
     return Resources(pool=pool, http=http, client=client, sync=sync, catalog_key=key)

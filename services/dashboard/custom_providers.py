@@ -16,6 +16,7 @@ from services.dashboard.proxy_sync import ProxySync, config_lock
 from services.dashboard.queries import custom_providers, provider_groups
 from services.dashboard.queries.custom_providers import CustomProvider, ModelMapping, ProviderFields
 from services.dashboard.secrets_display import digest, mask_secret
+from services.dashboard.ssrf import PROXY_SCHEMES, check_field
 
 PROVIDER_ID = re.compile(r"[a-z0-9-]{1,64}")
 PREFIX = re.compile(r"[A-Za-z0-9._-]{0,50}")
@@ -116,6 +117,16 @@ def _fields(data: ProviderInput, key: bytes) -> ProviderFields:
     )
 
 
+async def check_upstreams(pool: Pool, sync: ProxySync, data: ProviderInput) -> None:
+    """The base URL and proxy URL the proxies would call must pass the SSRF guard (before the
+    config lock: the check may resolve names)."""
+    async with pool.connection() as conn:
+        policy = await sync.upstream_policy(conn)
+    await check_field("baseUrl", data.base_url, policy)
+    if data.proxy_url and data.proxy_url not in {"direct", "none"}:
+        await check_field("proxyUrl", data.proxy_url, policy, PROXY_SCHEMES)
+
+
 async def _check_group(conn: Connection, group_id: int | None, owner_id: int) -> None:
     if group_id is None:
         return
@@ -142,6 +153,7 @@ async def create(
     pool: Pool, sync: ProxySync, key: bytes, actor: Actor, data: ProviderInput
 ) -> CustomProvider:
     validate(data, creating=True)
+    await check_upstreams(pool, sync, data)
     async with config_lock(pool) as conn:
         if await custom_providers.name_taken(conn, actor.id, data.name.strip(), None):
             raise Conflict("you already have a provider with this name", code="name_taken")
@@ -160,6 +172,7 @@ async def update(
     pool: Pool, sync: ProxySync, key: bytes, actor: Actor, provider_id: int, data: ProviderInput
 ) -> CustomProvider:
     validate(data, creating=False)
+    await check_upstreams(pool, sync, data)
     async with config_lock(pool) as conn:
         current = await get_owned(conn, actor, provider_id)
         if await custom_providers.name_taken(conn, current.user_id, data.name.strip(), provider_id):

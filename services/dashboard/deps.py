@@ -19,6 +19,7 @@ from services.dashboard.proxy_client import ManagementClient
 from services.dashboard.proxy_sync import ProxySync
 from services.dashboard.queries.users import User
 from services.dashboard.settings import DashboardSettings
+from services.dashboard.ssrf import UpstreamPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,13 @@ def resources(request: Request) -> Resources:
 
 def pool(request: Request) -> Pool:
     return resources(request).pool
+
+
+async def upstream_policy(request: Request) -> UpstreamPolicy:
+    """What user-supplied upstream URLs may address (admin setting + FETCH_MODELS_ALLOW)."""
+    res = resources(request)
+    async with res.pool.connection() as conn:
+        return await res.sync.upstream_policy(conn)
 
 
 def client_ip(request: Request) -> str | None:

@@ -14,7 +14,37 @@ M = TypeVar("M", bound=BaseModel)
 
 
 async def raw_body(request: Request) -> dict[str, Any]:
-    """The body as a dict: parsed JSON, or form fields (repeated fields become lists)."""
+    """The body as a dict: parsed JSON, or form fields (repeated fields become lists).
+
+    A NUL character anywhere in it is a 400: Postgres text cannot store one."""
+    data = await _parsed_body(request)
+    if _has_nul(data):
+        raise BadRequest(
+            "the body contains a NUL character",
+            code="invalid_input",
+            details=[{"field": "body", "message": "NUL"}],
+        )
+    return data
+
+
+def _has_nul(data: Any) -> bool:
+    """True when any string (key or value) in parsed JSON or form data holds a NUL. Iterative:
+    JSON nests deeper than Python's recursion limit."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+async def _parsed_body(request: Request) -> dict[str, Any]:
     ctype = request.headers.get("content-type", "")
     if ctype.startswith("application/json"):
         try:

@@ -1,4 +1,4 @@
-"""ASGI middleware: request id and log context, security headers, and the CSRF origin check."""
+"""ASGI middleware: request id and log context, security headers, NUL refusal, the CSRF check."""
 
 from __future__ import annotations
 
@@ -42,6 +42,42 @@ class RequestContextMiddleware:
 
         with structlog.contextvars.bound_contextvars(request_id=rid):
             await self.app(scope, receive, send_with_headers)
+
+
+def nul_location(scope: Scope) -> str | None:
+    """Where a request carries a NUL character (path, query string, a header), or None.
+
+    Postgres text cannot hold NUL: such a value would reach the driver and fail there as a 500.
+    The path is already percent-decoded by the server; `%00` is the only query spelling of NUL.
+    """
+    if "\x00" in scope["path"]:
+        return "path"
+    query = scope.get("query_string", b"")
+    if b"\x00" in query or b"%00" in query:
+        return "query string"
+    if any(b"\x00" in value for _, value in scope.get("headers", ())):
+        return "headers"
+    return None
+
+
+class NulGuardMiddleware:
+    """Answers 400 `invalid_input` to any request with a NUL in its path, query or headers;
+    bodies are checked where they are parsed (`inputs.raw_body`)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        where = nul_location(scope) if scope["type"] == "http" else None
+        if where is None:
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        message = f"the request's {where} contains a NUL character"
+        response = errors.render(
+            request, 400, "invalid_input", message, [{"field": where, "message": "NUL"}]
+        )
+        await response(scope, receive, send)
 
 
 class CsrfMiddleware:

@@ -5,16 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from services.core.errors import BadRequest
-from services.dashboard.ssrf import fetch_json
+from services.dashboard.ssrf import UpstreamPolicy, fetch_json
 
 MAX_MODELS = 2000
 
 
-async def fetch_models(base_url: str, api_key: str, allowed: frozenset[str]) -> list[str]:
+async def fetch_models(base_url: str, api_key: str, policy: UpstreamPolicy) -> list[str]:
     """Model ids the upstream lists, sorted; BadRequest when refused or unreadable."""
     url = base_url.rstrip("/") + "/models"
     headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
-    body = await fetch_json(url, headers, allowed=allowed)
+    body = await fetch_json(url, headers, policy=policy)
     return _model_ids(body)
 
 

@@ -19,6 +19,7 @@ from services.dashboard.proxy_sync import COMPAT, KEY_LISTS, ProxySync, config_l
 from services.dashboard.queries import provider_keys
 from services.dashboard.queries.provider_keys import NewProviderKey
 from services.dashboard.secrets_display import digest, mask_secret
+from services.dashboard.ssrf import check_field
 
 PROVIDERS = (*KEY_LISTS, COMPAT)
 
@@ -108,6 +109,10 @@ async def list_keys(pool: Pool, actor: Actor, provider: str | None) -> list[KeyV
 
 
 async def add_key(pool: Pool, sync: ProxySync, key: bytes, actor: Actor, new: NewKey) -> KeyView:
+    if new.base_url:  # the proxies will call it: the SSRF guard first (it may resolve names)
+        async with pool.connection() as conn:
+            policy = await sync.upstream_policy(conn)
+        await check_field("baseUrl", new.base_url, policy)
     async with config_lock(pool) as conn:
         limit = await admin_settings.max_provider_keys(conn)
         if await provider_keys.count_for(conn, actor.id) >= limit:

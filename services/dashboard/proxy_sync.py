@@ -20,10 +20,11 @@ import structlog
 
 from services.core.crypto import CryptoError, unseal
 from services.core.db import Connection, Pool
-from services.dashboard import proxy_lists
+from services.dashboard import admin_settings, proxy_lists
 from services.dashboard.proxy_client import ManagementClient, ProxyUnavailable
 from services.dashboard.queries import api_keys, custom_providers, provider_keys, system_settings
 from services.dashboard.queries.custom_providers import CustomProvider
+from services.dashboard.ssrf import UpstreamPolicy, stored_refusal
 
 log = structlog.get_logger(__name__)
 
@@ -68,15 +69,25 @@ class ProxySync:
     """Pushes the dashboard's desired state to the proxies (one instance per app)."""
 
     def __init__(
-        self, client: ManagementClient, encryption_key: bytes, catalog_digest: str
+        self,
+        client: ManagementClient,
+        encryption_key: bytes,
+        catalog_digest: str,
+        upstream_allowed: frozenset[str] = frozenset(),
     ) -> None:
         self.client = client
         self._key = encryption_key
         self._catalog_digest = catalog_digest
+        self.upstream_allowed = upstream_allowed  # FETCH_MODELS_ALLOW host:port pairs
 
     def only(self, url: str) -> ProxySync:
         """The same syncer talking to one proxy (per-proxy resync results)."""
-        return ProxySync(self.client.only(url), self._key, self._catalog_digest)
+        return ProxySync(
+            self.client.only(url), self._key, self._catalog_digest, self.upstream_allowed
+        )
+
+    async def upstream_policy(self, conn: Connection) -> UpstreamPolicy:
+        return await admin_settings.upstream_policy(conn, self.upstream_allowed)
 
     async def push_api_keys(self, conn: Connection) -> None:
         desired = [
@@ -92,10 +103,11 @@ class ProxySync:
     async def push_provider_keys(self, conn: Connection, provider: str) -> None:
         """One of claude/gemini/codex (openai-compatibility keys go with `push_compat`)."""
         rows = await provider_keys.list_all(conn, provider)
+        policy = await self.upstream_policy(conn)
         desired = []
         for row in rows:
             secret = self._open(row.secret_encrypted, f"provider key {row.id}")
-            if secret is None:
+            if secret is None or _refused(policy, f"provider key {row.id}", row.base_url):
                 continue
             entry: dict[str, Any] = {"api-key": secret}
             if row.base_url:
@@ -110,12 +122,13 @@ class ProxySync:
     async def push_compat(self, conn: Connection) -> None:
         """Custom providers (active groups only, in order) and keys attached to compat entries."""
         providers = await custom_providers.list_all(conn)
+        policy = await self.upstream_policy(conn)
         desired, skipped = [], set()
         for p in providers:
             entry = self._compat_entry(p)
             if entry is None:
                 skipped.add(p.provider_id)
-            elif p.group_active:
+            elif p.group_active and not _refused(policy, p.provider_id, p.base_url, p.proxy_url):
                 desired.append(entry)
         pushed = set(await system_settings.get(conn, _PUSHED["compat"], []))
         managed_names = (pushed | {p.provider_id for p in providers}) - skipped
@@ -180,6 +193,15 @@ class ProxySync:
         except CryptoError:
             log.warning("secret_unreadable", what=what)
             return None
+
+
+def _refused(policy: UpstreamPolicy, what: str, *urls: str | None) -> bool:
+    """True when an entry names an address the policy refuses: it is not written (and so is
+    removed from the proxies). Literal hosts only: no DNS lookups on every resync."""
+    reason = stored_refusal(policy, *urls)
+    if reason:
+        log.warning("upstream_refused", entry=what, reason=reason)
+    return reason is not None
 
 
 async def resync(pool: Pool, sync: ProxySync) -> list[SyncResult]:

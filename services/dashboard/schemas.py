@@ -98,7 +98,7 @@ class RoleChange(_In):
 
 class SettingIn(_In):
     key: str
-    value: int | str
+    value: bool | int | str
 
 
 class AliasesIn(_In):

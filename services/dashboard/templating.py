@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from services.dashboard import flash, usage_format
+from services.dashboard import flash, usage_format, wording
 from services.dashboard.queries.users import User
 
 NAV = [
@@ -47,6 +47,7 @@ def build(templates_dir: Path, static_dir: Path) -> Jinja2Templates:
     env.filters["when"] = _when
     env.filters["ago"] = _ago
     env.filters.update(usage_format.FILTERS)
+    env.filters["plural"] = wording.plural
     return templates
 
 

@@ -65,6 +65,10 @@ def view(state: Freshness) -> FreshnessView:
         return FreshnessView("bad", lag, "Usage data is stale.", state)
     if lag > FRESH_S:
         return FreshnessView("warn", lag, "Usage data is a few minutes old.", state)
+    if not state.collected_any:  # "up to date" would suggest there is data to look at
+        return FreshnessView(
+            "ok", lag, "Nothing has been collected yet: no requests so far.", state
+        )
     return FreshnessView("ok", lag, "Usage data is up to date.", state)
 
 

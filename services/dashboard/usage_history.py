@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from services.core.db import Connection, Pool
+from services.core.db import Connection, Pool, Snapshot, shared_snapshot
 from services.core.errors import Forbidden, ValidationFailed
 from services.core.queries import usage_event_list as events_q
 from services.core.queries import usage_history as history_q
-from services.core.queries.usage_event_list import Event
+from services.core.queries.usage_event_list import Event, Freshness
 from services.core.queries.usage_history import EMPTY, Group, Metrics, Scope
 from services.dashboard.queries.users import User
 from services.dashboard.usage_window import Window
@@ -69,6 +69,7 @@ class Report:
     series: list[Point]
     breakdowns: dict[str, list[Row]] = field(default_factory=dict)
     events: EventPage | None = None
+    collector: Freshness | None = None  # the collector's state in the same snapshot
 
     @property
     def unpriced(self) -> list[Row]:
@@ -212,14 +213,20 @@ def _key_row(g: Group, keys: dict[str, events_q.KeyName], users: dict[int, str])
 T = TypeVar("T")
 
 
-async def _read(pool: Pool, read: Callable[[Connection], Awaitable[T]]) -> T:
-    async with pool.connection() as conn, conn.transaction():
+def _tuned(read: Callable[[Connection], Awaitable[T]]) -> Callable[[Connection], Awaitable[T]]:
+    async def run(conn: Connection) -> T:
         await history_q.tune(conn)
         return await read(conn)
 
+    return run
 
-async def _no_events() -> None:
-    return None
+
+async def _events(
+    snap: Snapshot, scope: Scope, before: tuple[datetime, str] | None, limit: int
+) -> EventPage | None:
+    if not limit:
+        return None
+    return await snap.read(_tuned(lambda conn: _event_page(conn, scope, before, limit)))
 
 
 async def report(
@@ -230,23 +237,29 @@ async def report(
     events_limit: int = DEFAULT_EVENTS,
     before: str | None = None,
 ) -> Report:
-    """Everything the usage page shows for a window and scope. The series, the breakdowns and
-    the event list are independent reads, so they run at once on three pooled connections."""
+    """Everything the usage page shows for a window and scope, as of one instant.
+
+    The series, the breakdowns and the event list are independent reads, so they run at once
+    on three pooled connections; all of them (and the names and the collector's state read
+    afterwards) share one exported snapshot, so a collector commit landing between them cannot
+    make the totals disagree with the tables or the request list."""
     cursor = decode_cursor(before)  # a bad cursor is a 400 before any query runs
-    series, dims, page = await asyncio.gather(
-        _read(pool, lambda conn: history_q.totals_and_series(conn, scope)),
-        _read(pool, lambda conn: history_q.breakdowns(conn, scope)),
-        _read(pool, lambda conn: _event_page(conn, scope, cursor, events_limit))
-        if events_limit
-        else _no_events(),
-    )
-    groups = [*series, *dims]
-    async with pool.connection() as conn:
-        rows = await _rows(conn, groups, window.end)
-    return Report(window, scope, _totals(groups), _series(window, groups), rows, page)
+    async with shared_snapshot(pool) as snap:
+        series, dims, page = await asyncio.gather(
+            snap.lead(_tuned(lambda conn: history_q.totals_and_series(conn, scope))),
+            snap.read(_tuned(lambda conn: history_q.breakdowns(conn, scope))),
+            _events(snap, scope, cursor, events_limit),
+        )
+        groups = [*series, *dims]
+        rows = await snap.lead(lambda conn: _rows(conn, groups, window.end))
+        collector = await snap.lead(events_q.freshness)
+    return Report(window, scope, _totals(groups), _series(window, groups), rows, page, collector)
 
 
 async def summary(pool: Pool, window: Window, scope: Scope) -> Report:
-    """Totals and the series only (the overview's usage card)."""
-    groups = await _read(pool, lambda conn: history_q.totals_and_series(conn, scope))
-    return Report(window, scope, _totals(groups), _series(window, groups))
+    """Totals and the series only (the overview's usage card), with the collector's state read
+    in the same snapshot."""
+    async with shared_snapshot(pool) as snap:
+        groups = await snap.lead(_tuned(lambda conn: history_q.totals_and_series(conn, scope)))
+        collector = await snap.lead(events_q.freshness)
+    return Report(window, scope, _totals(groups), _series(window, groups), collector=collector)

@@ -35,6 +35,7 @@ def metrics_json(m: Metrics) -> dict[str, Any]:
         "costUsd": round(float(m.cost_usd), 6),
         "latencyAvgMs": _avg(m.latency_ms_sum, m.latency_count),
         "latencyP95Ms": None if m.p95_ms is None else round(m.p95_ms, 1),
+        "latencyMinMs": m.latency_ms_min,
         "latencyMaxMs": m.latency_ms_max,
         "ttftAvgMs": _avg(m.ttft_ms_sum, m.ttft_count),
     }
@@ -125,6 +126,7 @@ def freshness_json(view: FreshnessView) -> dict[str, Any]:
         "lastErrorAt": s.last_error_at,
         "wakeRequestedAt": s.wake_requested_at,
         "newestEventAt": s.newest_event_at,
+        "collectedAny": s.collected_any,
     }
 
 

@@ -98,6 +98,9 @@ def test_request_through_the_proxy_shows_up_in_the_dashboard(stack) -> None:
         fake.default = Reply(text="hello from upstream", prompt_tokens=13, completion_tokens=4)
         assert web.get("/api/setup").json()["data"]["setupRequired"] is True
         assert web.post("/api/setup", json=ADMIN).status_code == 201
+        # The fake upstream listens on loopback: allowed only once an admin says so.
+        allow = {"key": "allow_private_upstreams", "value": True}
+        assert web.put("/api/admin/settings", json=allow).status_code == 200
         created = web.post(
             "/api/custom-providers",
             json={

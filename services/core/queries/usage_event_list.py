@@ -69,6 +69,7 @@ class Freshness:
     last_error_at: datetime | None
     wake_requested_at: datetime | None
     newest_event_at: datetime | None
+    collected_any: bool  # any usage stored at all, by any collector run
     now: datetime
 
 
@@ -146,12 +147,14 @@ async def unpriced(
 
 
 async def freshness(conn: Connection) -> Freshness:
-    """The collector's state row plus the newest stored event time, and the database's now."""
+    """The collector's state row plus the newest stored event time, whether any usage was ever
+    stored (one index probe on the small per-hour totals), and the database's now."""
     async with conn.cursor(row_factory=class_row(Freshness)) as cur:
         await cur.execute(
             "SELECT s.status, s.leader_id, s.heartbeat_at, s.last_success_at, s.last_error,"
             " s.last_error_at, s.wake_requested_at,"
             " (SELECT max(last_event_at) FROM collector_cursors) AS newest_event_at,"
+            " EXISTS (SELECT 1 FROM usage_hourly_totals) AS collected_any,"
             " now() AS now FROM collector_state s"
         )
         row = await cur.fetchone()

@@ -3,7 +3,7 @@
 Without a model/provider/key/credential filter, series and totals come from usage_hourly_users
 and breakdowns from usage_daily_dims (whole UTC days) plus usage_hourly_dims (the edge hours);
 with one, everything comes from usage_hourly, which keeps every dimension. Latency p95 comes
-from the summed histograms (usage_hist_quantile).
+from the summed histograms (usage_hist_quantile), kept inside the observed [min, max].
 """
 
 from __future__ import annotations
@@ -34,21 +34,22 @@ _SUMMED = (
 # plain hash aggregation instead of once per grouping set.
 _PARTIAL = sql.SQL(
     ", ".join(f"sum({c})::bigint AS {c}" for c in _SUMMED)
-    + ", sum(cost_usd) AS cost_usd, max(latency_ms_max) AS latency_ms_max, "
-    + _HIST
-    + " AS latency_hist"
+    + ", sum(cost_usd) AS cost_usd, max(latency_ms_max) AS latency_ms_max,"
+    " min(latency_ms_min) AS latency_ms_min, " + _HIST + " AS latency_hist"
 )
 # The answer's metrics, from rollup rows or partial rows alike. coalesce: an empty window still
 # has a totals row.
 _METRICS = sql.SQL(
     ", ".join(f"coalesce(sum({c}), 0)::bigint AS {c}" for c in _SUMMED)
     + ", coalesce(sum(cost_usd), 0) AS cost_usd, max(latency_ms_max) AS latency_ms_max,"
-    " usage_hist_quantile(" + _HIST + ", 0.95, max(latency_ms_max)) AS p95_ms"
+    " min(latency_ms_min) AS latency_ms_min, usage_hist_quantile("
+    + _HIST
+    + ", 0.95, min(latency_ms_min), max(latency_ms_max)) AS p95_ms"
 )
 _COLUMNS = sql.SQL(
     "user_id, requests, failures, input_tokens, output_tokens, cached_tokens, reasoning_tokens,"
     " cache_creation_tokens, total_tokens, cost_usd, latency_ms_sum, latency_count,"
-    " latency_ms_max, ttft_ms_sum, ttft_count, latency_hist"
+    " latency_ms_max, latency_ms_min, ttft_ms_sum, ttft_count, latency_hist"
 )
 
 
@@ -100,12 +101,13 @@ class Metrics:
     latency_ms_sum: int
     latency_count: int
     latency_ms_max: int | None
+    latency_ms_min: int | None
     ttft_ms_sum: int
     ttft_count: int
     p95_ms: float | None
 
 
-EMPTY = Metrics(0, 0, 0, 0, 0, 0, 0, 0, Decimal(0), 0, 0, None, 0, 0, None)
+EMPTY = Metrics(0, 0, 0, 0, 0, 0, 0, 0, Decimal(0), 0, 0, None, None, 0, 0, None)
 
 
 @dataclass(frozen=True, slots=True)

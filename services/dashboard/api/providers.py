@@ -183,7 +183,7 @@ async def fetch_models(request: Request) -> Response:
             "baseUrl and apiKey are required", details=[{"field": "apiKey", "message": "required"}]
         )
     models = await model_discovery.fetch_models(
-        base_url, api_key, deps.settings(request).fetch_models_allowed
+        base_url, api_key, await deps.upstream_policy(request)
     )
     return ok({"models": models})
 

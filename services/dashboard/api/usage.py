@@ -44,7 +44,8 @@ async def load_report(request: Request, *, events_limit: int | None = None) -> R
 async def get_history(request: Request) -> Response:
     report = await load_report(request)
     data = report_json(report)
-    data["collector"] = freshness_json(await usage_collect.freshness(deps.pool(request)))
+    assert report.collector is not None  # read in the report's snapshot
+    data["collector"] = freshness_json(usage_collect.view(report.collector))
     return ok(data)
 
 

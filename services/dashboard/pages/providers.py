@@ -29,7 +29,9 @@ from services.dashboard.queries import provider_keys as key_rows
 from services.dashboard.queries.custom_providers import CustomProvider
 from services.dashboard.queries.users import User
 from services.dashboard.schemas import CustomProviderIn
+from services.dashboard.ssrf import stored_refusal
 from services.dashboard.templating import render
+from services.dashboard.wording import plural
 
 BACK = "/dashboard/providers"
 
@@ -43,12 +45,19 @@ async def providers_page(request: Request) -> Response:
         groups = await group_rows.list_for(conn, None if user.is_admin else user.id)
         own = await key_rows.count_for(conn, user.id)
         max_keys = await admin_settings.max_provider_keys(conn)
+    policy = await deps.upstream_policy(request)
+    keys = await provider_keys.list_keys(pool, actor, None)
     sizes: dict[int, int] = {}
     for p in custom:
         if p.group_id:
             sizes[p.group_id] = sizes.get(p.group_id, 0) + 1
     context = {
-        "keys": await provider_keys.list_keys(pool, actor, None),
+        "keys": keys,
+        # Entries the proxies do not get because they name a refused address (saved earlier).
+        "refused_keys": {k.key_hash: r for k in keys if (r := stored_refusal(policy, k.base_url))},
+        "refused_custom": {
+            p.id: r for p in custom if (r := stored_refusal(policy, p.base_url, p.proxy_url))
+        },
         "providers": provider_keys.PROVIDERS,
         "custom": custom,
         "groups": groups,
@@ -250,7 +259,7 @@ async def discover_models(request: Request) -> Response:
         if not base_url or not api_key:
             raise ValidationFailed("enter the base URL and the API key first")
         extra["discovered"] = await model_discovery.fetch_models(
-            base_url, api_key, deps.settings(request).fetch_models_allowed
+            base_url, api_key, await deps.upstream_policy(request)
         )
     except AppError as exc:
         extra["discovery_error"] = f"Discovery failed: {exc.message}"
@@ -296,7 +305,8 @@ async def resync(request: Request) -> Response:
             "Resync failed for: " + "; ".join(f"{r.proxy} ({r.message})" for r in failed),
             "error",
         )
-    return flash.redirect(request, BACK, f"Everything is in sync on {len(results)} proxy(ies).")
+    done = plural(len(results), "proxy")
+    return flash.redirect(request, BACK, f"Everything is in sync on {done}.")
 
 
 @form_action(BACK)

@@ -18,6 +18,7 @@ from services.dashboard import (
 from services.dashboard.inputs import raw_body
 from services.dashboard.pages.common import form_action, page_admin, page_user
 from services.dashboard.templating import render
+from services.dashboard.wording import plural
 
 BACK = "/dashboard/settings"
 
@@ -57,9 +58,10 @@ async def change_password(request: Request) -> Response:
 async def save_limits(request: Request) -> Response:
     admin = await page_admin(request)
     data = await raw_body(request)
-    key, value = admin_settings.check(data.get("key"), data.get("value"))
+    # An unticked checkbox sends nothing: for a yes/no setting that means "no".
+    key, value = admin_settings.check(data.get("key"), data.get("value", ""))
     await admin_settings.write(deps.pool(request), deps.actor(request, admin), key, value)
-    return flash.redirect(request, BACK, "Limit saved.")
+    return flash.redirect(request, BACK, "Setting saved.")
 
 
 @form_action(BACK)
@@ -69,7 +71,7 @@ async def revoke_sessions(request: Request) -> Response:
         deps.pool(request), deps.actor(request, admin), deps.settings(request).session_days
     )
     response = flash.redirect(
-        request, BACK, f"Signed out {ended} session(s); you have a fresh one."
+        request, BACK, f"Signed out {plural(ended, 'session')}; you have a fresh one."
     )
     return _with_session(request, response, token)
 

@@ -108,6 +108,12 @@ def _dates(window: Window) -> tuple[str, str]:
     )
 
 
+def _freshness(report: Report) -> usage_collect.FreshnessView:
+    """The collector's state as read in the report's own snapshot."""
+    assert report.collector is not None
+    return usage_collect.view(report.collector)
+
+
 async def usage_page(request: Request) -> Response:
     user = await page_user(request)
     params, tz_source = viewer_params(request)
@@ -130,7 +136,7 @@ async def usage_page(request: Request) -> Response:
         "chart": _chart_data(report),
         "dates": _dates(window),
         "events": events_json(report.events, window) if report.events else {"items": []},
-        "freshness": await usage_collect.freshness(pool),
+        "freshness": _freshness(report),
         "people": people,
         "show_users": user.is_admin and scope.user_id is None,
     }
@@ -172,7 +178,7 @@ async def overview_summary(request: Request, user: User) -> dict[str, Any]:
         "totals": report.totals,
         "points": [p.metrics for p in report.series],
         "success": success,
-        "freshness": await usage_collect.freshness(pool),
+        "freshness": _freshness(report),
     }
 
 

@@ -75,6 +75,12 @@
     canvas.setAttribute("data-drawn", "1");
   }
 
+  // "#rrggbb" with an alpha channel (fills under a line stay see-through).
+  function alpha(hex, value) {
+    if (!/^#[0-9a-f]{6}$/i.test(hex)) return hex;
+    return hex + Math.round(value * 255).toString(16).padStart(2, "0");
+  }
+
   function column(series, name) {
     return series.map(function (p) { return p[name] || 0; });
   }
@@ -121,9 +127,12 @@
     draw("chart-latency", {
       type: "line",
       data: { labels: labels, datasets: [
-        { label: "Average (ms)", data: s.map(function (p) { return p.latencyAvgMs; }), borderColor: t.accent, backgroundColor: t.accent, spanGaps: true, pointRadius: 2 },
-        { label: "p95 (ms)", data: s.map(function (p) { return p.latencyP95Ms; }), borderColor: t.warning, backgroundColor: t.warning, spanGaps: true, pointRadius: 2 },
-        { label: "Errors (%)", data: s.map(function (p) { return p.errorRate === null ? null : p.errorRate * 100; }), borderColor: t.danger, backgroundColor: t.danger, borderDash: [4, 4], yAxisID: "y1", spanGaps: true, pointRadius: 0 }
+        // p95 is drawn on top (lowest order) and thickest: with few requests an hour it is close
+        // to the average, whose line used to cover it. The average is a thinner line over a
+        // soft fill, the error rate a thin dashed line on its own axis.
+        { label: "p95 (ms)", data: s.map(function (p) { return p.latencyP95Ms; }), borderColor: t.warning, backgroundColor: t.warning, borderWidth: 3.5, spanGaps: true, pointRadius: 3, pointHoverRadius: 5, order: 0 },
+        { label: "Average (ms)", data: s.map(function (p) { return p.latencyAvgMs; }), borderColor: t.accent, backgroundColor: alpha(t.accent, 0.14), fill: "origin", borderWidth: 2, spanGaps: true, pointRadius: 0, pointHoverRadius: 4, order: 1 },
+        { label: "Errors (%)", data: s.map(function (p) { return p.errorRate === null ? null : p.errorRate * 100; }), borderColor: t.danger, backgroundColor: t.danger, borderWidth: 1.5, borderDash: [4, 4], yAxisID: "y1", spanGaps: true, pointRadius: 0, order: 2 }
       ] },
       options: options(t, { percentAxis: true })
     });

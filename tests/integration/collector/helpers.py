@@ -17,6 +17,7 @@ _METRICS = ", ".join(
     ["count(*)", "count(*) FILTER (WHERE failed)"]
     + [f"sum({c})" for c in TOKEN_COLUMNS]
     + ["sum(cost_usd)", "coalesce(sum(latency_ms), 0)", "count(latency_ms)", "max(latency_ms)"]
+    + ["min(latency_ms)"]
     + ["coalesce(sum(ttft_ms), 0)", "count(ttft_ms)"]
     + [
         "ARRAY["
@@ -30,7 +31,7 @@ _METRICS = ", ".join(
 _STORED = ", ".join(
     [
         *("requests", "failures", *TOKEN_COLUMNS, "cost_usd", "latency_ms_sum", "latency_count"),
-        *("latency_ms_max", "ttft_ms_sum", "ttft_count", "latency_hist"),
+        *("latency_ms_max", "latency_ms_min", "ttft_ms_sum", "ttft_count", "latency_hist"),
     ]
 )
 

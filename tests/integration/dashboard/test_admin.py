@@ -109,8 +109,12 @@ def test_deleting_a_user_removes_their_keys_everywhere_and_keeps_the_audit(
 
 def test_settings_validation(admin: Browser) -> None:
     assert admin.get("/api/admin/settings").json()["data"]["settings"] == {
-        "max_provider_keys_per_user": 10
+        "max_provider_keys_per_user": 10,
+        "allow_private_upstreams": False,
     }
+    for key, value in (("max_provider_keys_per_user", True), ("allow_private_upstreams", 3)):
+        refused = admin.put("/api/admin/settings", json={"key": key, "value": value})
+        assert refused.status_code == 400, (key, value)
     assert admin.put("/api/admin/settings", json={"key": "unknown", "value": 1}).status_code == 400
     assert (
         admin.put(

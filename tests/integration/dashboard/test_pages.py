@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import random
 import re
+from datetime import UTC, datetime
 
+import psycopg
 from starlette.testclient import TestClient
 
+from services.dashboard.settings import DashboardSettings
 from tests.fakes.management_api import FakeManagementAPI
 from tests.integration.dashboard.conftest import PASSWORD, Browser
+from tests.integration.usage.seed import EventSpec, make_event, store
 
 XSS = "<script>alert(1)</script><img src=x onerror=alert(2)>\"'"
 PAGES = [
@@ -190,3 +195,23 @@ def test_config_page_saves_routing_strategy(admin: Browser, fake_proxy: FakeMana
     assert (
         preview.status_code == 200 and "debug: true" in preview.text and "<html" not in preview.text
     )
+
+
+def test_overview_says_nothing_was_collected_before_the_first_request(
+    admin: Browser, settings: DashboardSettings
+) -> None:
+    """Issue 11: "Usage data is up to date" showed before anything was ever collected."""
+    dsn = settings.database_url.get_secret_value()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE collector_state SET status = 'idle', leader_id = 'test:1',"
+            " heartbeat_at = now(), last_success_at = now()"
+        )
+    page = admin.get("/dashboard").text
+    assert "Nothing has been collected yet" in page and "up to date" not in page
+    api = admin.get("/api/usage/collector").json()["data"]
+    assert api["level"] == "ok" and api["collectedAny"] is False
+    event = make_event(random.Random(1), 1, EventSpec(at=datetime.now(UTC)))
+    assert store(dsn, [event]) == 1
+    assert "Usage data is up to date." in admin.get("/dashboard").text
+    assert admin.get("/api/usage/collector").json()["data"]["collectedAny"] is True

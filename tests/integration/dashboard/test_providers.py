@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 from collections.abc import Iterator
 
 import psycopg
@@ -387,3 +389,149 @@ def test_fetch_models_does_not_follow_a_redirect_to_loopback(
     assert response.json()["error"]["code"] == "ssrf_blocked"
     assert "redirect" in response.json()["error"]["message"]
     assert upstream.hits == 1
+
+
+# --- the SSRF guard on saved upstream URLs ------------------------------------------------
+
+
+def _audit(settings: DashboardSettings, action: str) -> list[tuple[str, object]]:
+    with psycopg.connect(settings.database_url.get_secret_value()) as conn:
+        rows = conn.execute(
+            "SELECT target, metadata FROM audit_log WHERE action = %s ORDER BY id", (action,)
+        ).fetchall()
+    return [(str(target), metadata) for target, metadata in rows]
+
+
+def test_saving_a_custom_provider_refuses_internal_addresses(
+    alice: Browser, fake_proxy: FakeManagementAPI, settings: DashboardSettings
+) -> None:
+    for base_url in INTERNAL_URLS:
+        response = alice.post("/api/custom-providers", json=provider_body(baseUrl=base_url))
+        assert response.status_code == 400, (base_url, response.text)
+        error = response.json()["error"]
+        assert error["code"] == "ssrf_blocked", base_url
+        assert error["details"][0]["field"] == "baseUrl"
+    assert compat_names(fake_proxy) == []
+    with psycopg.connect(settings.database_url.get_secret_value()) as conn:
+        assert conn.execute("SELECT count(*) FROM custom_providers").fetchone() == (0,)
+    proxied = alice.post(
+        "/api/custom-providers", json=provider_body(proxyUrl="socks5://127.0.0.1:1080")
+    )
+    assert proxied.status_code == 400
+    assert proxied.json()["error"]["details"][0]["field"] == "proxyUrl"
+    assert "Settings" in proxied.json()["error"]["message"]  # says how an admin can allow it
+
+
+def test_updating_a_custom_provider_to_an_internal_address_is_refused(
+    alice: Browser, fake_proxy: FakeManagementAPI
+) -> None:
+    pid = alice.post("/api/custom-providers", json=provider_body()).json()["data"]["provider"]["id"]
+    for change in ({"baseUrl": "http://192.168.1.10:8000/v1"}, {"proxyUrl": "http://[::1]:3128"}):
+        response = alice.patch(f"/api/custom-providers/{pid}", json=change)
+        assert response.status_code == 400 and response.json()["error"]["code"] == "ssrf_blocked"
+    entry = fake_proxy.snapshot("openai-compatibility")[0]
+    assert entry["base-url"] == "https://router.example.com/v1"
+    assert "proxy-url" not in entry["api-key-entries"][0]
+
+
+def test_a_name_that_resolves_to_an_internal_address_is_refused(alice: Browser) -> None:
+    name = socket.gethostname()
+    try:
+        found = {info[4][0] for info in socket.getaddrinfo(name, 80, type=socket.SOCK_STREAM)}
+    except OSError:
+        pytest.skip("this host's name does not resolve")
+    if any(ipaddress.ip_address(a).is_global for a in found):
+        pytest.skip(f"{name} resolves to a public address here")
+    response = alice.post("/api/custom-providers", json=provider_body(baseUrl=f"http://{name}/v1"))
+    assert response.status_code == 400, response.text
+    assert "resolves to" in response.json()["error"]["message"]
+
+
+def test_provider_key_base_url_is_guarded(alice: Browser, fake_proxy: FakeManagementAPI) -> None:
+    for base_url in ("http://10.0.0.1/v1", "http://localhost:8317/v1", "http://[::1]/"):
+        response = alice.post(
+            "/api/providers/keys",
+            json={"provider": "codex", "apiKey": "sk-codex-" + "c" * 30, "baseUrl": base_url},
+        )
+        assert response.status_code == 400 and response.json()["error"]["code"] == "ssrf_blocked"
+    assert fake_proxy.snapshot("codex-api-key") == []
+    form = alice.post(
+        "/dashboard/providers/keys",
+        data={"provider": "codex", "apiKey": "sk-codex-" + "d" * 30, "baseUrl": "http://10.1.1.1"},
+    )
+    assert form.status_code == 303 and fake_proxy.snapshot("codex-api-key") == []
+
+
+def test_the_provider_form_shows_the_refusal(alice: Browser, fake_proxy: FakeManagementAPI) -> None:
+    page = alice.post(
+        "/dashboard/providers/custom",
+        data={
+            "name": "Local",
+            "providerId": "local",
+            "baseUrl": "http://127.0.0.1:11434/v1",
+            "apiKey": UPSTREAM_KEY,
+            "modelUpstream": "llama3",
+        },
+    )
+    assert page.status_code == 200
+    assert "refused 127.0.0.1: loopback address" in page.text
+    assert compat_names(fake_proxy) == []
+
+
+def test_an_admin_may_allow_private_addresses(
+    admin: Browser, alice: Browser, fake_proxy: FakeManagementAPI, settings: DashboardSettings
+) -> None:
+    assert (
+        admin.get("/api/admin/settings").json()["data"]["settings"]["allow_private_upstreams"]
+        is False
+    )
+    assert (
+        alice.put(
+            "/api/admin/settings", json={"key": "allow_private_upstreams", "value": True}
+        ).status_code
+        == 403
+    )
+    turned_on = admin.put(
+        "/api/admin/settings", json={"key": "allow_private_upstreams", "value": True}
+    )
+    assert turned_on.status_code == 200 and turned_on.json()["data"]["value"] is True
+    assert _audit(settings, "SETTINGS_CHANGED")[-1] == (
+        "allow_private_upstreams",
+        {"value": True},
+    )
+    local = provider_body(baseUrl="http://127.0.0.1:11434/v1", proxyUrl="http://10.0.0.2:3128")
+    assert alice.post("/api/custom-providers", json=local).status_code == 201
+    assert fake_proxy.snapshot("openai-compatibility")[0]["base-url"] == local["baseUrl"]
+    # Metadata and link-local addresses stay refused whatever the setting says.
+    for base_url in ("http://169.254.169.254/latest", "http://[fe80::1]/v1", "http://0.0.0.0/"):
+        body = provider_body(name="Meta", providerId="meta", baseUrl=base_url)
+        response = alice.post("/api/custom-providers", json=body)
+        assert response.status_code == 400, base_url
+        assert "Settings" not in response.json()["error"]["message"]
+
+    # Off again: the next write leaves the private entry out of the proxy, and the page says so.
+    form = admin.post("/dashboard/settings/limits", data={"key": "allow_private_upstreams"})
+    assert form.status_code == 303
+    assert (
+        admin.get("/api/admin/settings").json()["data"]["settings"]["allow_private_upstreams"]
+        is False
+    )
+    assert admin.post("/api/custom-providers/resync").status_code == 200
+    assert compat_names(fake_proxy) == []
+    page = alice.get("/dashboard/providers")
+    assert "not applied: private address" in page.text
+
+
+def test_rows_saved_before_the_guard_are_not_pushed(
+    alice: Browser, fake_proxy: FakeManagementAPI, settings: DashboardSettings
+) -> None:
+    """A provider stored while the guard did not exist (or bypassed in the database) never
+    reaches the proxies on the next write or resync."""
+    created = alice.post("/api/custom-providers", json=provider_body()).json()["data"]["provider"]
+    with psycopg.connect(settings.database_url.get_secret_value(), autocommit=True) as conn:
+        conn.execute(
+            "UPDATE custom_providers SET base_url = 'http://127.0.0.1:6379' WHERE id = %s",
+            (created["id"],),
+        )
+    assert alice.post("/api/custom-providers/resync").status_code == 200
+    assert compat_names(fake_proxy) == []

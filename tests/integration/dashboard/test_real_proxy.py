@@ -49,6 +49,10 @@ def test_keys_and_providers_work_at_the_real_proxy(
         "apiKey": UPSTREAM_KEY,
         "models": [{"upstreamName": "gpt-test"}, {"upstreamName": "gpt-test", "alias": "nick"}],
     }
+    refused = alice.post("/api/custom-providers", json=provider)
+    assert refused.status_code == 400  # the fake upstream listens on loopback
+    allow = {"key": "allow_private_upstreams", "value": True}
+    assert admin.put("/api/admin/settings", json=allow).status_code == 200
     created = alice.post("/api/custom-providers", json=provider)
     assert created.status_code == 201, created.text
     key = alice.post("/api/user/api-keys", json={"name": "sdk"}).json()["data"]

@@ -193,6 +193,14 @@ def test_key_made_in_the_browser_works_at_the_real_proxy(
 ) -> None:
     console = ConsoleWatch(page)
     setup_admin(page, real_dashboard.url)
+    # The fake upstream listens on loopback: an admin allows private upstream addresses first.
+    page.goto(real_dashboard.url + "/dashboard/settings")
+    page.get_by_label("Allow private upstream addresses").check()
+    page.get_by_label("Allow private upstream addresses").locator(
+        "xpath=ancestor::form"
+    ).get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Setting saved.")).to_be_visible()
+    expect(page.get_by_label("Allow private upstream addresses")).to_be_checked()
     page.goto(real_dashboard.url + "/dashboard/providers/custom/new")
     page.get_by_label("Display name").fill("Fake upstream")
     page.get_by_label("Provider ID").fill("fake-upstream")
@@ -211,5 +219,6 @@ def test_key_made_in_the_browser_works_at_the_real_proxy(
     assert reply.json()["choices"][0]["message"]["content"]
     page.goto(real_dashboard.url + "/dashboard")
     expect(page.get_by_text("gpt-test", exact=True)).to_be_visible()
+    expect(page.get_by_text("1 model · source")).to_be_visible()  # not "1 models"
     shot(page, "overview-real-proxy")
     assert not console.errors, "\n".join(console.errors)

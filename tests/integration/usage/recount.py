@@ -86,14 +86,16 @@ def p95(latencies: list[int]) -> float | None:
     hist = [0] * len(bounds)
     for value in latencies:
         hist[bisect.bisect_right(bounds, value) - 1] += 1
+    low, high = min(latencies), max(latencies)
     target, seen = 0.95 * len(latencies), 0
     for i, count in enumerate(hist):
         if count and seen + count >= target:
-            lo = bounds[i]
-            hi = bounds[i + 1] if i + 1 < len(bounds) else max(max(latencies), lo)
-            return lo + (hi - lo) * max(target - seen, 0) / count
+            lo = max(bounds[i], low)
+            hi = max(min(bounds[i + 1] if i + 1 < len(bounds) else high, high), lo)
+            value = lo + (hi - lo) * max(target - seen, 0) / count
+            return min(max(value, low), high)
         seen += count
-    return float(max(latencies))
+    return float(high)
 
 
 def check_metrics(actual: dict[str, Any], acc: Acc, where: str) -> None:
@@ -110,6 +112,7 @@ def check_metrics(actual: dict[str, Any], acc: Acc, where: str) -> None:
     else:
         assert abs(actual["latencyP95Ms"] - expected_p95) <= 0.06, f"{where} p95"
     assert actual["latencyMaxMs"] == (max(acc.latency) if acc.latency else None), where
+    assert actual["latencyMinMs"] == (min(acc.latency) if acc.latency else None), where
 
 
 def bucket_of(ts: datetime, bucket: str, zone: ZoneInfo) -> datetime:

@@ -13,7 +13,8 @@ _COLUMNS = (
     "sum(requests), sum(failures), sum(input_tokens), sum(output_tokens),"
     " sum(reasoning_tokens), sum(cached_tokens), sum(cache_read_tokens),"
     " sum(cache_creation_tokens), sum(total_tokens), sum(cost_usd), sum(latency_ms_sum),"
-    " sum(latency_count), max(latency_ms_max), sum(ttft_ms_sum), sum(ttft_count),"
+    " sum(latency_count), max(latency_ms_max), min(latency_ms_min), sum(ttft_ms_sum),"
+    " sum(ttft_count),"
     " usage_hist_sum(latency_hist)"
 )
 

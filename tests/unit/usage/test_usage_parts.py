@@ -59,7 +59,7 @@ def test_bearer() -> None:
 def _state(**kw: object) -> Freshness:
     base = dict(status="idle", leader_id="h:1", heartbeat_at=NOW, last_success_at=NOW,
                 last_error=None, last_error_at=None, wake_requested_at=None,
-                newest_event_at=None, now=NOW)  # fmt: skip
+                newest_event_at=None, collected_any=True, now=NOW)  # fmt: skip
     return Freshness(**{**base, **kw})  # type: ignore[arg-type]
 
 
@@ -72,3 +72,11 @@ def test_freshness_levels() -> None:
     assert dead.level == "bad" and "not running" in dead.message
     failing = view(_state(status="error", last_error="proxy 2 refused"))
     assert failing.level == "warn" and "proxy 2 refused" in failing.message
+
+
+def test_nothing_collected_yet_is_not_up_to_date() -> None:
+    """A collector that runs but has never stored a request says so (issue 11)."""
+    empty = view(_state(collected_any=False))
+    assert empty.level == "ok" and "Nothing has been collected yet" in empty.message
+    assert "up to date" not in empty.message
+    assert "up to date" in view(_state()).message
