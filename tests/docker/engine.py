@@ -1,6 +1,6 @@
-"""A private Docker engine: `dockerd` with its data and exec roots in a temp folder, its own
-socket, bridge and address pool, so it runs beside any other engine on the machine; stopped by
-its PID. Needs root and Debian's docker.io (machine-notes.md section 8).
+"""A private Docker engine: `dockerd` with its data and exec roots in a temp folder (in RAM when
+there is room), its own socket, bridge and address pool, so it runs beside any other engine on
+the machine; stopped by its PID. Needs root and Debian's docker.io (machine-notes.md section 8).
 
     engine = start_engine()          # raises EngineUnavailable with the reason
     engine.docker("ps", "-a")        # the docker CLI against this engine
@@ -50,12 +50,19 @@ class Engine:
         return self.root / "docker.sock"
 
     def docker(
-        self, *args: str, check: bool = True, timeout: float = 600, input: bytes | None = None
+        self,
+        *args: str,
+        check: bool = True,
+        timeout: float = 600,
+        input: bytes | None = None,
+        cli: str | None = None,
+        env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        """Run the docker CLI against this engine; raises with its output when it fails."""
+        """Run the docker CLI (the first on PATH unless `cli`) against this engine; raises with
+        its output when it fails."""
         result = subprocess.run(
-            [_docker_cli(), *args],
-            env=os.environ | self.env,
+            [cli or _docker_cli(), *args],
+            env=os.environ | self.env | (env or {}),
             capture_output=True,
             timeout=timeout,
             input=input,
@@ -164,6 +171,20 @@ def _uplink_mtu() -> int:
     return 1500
 
 
+def _root_parent() -> str | None:
+    """Where the engine keeps its files: RAM (/dev/shm) when it has room for the images of a
+    run (about 3 GB), which makes imports twice as fast and removal instant; else the temp
+    folder. GATEWAY_TEST_ENGINE_DIR chooses."""
+    chosen = os.environ.get("GATEWAY_TEST_ENGINE_DIR")
+    if chosen:
+        return chosen
+    with contextlib.suppress(OSError):
+        stats = os.statvfs("/dev/shm")
+        if stats.f_bavail * stats.f_frsize >= 8 * 2**30:
+            return "/dev/shm"
+    return None
+
+
 def _check_prerequisites() -> None:
     if sys.platform != "linux":
         raise EngineUnavailable("a Docker engine runs on Linux only")
@@ -217,7 +238,7 @@ def start_engine(timeout: float = 90) -> Engine:
     except EngineUnavailable:
         lock.close()
         raise
-    root = Path(tempfile.mkdtemp(prefix="gw-engine-"))
+    root = Path(tempfile.mkdtemp(prefix="gw-engine-", dir=_root_parent()))
     pool = f"base={subnet.network_address}/17,size=24"
     args = [
         DOCKERD, "--data-root", str(root / "data"), "--exec-root", str(root / "exec"),
