@@ -44,7 +44,12 @@ AUTH_FILE = {"type": "codex", "email": "ops@example.com", "id_token": "eyJhbGciO
 T = TypeVar("T")
 
 
-def eventually(check: Callable[[], T | None], limit: float = 60.0, what: str = "condition") -> T:
+def eventually(
+    check: Callable[[], T | None],
+    limit: float = 60.0,
+    what: str = "condition",
+    detail: Callable[[], object] = lambda: "",
+) -> T:
     """Poll `check` until it returns a truthy value; containers give us no event to await."""
     deadline = time.monotonic() + limit
     while True:
@@ -52,7 +57,7 @@ def eventually(check: Callable[[], T | None], limit: float = 60.0, what: str = "
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not met within {limit:.0f} s")
+            raise AssertionError(f"{what}: not met within {limit:.0f} s {detail()}")
         time.sleep(0.25)
 
 
@@ -227,6 +232,11 @@ def _start_fake_upstream(stack: Stack) -> str:
     stack.engine.docker("create", "--name", stack.fake, image)
     stack.attach_fake()
     stack.engine.docker("start", stack.fake)
+    # Ready before the first request, so no failed attempt counts in the usage totals.
+    eventually(
+        lambda: "listening" in stack.engine.docker("logs", stack.fake).stdout,
+        what="the fake upstream listening",
+    )
     return f"http://fake-upstream:{fake_upstream.PORT}/v1"
 
 
@@ -236,13 +246,23 @@ def _ask(stack: Stack, key: str) -> str | None:
         reply = client.chat.completions.create(
             model=MODEL, messages=[{"role": "user", "content": "hi"}]
         )
-    except (openai.AuthenticationError, openai.NotFoundError, openai.APIConnectionError):
-        return None  # the key or provider is still on its way to the proxy, or it restarts
-    except openai.InternalServerError:
-        return None  # upstream container still starting
+    except (
+        openai.AuthenticationError,  # the key is still on its way to the proxy
+        openai.NotFoundError,  # the provider's model too
+        openai.APIConnectionError,  # the proxy restarts
+        openai.InternalServerError,  # the upstream container is still starting
+    ) as exc:
+        stack.state["last_error"] = repr(exc)
+        return None
     finally:
         client.close()
     return reply.choices[0].message.content
+
+
+def _answered(stack: Stack, key: str, what: str) -> str:
+    return eventually(
+        lambda: _ask(stack, key), what=what, detail=lambda: stack.state.get("last_error", "")
+    )
 
 
 def _requests_in_history(web: httpx.Client) -> int:
@@ -269,7 +289,7 @@ def test_admin_provider_key_and_an_sdk_request_recorded_in_usage(stack: Stack):
         assert created.status_code == 201, created.text
         key = web.post("/api/user/api-keys", json={"name": "e2e"}).json()["data"]["key"]
         stack.state["key"] = key
-        answer = eventually(lambda: _ask(stack, key), what="an answer through the proxy")
+        answer = _answered(stack, key, "an answer through the proxy")
         assert answer == "Hello from the fake upstream."
         # The collector service moves the event into Postgres on its own (no manual collect).
         eventually(lambda: _requests_in_history(web) >= 1, what="the request in the history")
@@ -299,11 +319,17 @@ def test_logs_follow_shows_new_lines_and_is_bounded(stack: Stack):
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     try:
-        time.sleep(1.0)  # compose attaches to the log stream; no event tells us when
+        # Nothing tells when compose has attached to the stream: upload (idempotent, logged
+        # each time) until a line arrives.
         with stack.management() as mgmt:
-            uploaded = mgmt.post("/auth-files", params={"name": "codex-ops.json"}, json=AUTH_FILE)
-            assert uploaded.status_code == 200, uploaded.text
-        assert found.wait(30), f"no log line for the upload in: {seen}"
+
+            def upload_logged() -> bool:
+                params = {"name": "codex-ops.json"}
+                uploaded = mgmt.post("/auth-files", params=params, json=AUTH_FILE)
+                assert uploaded.status_code == 200, uploaded.text
+                return found.wait(1.0)
+
+            eventually(upload_logged, limit=30, what="the upload's log line", detail=lambda: seen)
     finally:
         os.killpg(follow.pid, signal.SIGTERM)
         follow.wait(30)
@@ -317,7 +343,7 @@ def test_restart_proxy_keeps_keys_and_answers_again(stack: Stack):
     started = time.monotonic()
     stack.manage("restart", "proxy")
     key = str(stack.state["key"])
-    assert eventually(lambda: _ask(stack, key), what="an answer after the restart")
+    assert _answered(stack, key, "an answer after the restart")
     budgets.record("restart proxy until it answers", time.monotonic() - started, "s")
     eventually(lambda: "(healthy)" in _ps(stack)["proxy"], what="proxy healthy again")
 
@@ -335,7 +361,7 @@ def _assert_everything_is_there(stack: Stack, requests_before: int) -> None:
         assert web.post("/api/auth/login", json=ADMIN).status_code == 200
         assert _requests_in_history(web) == requests_before
         key = str(stack.state["key"])
-        assert eventually(lambda: _ask(stack, key), what="an answer with the old key")
+        assert _answered(stack, key, "an answer with the old key")
         eventually(lambda: _requests_in_history(web) == requests_before + 1, what="new usage")
     assert _auth_files(stack) == ["codex-ops.json"]
 
