@@ -15,6 +15,8 @@ import ctypes
 import fcntl
 import ipaddress
 import os
+import re
+import shlex
 import shutil
 import signal
 import socket
@@ -85,6 +87,8 @@ class Engine:
             ids = self.docker("ps", "-aq", timeout=30).stdout.split()
             if ids:
                 self.docker("rm", "-f", *ids, check=False, timeout=120)
+            # dockerd leaves the bridges of its networks behind when it stops.
+            self.docker("network", "prune", "-f", check=False, timeout=60)
         self.process.send_signal(signal.SIGTERM)
         try:
             self.process.wait(60)
@@ -131,11 +135,24 @@ def _routes() -> list[tuple[ipaddress.IPv4Network, str]]:
     return routes
 
 
+def _candidates(slot: int) -> list[ipaddress.IPv4Network]:
+    """The /16s this slot may use; no two slots share one."""
+    return [ipaddress.ip_network(f"10.{n}.0.0/16") for n in (231 + slot, 200 + slot, 180 + slot)]
+
+
+def _remove_leftover_networks(slot: int) -> None:
+    """Network bridges an earlier engine of this slot left behind (killed before it removed its
+    networks): nobody else uses this slot's address ranges while we hold its lock."""
+    for net, dev in _routes():
+        if dev.startswith("br-") and any(net.subnet_of(c) for c in _candidates(slot)):
+            _remove_bridge(dev)
+
+
 def _subnet(slot: int, bridge: str) -> ipaddress.IPv4Network:
     """A /16 of 10.x for this slot that no route of the machine (but our bridge's) overlaps."""
+    _remove_leftover_networks(slot)
     taken = [net for net, dev in _routes() if dev != bridge]
-    for second in (231 + slot % 24, 200 + slot, 180 + slot, 160 + slot):
-        candidate = ipaddress.ip_network(f"10.{second}.0.0/16")
+    for candidate in _candidates(slot):
         if not any(candidate.overlaps(net) for net in taken):
             return candidate
     raise EngineUnavailable("no free 10.x.0.0/16 for the test engine's networks")
@@ -157,7 +174,14 @@ def _make_bridge(name: str, subnet: ipaddress.IPv4Network) -> None:
 
 
 def _remove_bridge(name: str) -> None:
+    """The bridge and the firewall rules dockerd wrote for it (it leaves them when it stops)."""
     subprocess.run(["ip", "link", "del", name], capture_output=True)
+    for table in ("filter", "nat"):
+        rules = subprocess.run(["iptables", "-t", table, "-S"], capture_output=True, text=True)
+        for rule in rules.stdout.splitlines():
+            if rule.startswith("-A ") and re.search(rf"(^| )-[io] {re.escape(name)}( |$)", rule):
+                delete = ["iptables", "-t", table, "-D", *shlex.split(rule)[1:]]
+                subprocess.run(delete, capture_output=True)
 
 
 def _uplink_mtu() -> int:
