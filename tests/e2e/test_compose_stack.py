@@ -276,6 +276,10 @@ def test_admin_provider_key_and_an_sdk_request_recorded_in_usage(stack: Stack):
     with stack.web() as web:
         assert web.get("/api/setup").json()["data"]["setupRequired"] is True
         assert web.post("/api/setup", json=ADMIN).status_code == 201
+        # The fake upstream has an address of the stack's private network: allowed only once
+        # an admin says so (as for a provider on the operator's own network).
+        allow = {"key": "allow_private_upstreams", "value": True}
+        assert web.put("/api/admin/settings", json=allow).status_code == 200
         created = web.post(
             "/api/custom-providers",
             json={
