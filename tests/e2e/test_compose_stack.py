@@ -232,11 +232,13 @@ def _start_fake_upstream(stack: Stack) -> str:
     stack.engine.docker("create", "--name", stack.fake, image)
     stack.attach_fake()
     stack.engine.docker("start", stack.fake)
+
     # Ready before the first request, so no failed attempt counts in the usage totals.
-    eventually(
-        lambda: "listening" in stack.engine.docker("logs", stack.fake).stdout,
-        what="the fake upstream listening",
-    )
+    def logs() -> str:
+        result = stack.engine.docker("logs", stack.fake)
+        return result.stdout + result.stderr
+
+    eventually(lambda: "listening" in logs(), what="the fake upstream listening", detail=logs)
     return f"http://fake-upstream:{fake_upstream.PORT}/v1"
 
 
