@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import orjson
 from aiohttp import web
 
 from services.core.errors import BadRequest, PayloadTooLarge
@@ -14,6 +13,7 @@ from .access import authenticate
 from .appkeys import EXECUTOR, RUNTIME
 from .call import Call, Codec
 from .client_errors import ClientFormat
+from .door import Endpoint, admit
 from .runtime import Runtime
 from .translate import parse_model_suffix
 from .translating import CompletionsCodec, TranslatingCodec
@@ -48,29 +48,21 @@ async def read_body(request: web.Request, limit: int) -> bytes:
     return bytes(buf)
 
 
-def parse_json_object(raw: bytes) -> dict[str, Any]:
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"Request body is not valid JSON: {exc}", code="invalid_json") from None
-    if not isinstance(body, dict):
-        raise BadRequest("Request body must be a JSON object", code="invalid_json")
-    return body
-
-
 async def begin_call(
     request: web.Request,
     fmt: ClientFormat,
+    endpoint: Endpoint,
     *,
     model: str | None = None,
     stream: bool | None = None,
 ) -> Call:
-    """Authenticate, read and validate the body. The model and stream flag come from the body
-    unless the route gives them (Gemini carries both in the URL)."""
+    """Authenticate, read the body and admit it through the door (JSON, depth, the endpoint's
+    schema). The model and stream flag come from the body unless the route gives them (Gemini
+    carries both in the URL)."""
     runtime: Runtime = request.app[RUNTIME].current
     api_key_id = authenticate(request, runtime)
     raw = await read_body(request, runtime.body_limit)
-    body = parse_json_object(raw)
+    body = admit(raw, endpoint, runtime.json_depth_limit)
     if model is None:
         model = body.get("model")
         if not isinstance(model, str) or not model.strip():
@@ -92,17 +84,17 @@ async def begin_call(
     )
 
 
-async def _run(request: web.Request, codec: Codec) -> web.StreamResponse:
-    call = await begin_call(request, "openai")
+async def _run(request: web.Request, codec: Codec, endpoint: Endpoint) -> web.StreamResponse:
+    call = await begin_call(request, "openai", endpoint)
     return await request.app[EXECUTOR].run(call, codec)
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
-    return await _run(request, _CHAT)
+    return await _run(request, _CHAT, "chat")
 
 
 async def completions(request: web.Request) -> web.StreamResponse:
-    return await _run(request, _COMPLETIONS)
+    return await _run(request, _COMPLETIONS, "completions")
 
 
 def wants_anthropic_models(request: web.Request) -> bool:

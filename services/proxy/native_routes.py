@@ -7,7 +7,7 @@ import structlog
 from aiohttp import web
 from yarl import URL
 
-from services.core.errors import BadRequest, NotFound
+from services.core.errors import NotFound
 
 from .access import authenticate
 from .appkeys import EXECUTOR, RUNTIME
@@ -31,12 +31,12 @@ _RESPONSES = TranslatingCodec("responses")
 
 async def messages(request: web.Request) -> web.StreamResponse:
     """Anthropic Messages (Claude Code sends `?beta=true`; the query is ignored)."""
-    call = await begin_call(request, "anthropic")
+    call = await begin_call(request, "anthropic", "messages")
     return await request.app[EXECUTOR].run(call, _ANTHROPIC)
 
 
 async def responses(request: web.Request) -> web.StreamResponse:
-    call = await begin_call(request, "responses")
+    call = await begin_call(request, "responses", "responses")
     return await request.app[EXECUTOR].run(call, _RESPONSES)
 
 
@@ -70,7 +70,7 @@ async def _upstream_count(
 
 async def count_tokens(request: web.Request) -> web.Response:
     """Anthropic count_tokens: the upstream counts when it is Anthropic; else an estimate."""
-    call = await begin_call(request, "anthropic")
+    call = await begin_call(request, "anthropic", "count_tokens")
     target = _first_target(call.runtime, call.model, "anthropic")
     result = None
     if target is not None:
@@ -166,13 +166,13 @@ async def gemini_action(request: web.Request) -> web.StreamResponse:
     if action not in ("generateContent", "streamGenerateContent"):
         raise NotFound(f"Unknown Gemini method '{action}'", code="not_found")
     stream = action == "streamGenerateContent"
-    call = await begin_call(request, "gemini", model=model, stream=stream)
+    call = await begin_call(request, "gemini", "generate", model=model, stream=stream)
     codec = _GEMINI if not stream or request.query.get("alt", "sse") == "sse" else _GEMINI_JSON
     return await request.app[EXECUTOR].run(call, codec)
 
 
 async def _gemini_count(request: web.Request, model: str) -> web.Response:
-    call = await begin_call(request, "gemini", model=model, stream=False)
+    call = await begin_call(request, "gemini", "gemini_count", model=model, stream=False)
     target = _first_target(call.runtime, call.model, "gemini")
     result = None
     if target is not None:
@@ -180,8 +180,6 @@ async def _gemini_count(request: web.Request, model: str) -> web.Response:
         body = {k: v for k, v in call.body.items() if k in ("contents", "generateContentRequest")}
         result = await _upstream_count(request, call, target, url, orjson.dumps(body))
     if result is None:
-        if not isinstance(call.body.get("contents", []), list):
-            raise BadRequest("'contents' must be a list", code="invalid_argument")
         result = {"totalTokens": estimate_input_tokens(call.body, "gemini")}
     return web.Response(body=orjson.dumps(result), content_type="application/json")
 

@@ -1,0 +1,221 @@
+"""OpenAI Responses request bodies (`POST /v1/responses`), as the SDKs and Codex send them.
+
+An input item without `type` is a message (the SDKs' "easy input message"), so items are told
+apart by a function rather than by the `type` key alone.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, NotRequired
+
+from pydantic import Discriminator, Tag, with_config
+from typing_extensions import TypedDict
+
+from .base import SCHEMA_CONFIG
+
+
+@with_config(SCHEMA_CONFIG)
+class InputText(TypedDict):
+    type: Literal["input_text"]
+    text: str
+
+
+@with_config(SCHEMA_CONFIG)
+class OutputText(TypedDict):
+    type: Literal["output_text"]
+    text: str
+
+
+@with_config(SCHEMA_CONFIG)
+class PlainText(TypedDict):
+    type: Literal["text"]
+    text: str
+
+
+@with_config(SCHEMA_CONFIG)
+class Refusal(TypedDict):
+    type: Literal["refusal"]
+    refusal: str
+
+
+@with_config(SCHEMA_CONFIG)
+class InputImage(TypedDict):
+    type: Literal["input_image"]
+    image_url: NotRequired[str | None]
+    file_id: NotRequired[str | None]
+    detail: NotRequired[str | None]
+
+
+@with_config(SCHEMA_CONFIG)
+class InputFile(TypedDict):
+    type: Literal["input_file"]
+    file_data: NotRequired[str | None]
+    file_url: NotRequired[str | None]
+    file_id: NotRequired[str | None]
+    filename: NotRequired[str | None]
+
+
+Part = Annotated[
+    InputText | OutputText | PlainText | Refusal | InputImage | InputFile, Discriminator("type")
+]
+Content = str | list[Part]
+
+
+@with_config(SCHEMA_CONFIG)
+class MessageItem(TypedDict):
+    type: NotRequired[Literal["message"]]
+    role: Literal["user", "assistant", "system", "developer"]
+    content: Content
+
+
+@with_config(SCHEMA_CONFIG)
+class FunctionCallItem(TypedDict):
+    type: Literal["function_call"]
+    call_id: str
+    name: str
+    arguments: str
+    namespace: NotRequired[str | None]
+
+
+@with_config(SCHEMA_CONFIG)
+class CustomCallItem(TypedDict):
+    type: Literal["custom_tool_call"]
+    call_id: str
+    name: str
+    input: str
+    namespace: NotRequired[str | None]
+
+
+@with_config(SCHEMA_CONFIG)
+class CallOutputItem(TypedDict):
+    type: Literal["function_call_output", "custom_tool_call_output"]
+    call_id: str
+    output: Content
+
+
+@with_config(SCHEMA_CONFIG)
+class SummaryText(TypedDict):
+    type: str
+    text: str
+
+
+@with_config(SCHEMA_CONFIG)
+class ReasoningItem(TypedDict):
+    type: Literal["reasoning"]
+    summary: NotRequired[list[SummaryText]]
+    encrypted_content: NotRequired[str | None]
+
+
+@with_config(SCHEMA_CONFIG)
+class OtherItem(TypedDict):
+    """web_search_call, local_shell_call, item_reference, ...: relayed, never read."""
+
+    type: str
+
+
+_ITEMS = frozenset(
+    {
+        "message",
+        "function_call",
+        "custom_tool_call",
+        "function_call_output",
+        "custom_tool_call_output",
+        "reasoning",
+    }
+)
+_OUTPUTS = frozenset({"function_call_output", "custom_tool_call_output"})
+
+
+def _item_kind(item: Any) -> str | None:
+    if not isinstance(item, dict):
+        return None
+    kind = item.get("type", "message")
+    if kind in _OUTPUTS:
+        return "output"
+    return kind if kind in _ITEMS else "other"
+
+
+Item = Annotated[
+    Annotated[MessageItem, Tag("message")]
+    | Annotated[FunctionCallItem, Tag("function_call")]
+    | Annotated[CustomCallItem, Tag("custom_tool_call")]
+    | Annotated[CallOutputItem, Tag("output")]
+    | Annotated[ReasoningItem, Tag("reasoning")]
+    | Annotated[OtherItem, Tag("other")],
+    Discriminator(_item_kind),
+]
+
+
+@with_config(SCHEMA_CONFIG)
+class FunctionTool(TypedDict):
+    type: Literal["function"]
+    name: str
+    description: NotRequired[str | None]
+    parameters: NotRequired[dict[str, Any] | None]
+    strict: NotRequired[bool | None]
+
+
+@with_config(SCHEMA_CONFIG)
+class CustomTool(TypedDict):
+    type: Literal["custom"]
+    name: str
+    description: NotRequired[str | None]
+
+
+@with_config(SCHEMA_CONFIG)
+class NamespaceTool(TypedDict):
+    """Codex groups MCP tools under a namespace."""
+
+    type: Literal["namespace"]
+    name: str
+    tools: list[Tool]
+
+
+Tool = Annotated[FunctionTool | CustomTool | NamespaceTool, Discriminator("type")]
+
+
+@with_config(SCHEMA_CONFIG)
+class ToolChoiceObject(TypedDict):
+    type: str
+    name: NotRequired[str | None]
+
+
+@with_config(SCHEMA_CONFIG)
+class Reasoning(TypedDict):
+    effort: NotRequired[str | None]
+    summary: NotRequired[str | None]
+
+
+@with_config(SCHEMA_CONFIG)
+class TextFormat(TypedDict):
+    type: str
+    name: NotRequired[str | None]
+    schema: NotRequired[dict[str, Any] | None]
+    strict: NotRequired[bool | None]
+
+
+@with_config(SCHEMA_CONFIG)
+class TextOptions(TypedDict):
+    format: NotRequired[TextFormat | None]
+    verbosity: NotRequired[str | None]
+
+
+@with_config(SCHEMA_CONFIG)
+class ResponsesRequest(TypedDict):
+    input: NotRequired[str | list[Item] | None]
+    instructions: NotRequired[str | None]
+    tools: NotRequired[list[Tool] | None]
+    tool_choice: NotRequired[Literal["none", "auto", "required"] | ToolChoiceObject | None]
+    parallel_tool_calls: NotRequired[bool | None]
+    max_output_tokens: NotRequired[int | None]
+    temperature: NotRequired[float | None]
+    top_p: NotRequired[float | None]
+    stream: NotRequired[bool | None]
+    store: NotRequired[bool | None]
+    reasoning: NotRequired[Reasoning | None]
+    text: NotRequired[TextOptions | None]
+    include: NotRequired[list[str] | None]
+    user: NotRequired[str | None]
+    safety_identifier: NotRequired[str | None]
+    prompt_cache_key: NotRequired[str | None]
+    previous_response_id: NotRequired[str | None]
