@@ -56,7 +56,6 @@ def check(body: dict[str, Any], endpoint: Endpoint) -> None:
         _SCHEMAS[endpoint].validate_python(body)
     except ValidationError as exc:
         problem = first_problem(exc.errors(include_url=False), body)
-        if problem is not None:
-            raise BadRequest(
-                problem.sentence(), code=problem.code, details={"param": problem.param}
-            ) from None
+        raise BadRequest(
+            problem.sentence(), code=problem.code, details={"param": problem.param}
+        ) from None

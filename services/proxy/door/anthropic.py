@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import Discriminator, Tag, with_config
+from pydantic import Tag, with_config
 from typing_extensions import TypedDict
 
-from .base import SCHEMA_CONFIG
+from .base import SCHEMA_CONFIG, Untyped, by_type
 
 
 @with_config(SCHEMA_CONFIG)
@@ -42,7 +42,14 @@ class FileSource(TypedDict):
     file_id: str
 
 
-Source = Annotated[Base64Source | UrlSource | TextSource | FileSource, Discriminator("type")]
+Source = Annotated[
+    Annotated[Base64Source, Tag("base64")]
+    | Annotated[UrlSource, Tag("url")]
+    | Annotated[TextSource, Tag("text")]
+    | Annotated[FileSource, Tag("file")]
+    | Annotated[Untyped, Tag("other")],
+    by_type({t: t for t in ("base64", "url", "text", "file")}),
+]
 
 
 @with_config(SCHEMA_CONFIG)
@@ -86,9 +93,24 @@ class RedactedThinkingBlock(TypedDict):
     data: str
 
 
+_BLOCK_TAGS = {
+    "text": "text",
+    "image": "media",
+    "document": "media",
+    "tool_use": "tool_use",
+    "tool_result": "tool_result",
+    "thinking": "thinking",
+    "redacted_thinking": "redacted_thinking",
+}
 Block = Annotated[
-    TextBlock | MediaBlock | ToolUseBlock | ToolResultBlock | ThinkingBlock | RedactedThinkingBlock,
-    Discriminator("type"),
+    Annotated[TextBlock, Tag("text")]
+    | Annotated[MediaBlock, Tag("media")]
+    | Annotated[ToolUseBlock, Tag("tool_use")]
+    | Annotated[ToolResultBlock, Tag("tool_result")]
+    | Annotated[ThinkingBlock, Tag("thinking")]
+    | Annotated[RedactedThinkingBlock, Tag("redacted_thinking")]
+    | Annotated[Untyped, Tag("other")],
+    by_type(_BLOCK_TAGS),  # server_tool_use, web_search_tool_result, ...: "other"
 ]
 
 
@@ -106,23 +128,11 @@ class CustomTool(TypedDict):
     input_schema: dict[str, Any]
 
 
-@with_config(SCHEMA_CONFIG)
-class ServerTool(TypedDict):
-    """web_search_20250305, bash_20250124, text_editor_*, ...: run by Anthropic."""
-
-    type: str
-    name: NotRequired[str]
-
-
-def _tool_kind(tool: Any) -> str | None:
-    if not isinstance(tool, dict):
-        return None
-    return "custom" if tool.get("type", "custom") == "custom" else "server"
-
-
+# A tool without `type` is a custom tool; web_search_20250305, bash_20250124, ...: run by
+# Anthropic, relayed as they are.
 Tool = Annotated[
-    Annotated[CustomTool, Tag("custom")] | Annotated[ServerTool, Tag("server")],
-    Discriminator(_tool_kind),
+    Annotated[CustomTool, Tag("custom")] | Annotated[Untyped, Tag("other")],
+    by_type({"custom": "custom"}, default="custom"),
 ]
 
 

@@ -7,8 +7,34 @@ value the translator would trip over is refused at the door instead.
 
 from __future__ import annotations
 
-from pydantic import ConfigDict
+from typing import Any
+
+from pydantic import ConfigDict, Discriminator, with_config
+from typing_extensions import TypedDict
 
 # Strict: no coercion, so the validated body is exactly what the client sent. A float field
 # still takes an integer (JSON has one number type).
 SCHEMA_CONFIG = ConfigDict(extra="allow", strict=True)
+
+
+@with_config(SCHEMA_CONFIG)
+class Untyped(TypedDict):
+    """A block, part, tool or item of a type the proxy does not read: relayed as it is. The
+    providers add types faster than any gateway can follow, and they judge them upstream."""
+
+    type: str
+
+
+def by_type(tags: dict[str, str], default: str | None = None) -> Discriminator:
+    """Choose a union member by the value's `type` (`default` when it has none); a type not in
+    `tags` selects the member tagged "other" (`Untyped`)."""
+
+    def tag_of(value: Any) -> str | None:
+        if not isinstance(value, dict):
+            return None  # pydantic reports "should be an object"
+        kind = value.get("type", default)
+        if kind is None:
+            return None  # no type at all: reported at `<path>.type`
+        return tags.get(kind, "other") if isinstance(kind, str) else "other"
+
+    return Discriminator(tag_of)

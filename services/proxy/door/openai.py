@@ -2,17 +2,17 @@
 
 OpenAI marks most optional fields nullable, so `null` is accepted wherever a field may be
 absent. Content parts and tools are told apart by `type`; a type not listed here passes
-unchecked (see `door.problems`).
+unchecked.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import Discriminator, with_config
+from pydantic import Tag, with_config
 from typing_extensions import TypedDict
 
-from .base import SCHEMA_CONFIG
+from .base import SCHEMA_CONFIG, Untyped, by_type
 
 Role = Literal["system", "developer", "user", "assistant", "tool", "function"]
 
@@ -66,7 +66,15 @@ class RefusalPart(TypedDict):
     refusal: str
 
 
-Part = Annotated[TextPart | ImagePart | AudioPart | FilePart | RefusalPart, Discriminator("type")]
+Part = Annotated[
+    Annotated[TextPart, Tag("text")]
+    | Annotated[ImagePart, Tag("image_url")]
+    | Annotated[AudioPart, Tag("input_audio")]
+    | Annotated[FilePart, Tag("file")]
+    | Annotated[RefusalPart, Tag("refusal")]
+    | Annotated[Untyped, Tag("other")],
+    by_type({t: t for t in ("text", "image_url", "input_audio", "file", "refusal")}),
+]
 
 
 @with_config(SCHEMA_CONFIG)
@@ -120,7 +128,12 @@ class CustomTool(TypedDict):
     custom: CustomDef
 
 
-Tool = Annotated[FunctionTool | CustomTool, Discriminator("type")]
+Tool = Annotated[
+    Annotated[FunctionTool, Tag("function")]
+    | Annotated[CustomTool, Tag("custom")]
+    | Annotated[Untyped, Tag("other")],
+    by_type({"function": "function", "custom": "custom"}),
+]
 
 
 @with_config(SCHEMA_CONFIG)

@@ -1,5 +1,5 @@
 """Pydantic's validation errors as one clear sentence that names the field, e.g.
-`messages.0.content: Input should be a valid string or a valid array`.
+`messages.0.content: Input should be a valid string or an array`.
 
 Pydantic reports a union's failure once per member, with the member's label in the location
 (`content.str`, `content.list[...]`, a tag such as `text`); those labels are not part of the
@@ -14,9 +14,6 @@ from typing import Any
 
 from pydantic_core import ErrorDetails
 
-# A content block, part, tool or item whose `type` the proxy does not know is relayed as is:
-# the providers add types faster than any gateway, and they judge them upstream.
-_UNKNOWN_TAG = "union_tag_invalid"
 _CODES = {
     "missing": "missing_required_parameter",
     "literal_error": "invalid_value",
@@ -38,12 +35,9 @@ class Problem:
         return f"{self.param}: {self.message}" if self.param else self.message
 
 
-def first_problem(errors: list[ErrorDetails], body: Any) -> Problem | None:
-    """The error to report, or None when every error is only an unknown `type`."""
-    real = [e for e in errors if not _unknown_type(e)]
-    if not real:
-        return None
-    located = [(_path(e["loc"], body), e) for e in real]
+def first_problem(errors: list[ErrorDetails], body: Any) -> Problem:
+    """The one error to report of pydantic's (non-empty) list."""
+    located = [(_path(e["loc"], body), e) for e in errors]
     deepest = max(len(path) for path, _ in located)
     chosen = [(path, e) for path, e in located if len(path) == deepest]
     path, first = chosen[0]
@@ -57,25 +51,13 @@ def first_problem(errors: list[ErrorDetails], body: Any) -> Problem | None:
     return Problem(".".join(path), joined, _CODES.get(first["type"], "invalid_type"))
 
 
-def _unknown_type(error: ErrorDetails) -> bool:
-    value = error.get("input")
-    return (
-        error["type"] == _UNKNOWN_TAG
-        and isinstance(value, dict)
-        and isinstance(value.get("type"), str)
-    )
-
-
 def _tag_problem(error: ErrorDetails, path: list[str]) -> Problem | None:
-    """A block, part or item without a usable `type`, said in plain words."""
-    value = error.get("input")
-    if error["type"] not in ("union_tag_not_found", _UNKNOWN_TAG):
+    """A block, part or item that is not an object, or has no `type`, in plain words."""
+    if error["type"] != "union_tag_not_found":
         return None
-    if not isinstance(value, dict):
+    if not isinstance(error.get("input"), dict):
         return Problem(".".join(path), "Input should be an object", "invalid_type")
-    if "type" not in value:
-        return Problem(".".join([*path, "type"]), "Field required", _CODES["missing"])
-    return Problem(".".join([*path, "type"]), "Input should be a valid string", "invalid_type")
+    return Problem(".".join([*path, "type"]), "Field required", _CODES["missing"])
 
 
 def _path(loc: tuple[int | str, ...], body: Any) -> list[str]:

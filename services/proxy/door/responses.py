@@ -1,17 +1,16 @@
 """OpenAI Responses request bodies (`POST /v1/responses`), as the SDKs and Codex send them.
 
-An input item without `type` is a message (the SDKs' "easy input message"), so items are told
-apart by a function rather than by the `type` key alone.
+An input item without `type` is a message (the SDKs' "easy input message").
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import Discriminator, Tag, with_config
+from pydantic import Tag, with_config
 from typing_extensions import TypedDict
 
-from .base import SCHEMA_CONFIG
+from .base import SCHEMA_CONFIG, Untyped, by_type
 
 
 @with_config(SCHEMA_CONFIG)
@@ -56,7 +55,19 @@ class InputFile(TypedDict):
 
 
 Part = Annotated[
-    InputText | OutputText | PlainText | Refusal | InputImage | InputFile, Discriminator("type")
+    Annotated[InputText, Tag("input_text")]
+    | Annotated[OutputText, Tag("output_text")]
+    | Annotated[PlainText, Tag("text")]
+    | Annotated[Refusal, Tag("refusal")]
+    | Annotated[InputImage, Tag("input_image")]
+    | Annotated[InputFile, Tag("input_file")]
+    | Annotated[Untyped, Tag("other")],
+    by_type(
+        {
+            t: t
+            for t in ("input_text", "output_text", "text", "refusal", "input_image", "input_file")
+        }
+    ),
 ]
 Content = str | list[Part]
 
@@ -106,33 +117,14 @@ class ReasoningItem(TypedDict):
     encrypted_content: NotRequired[str | None]
 
 
-@with_config(SCHEMA_CONFIG)
-class OtherItem(TypedDict):
-    """web_search_call, local_shell_call, item_reference, ...: relayed, never read."""
-
-    type: str
-
-
-_ITEMS = frozenset(
-    {
-        "message",
-        "function_call",
-        "custom_tool_call",
-        "function_call_output",
-        "custom_tool_call_output",
-        "reasoning",
-    }
-)
-_OUTPUTS = frozenset({"function_call_output", "custom_tool_call_output"})
-
-
-def _item_kind(item: Any) -> str | None:
-    if not isinstance(item, dict):
-        return None
-    kind = item.get("type", "message")
-    if kind in _OUTPUTS:
-        return "output"
-    return kind if kind in _ITEMS else "other"
+_ITEM_TAGS = {
+    "message": "message",
+    "function_call": "function_call",
+    "custom_tool_call": "custom_tool_call",
+    "function_call_output": "output",
+    "custom_tool_call_output": "output",
+    "reasoning": "reasoning",
+}
 
 
 Item = Annotated[
@@ -141,8 +133,8 @@ Item = Annotated[
     | Annotated[CustomCallItem, Tag("custom_tool_call")]
     | Annotated[CallOutputItem, Tag("output")]
     | Annotated[ReasoningItem, Tag("reasoning")]
-    | Annotated[OtherItem, Tag("other")],
-    Discriminator(_item_kind),
+    | Annotated[Untyped, Tag("other")],
+    by_type(_ITEM_TAGS, default="message"),  # web_search_call, item_reference...: "other"
 ]
 
 
@@ -171,7 +163,13 @@ class NamespaceTool(TypedDict):
     tools: list[Tool]
 
 
-Tool = Annotated[FunctionTool | CustomTool | NamespaceTool, Discriminator("type")]
+Tool = Annotated[
+    Annotated[FunctionTool, Tag("function")]
+    | Annotated[CustomTool, Tag("custom")]
+    | Annotated[NamespaceTool, Tag("namespace")]
+    | Annotated[Untyped, Tag("other")],
+    by_type({t: t for t in ("function", "custom", "namespace")}),  # web_search, mcp...: "other"
+]
 
 
 @with_config(SCHEMA_CONFIG)
