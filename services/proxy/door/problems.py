@@ -37,7 +37,7 @@ class Problem:
 
 def first_problem(errors: list[ErrorDetails], body: Any) -> Problem:
     """The one error to report of pydantic's (non-empty) list."""
-    located = [(_path(e["loc"], body), e) for e in errors]
+    located = [(_path(e, body), e) for e in errors]
     deepest = max(len(path) for path, _ in located)
     chosen = [(path, e) for path, e in located if len(path) == deepest]
     path, first = chosen[0]
@@ -60,13 +60,14 @@ def _tag_problem(error: ErrorDetails, path: list[str]) -> Problem | None:
     return Problem(".".join([*path, "type"]), "Field required", _CODES["missing"])
 
 
-def _path(loc: tuple[int | str, ...], body: Any) -> list[str]:
-    """The real JSON path of `loc`: steps the body has, plus a missing last field."""
+def _path(error: ErrorDetails, body: Any) -> list[str]:
+    """The real JSON path of the error: steps the body has, plus the field it lacks."""
+    loc = error["loc"]
     node, out = body, []
     for i, step in enumerate(loc):
         if _has(node, step):
             node = node[step]
-        elif not (i == len(loc) - 1 and isinstance(node, dict) and isinstance(step, str)):
+        elif not (i == len(loc) - 1 and error["type"] == "missing"):
             continue  # a union member's label, not a key of the body
         out.append(str(step))
     return out

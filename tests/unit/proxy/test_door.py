@@ -130,6 +130,12 @@ def test_real_client_bodies_are_admitted_unchanged(make, endpoint):
             "generateContentRequest.contents: Input should be an array",
         ),
         ({"prompt": 5}, "completions", "prompt: Input should be a valid string or an array"),
+        # A union's label at the end of pydantic's location is not a missing field.
+        (
+            {"messages": [], "tool_choice": {"type": "function", "function": None}},
+            "chat",
+            "tool_choice.function: Input should be an object",
+        ),
     ],
 )
 def test_wrong_types_name_the_field(body, endpoint, message):
