@@ -3,6 +3,6 @@ anything reads it, so a malformed body gets a 400 in the client's format naming 
 instead of a 500 from deep inside a translator or a confusing error from the upstream.
 """
 
-from .admit import Endpoint, admit
+from .gate import Endpoint, admit
 
 __all__ = ["Endpoint", "admit"]

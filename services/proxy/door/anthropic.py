@@ -8,12 +8,12 @@ lacks it. Claude Code puts `role: "system"` entries inside `messages`, so that r
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, NotRequired
+from typing import Annotated, Literal, NotRequired
 
-from pydantic import Tag, with_config
+from pydantic import Discriminator, Tag, with_config
 from typing_extensions import TypedDict
 
-from .base import SCHEMA_CONFIG, Untyped, by_type
+from .base import SCHEMA_CONFIG, Object, Untyped, by_type
 
 
 @with_config(SCHEMA_CONFIG)
@@ -42,14 +42,7 @@ class FileSource(TypedDict):
     file_id: str
 
 
-Source = Annotated[
-    Annotated[Base64Source, Tag("base64")]
-    | Annotated[UrlSource, Tag("url")]
-    | Annotated[TextSource, Tag("text")]
-    | Annotated[FileSource, Tag("file")]
-    | Annotated[Untyped, Tag("other")],
-    by_type({t: t for t in ("base64", "url", "text", "file")}),
-]
+Source = Annotated[Base64Source | UrlSource | TextSource | FileSource, Discriminator("type")]
 
 
 @with_config(SCHEMA_CONFIG)
@@ -69,7 +62,7 @@ class ToolUseBlock(TypedDict):
     type: Literal["tool_use"]
     id: str
     name: str
-    input: dict[str, Any]
+    input: Object
 
 
 @with_config(SCHEMA_CONFIG)
@@ -93,24 +86,9 @@ class RedactedThinkingBlock(TypedDict):
     data: str
 
 
-_BLOCK_TAGS = {
-    "text": "text",
-    "image": "media",
-    "document": "media",
-    "tool_use": "tool_use",
-    "tool_result": "tool_result",
-    "thinking": "thinking",
-    "redacted_thinking": "redacted_thinking",
-}
 Block = Annotated[
-    Annotated[TextBlock, Tag("text")]
-    | Annotated[MediaBlock, Tag("media")]
-    | Annotated[ToolUseBlock, Tag("tool_use")]
-    | Annotated[ToolResultBlock, Tag("tool_result")]
-    | Annotated[ThinkingBlock, Tag("thinking")]
-    | Annotated[RedactedThinkingBlock, Tag("redacted_thinking")]
-    | Annotated[Untyped, Tag("other")],
-    by_type(_BLOCK_TAGS),  # server_tool_use, web_search_tool_result, ...: "other"
+    TextBlock | MediaBlock | ToolUseBlock | ToolResultBlock | ThinkingBlock | RedactedThinkingBlock,
+    Discriminator("type"),
 ]
 
 
@@ -125,7 +103,7 @@ class CustomTool(TypedDict):
     type: NotRequired[Literal["custom"]]
     name: str
     description: NotRequired[str]
-    input_schema: dict[str, Any]
+    input_schema: Object
 
 
 # A tool without `type` is a custom tool; web_search_20250305, bash_20250124, ...: run by
@@ -152,7 +130,7 @@ class Thinking(TypedDict):
 @with_config(SCHEMA_CONFIG)
 class OutputFormat(TypedDict):
     type: str
-    schema: NotRequired[dict[str, Any]]
+    schema: NotRequired[Object]
 
 
 @with_config(SCHEMA_CONFIG)

@@ -8,12 +8,12 @@ when present. snake_case spellings, which Gemini also accepts, pass unchecked ex
 
 from __future__ import annotations
 
-from typing import Any, NotRequired
+from typing import NotRequired
 
 from pydantic import with_config
 from typing_extensions import TypedDict
 
-from .base import SCHEMA_CONFIG
+from .base import SCHEMA_CONFIG, Object
 
 
 @with_config(SCHEMA_CONFIG)
@@ -31,14 +31,14 @@ class FileData(TypedDict):
 @with_config(SCHEMA_CONFIG)
 class FunctionCall(TypedDict):
     name: NotRequired[str | None]
-    args: NotRequired[dict[str, Any] | None]
+    args: NotRequired[Object | None]
     id: NotRequired[str | None]
 
 
 @with_config(SCHEMA_CONFIG)
 class FunctionResponse(TypedDict):
     name: NotRequired[str | None]
-    response: NotRequired[dict[str, Any] | None]
+    response: NotRequired[Object | None]
     id: NotRequired[str | None]
 
 
@@ -63,7 +63,7 @@ class Content(TypedDict):
 class FunctionDeclaration(TypedDict):
     name: str
     description: NotRequired[str | None]
-    parameters: NotRequired[dict[str, Any] | None]
+    parameters: NotRequired[Object | None]
 
 
 @with_config(SCHEMA_CONFIG)
@@ -99,7 +99,7 @@ class GenerationConfig(TypedDict):
     candidateCount: NotRequired[int | None]
     stopSequences: NotRequired[list[str] | None]
     responseMimeType: NotRequired[str | None]
-    responseSchema: NotRequired[dict[str, Any] | None]
+    responseSchema: NotRequired[Object | None]
     thinkingConfig: NotRequired[ThinkingConfig | None]
 
 

@@ -7,12 +7,12 @@ unchecked.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, NotRequired
+from typing import Annotated, Literal, NotRequired
 
-from pydantic import Tag, with_config
+from pydantic import Discriminator, with_config
 from typing_extensions import TypedDict
 
-from .base import SCHEMA_CONFIG, Untyped, by_type
+from .base import SCHEMA_CONFIG, Object
 
 Role = Literal["system", "developer", "user", "assistant", "tool", "function"]
 
@@ -66,15 +66,7 @@ class RefusalPart(TypedDict):
     refusal: str
 
 
-Part = Annotated[
-    Annotated[TextPart, Tag("text")]
-    | Annotated[ImagePart, Tag("image_url")]
-    | Annotated[AudioPart, Tag("input_audio")]
-    | Annotated[FilePart, Tag("file")]
-    | Annotated[RefusalPart, Tag("refusal")]
-    | Annotated[Untyped, Tag("other")],
-    by_type({t: t for t in ("text", "image_url", "input_audio", "file", "refusal")}),
-]
+Part = Annotated[TextPart | ImagePart | AudioPart | FilePart | RefusalPart, Discriminator("type")]
 
 
 @with_config(SCHEMA_CONFIG)
@@ -106,7 +98,7 @@ class Message(TypedDict):
 class FunctionDef(TypedDict):
     name: str
     description: NotRequired[str | None]
-    parameters: NotRequired[dict[str, Any] | None]
+    parameters: NotRequired[Object | None]
     strict: NotRequired[bool | None]
 
 
@@ -128,12 +120,7 @@ class CustomTool(TypedDict):
     custom: CustomDef
 
 
-Tool = Annotated[
-    Annotated[FunctionTool, Tag("function")]
-    | Annotated[CustomTool, Tag("custom")]
-    | Annotated[Untyped, Tag("other")],
-    by_type({"function": "function", "custom": "custom"}),
-]
+Tool = Annotated[FunctionTool | CustomTool, Discriminator("type")]
 
 
 @with_config(SCHEMA_CONFIG)
@@ -155,7 +142,7 @@ class StreamOptions(TypedDict):
 @with_config(SCHEMA_CONFIG)
 class JsonSchemaFormat(TypedDict):
     name: NotRequired[str]
-    schema: NotRequired[dict[str, Any] | None]
+    schema: NotRequired[Object | None]
     strict: NotRequired[bool | None]
 
 

@@ -19,6 +19,7 @@ _CODES = {
     "literal_error": "invalid_value",
 }
 _WORDS = (
+    ("an instance of dict", "an object"),
     ("a valid dictionary or object to extract fields from", "an object"),
     ("a valid dictionary", "an object"),
     ("a valid list", "an array"),
@@ -35,9 +36,19 @@ class Problem:
         return f"{self.param}: {self.message}" if self.param else self.message
 
 
-def first_problem(errors: list[ErrorDetails], body: Any) -> Problem:
-    """The one error to report of pydantic's (non-empty) list."""
+def first_problem(errors: list[ErrorDetails], body: Any) -> Problem | None:
+    """The one error to report, or None when the errors only say that some block, part or
+    tool has a `type` the schema does not list.
+
+    Such a type is the upstream's to judge: providers add types faster than a gateway can
+    follow. Its error also makes the unions above it fail (`content` is then "not a valid
+    string" either), so errors on the path down to an unknown type are dropped with it.
+    """
     located = [(_path(e, body), e) for e in errors]
+    unknown = [path for path, e in located if _unknown_type(e)]
+    located = [(p, e) for p, e in located if not any(_leads_to(p, u) for u in unknown)]
+    if not located:
+        return None
     deepest = max(len(path) for path, _ in located)
     chosen = [(path, e) for path, e in located if len(path) == deepest]
     path, first = chosen[0]
@@ -51,13 +62,29 @@ def first_problem(errors: list[ErrorDetails], body: Any) -> Problem:
     return Problem(".".join(path), joined, _CODES.get(first["type"], "invalid_type"))
 
 
+def _unknown_type(error: ErrorDetails) -> bool:
+    value = error.get("input")
+    return (
+        error["type"] == "union_tag_invalid"
+        and isinstance(value, dict)
+        and isinstance(value.get("type"), str)
+    )
+
+
+def _leads_to(path: list[str], unknown: list[str]) -> bool:
+    return path == unknown[: len(path)]
+
+
 def _tag_problem(error: ErrorDetails, path: list[str]) -> Problem | None:
-    """A block, part or item that is not an object, or has no `type`, in plain words."""
-    if error["type"] != "union_tag_not_found":
+    """A block, part or item that is not an object, or has no string `type`, in plain words."""
+    if error["type"] not in ("union_tag_not_found", "union_tag_invalid"):
         return None
-    if not isinstance(error.get("input"), dict):
+    value = error.get("input")
+    if not isinstance(value, dict):
         return Problem(".".join(path), "Input should be an object", "invalid_type")
-    return Problem(".".join([*path, "type"]), "Field required", _CODES["missing"])
+    if "type" not in value:
+        return Problem(".".join([*path, "type"]), "Field required", _CODES["missing"])
+    return Problem(".".join([*path, "type"]), "Input should be a valid string", "invalid_type")
 
 
 def _path(error: ErrorDetails, body: Any) -> list[str]:

@@ -5,12 +5,12 @@ An input item without `type` is a message (the SDKs' "easy input message").
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, NotRequired
+from typing import Annotated, Literal, NotRequired
 
-from pydantic import Tag, with_config
+from pydantic import Discriminator, Tag, with_config
 from typing_extensions import TypedDict
 
-from .base import SCHEMA_CONFIG, Untyped, by_type
+from .base import SCHEMA_CONFIG, Object, Untyped, by_type
 
 
 @with_config(SCHEMA_CONFIG)
@@ -55,19 +55,7 @@ class InputFile(TypedDict):
 
 
 Part = Annotated[
-    Annotated[InputText, Tag("input_text")]
-    | Annotated[OutputText, Tag("output_text")]
-    | Annotated[PlainText, Tag("text")]
-    | Annotated[Refusal, Tag("refusal")]
-    | Annotated[InputImage, Tag("input_image")]
-    | Annotated[InputFile, Tag("input_file")]
-    | Annotated[Untyped, Tag("other")],
-    by_type(
-        {
-            t: t
-            for t in ("input_text", "output_text", "text", "refusal", "input_image", "input_file")
-        }
-    ),
+    InputText | OutputText | PlainText | Refusal | InputImage | InputFile, Discriminator("type")
 ]
 Content = str | list[Part]
 
@@ -143,7 +131,7 @@ class FunctionTool(TypedDict):
     type: Literal["function"]
     name: str
     description: NotRequired[str | None]
-    parameters: NotRequired[dict[str, Any] | None]
+    parameters: NotRequired[Object | None]
     strict: NotRequired[bool | None]
 
 
@@ -163,12 +151,14 @@ class NamespaceTool(TypedDict):
     tools: list[Tool]
 
 
+# Codex sends hosted tools (web_search, local_shell, ...) in every request: they select the
+# Untyped member rather than failing the union.
 Tool = Annotated[
     Annotated[FunctionTool, Tag("function")]
     | Annotated[CustomTool, Tag("custom")]
     | Annotated[NamespaceTool, Tag("namespace")]
     | Annotated[Untyped, Tag("other")],
-    by_type({t: t for t in ("function", "custom", "namespace")}),  # web_search, mcp...: "other"
+    by_type({"function": "function", "custom": "custom", "namespace": "namespace"}),
 ]
 
 
@@ -188,7 +178,7 @@ class Reasoning(TypedDict):
 class TextFormat(TypedDict):
     type: str
     name: NotRequired[str | None]
-    schema: NotRequired[dict[str, Any] | None]
+    schema: NotRequired[Object | None]
     strict: NotRequired[bool | None]
 
 

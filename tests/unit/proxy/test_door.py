@@ -130,6 +130,16 @@ def test_real_client_bodies_are_admitted_unchanged(make, endpoint):
             "generateContentRequest.contents: Input should be an array",
         ),
         ({"prompt": 5}, "completions", "prompt: Input should be a valid string or an array"),
+        # A block of an unknown type beside a broken one: the broken one is still named.
+        (
+            {
+                "messages": [
+                    {"role": "user", "content": [{"type": "new"}, {"type": "text", "text": 5}]}
+                ]
+            },
+            "messages",
+            "messages.0.content.1.text: Input should be a valid string",
+        ),
         # A union's label at the end of pydantic's location is not a missing field.
         (
             {"messages": [], "tool_choice": {"type": "function", "function": None}},
@@ -204,3 +214,31 @@ def test_not_a_json_object(raw, message):
     with pytest.raises(BadRequest) as caught:
         admit(raw, "chat", LIMIT)
     assert caught.value.code == "invalid_json" and caught.value.message.startswith(message)
+
+
+def test_depth_walk_agrees_with_a_recursive_count():
+    """The level-by-level walk over gc referents measures what a plain recursion measures."""
+    import random
+
+    from services.proxy.door.depth import deeper_than
+
+    def depth(value: Any) -> int:
+        if isinstance(value, dict):
+            value = list(value.values())
+        if isinstance(value, list):
+            return 1 + max((depth(v) for v in value), default=0)
+        return 0
+
+    rng = random.Random(12)
+
+    def build(levels: int) -> Any:
+        if levels == 0 or rng.random() < 0.25:
+            return rng.choice([1, "x", None, 2.5, True, [], {}])
+        if rng.random() < 0.5:
+            return [build(levels - 1) for _ in range(rng.randint(0, 3))]
+        return {f"k{i}": build(levels - 1) for i in range(rng.randint(0, 3))}
+
+    for _ in range(3000):
+        value = {"body": build(rng.randint(0, 10))}
+        for limit in (1, 2, 3, 5, 8):
+            assert deeper_than(value, limit) == (depth(value) > limit)

@@ -56,6 +56,8 @@ def check(body: dict[str, Any], endpoint: Endpoint) -> None:
         _SCHEMAS[endpoint].validate_python(body)
     except ValidationError as exc:
         problem = first_problem(exc.errors(include_url=False), body)
+        if problem is None:
+            return
         raise BadRequest(
             problem.sentence(), code=problem.code, details={"param": problem.param}
         ) from None
