@@ -110,7 +110,7 @@ class CustomTool(TypedDict):
 # Anthropic, relayed as they are.
 Tool = Annotated[
     Annotated[CustomTool, Tag("custom")] | Annotated[Untyped, Tag("other")],
-    by_type({"custom": "custom"}, default="custom"),
+    Discriminator(by_type({"custom": "custom"}, default="custom")),
 ]
 
 
@@ -123,7 +123,7 @@ class ToolChoice(TypedDict):
 
 @with_config(SCHEMA_CONFIG)
 class Thinking(TypedDict):
-    type: Literal["enabled", "disabled", "adaptive"]
+    type: str  # enabled, disabled, adaptive, and whatever Anthropic adds next
     budget_tokens: NotRequired[int]
 
 

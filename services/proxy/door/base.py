@@ -7,9 +7,10 @@ value the translator would trip over is refused at the door instead.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ConfigDict, Discriminator, InstanceOf, with_config
+from pydantic import ConfigDict, InstanceOf, with_config
 from typing_extensions import TypedDict
 
 # The validated copy is thrown away (the body goes on as parsed), so unknown keys are ignored
@@ -32,9 +33,9 @@ class Untyped(TypedDict):
     type: str
 
 
-def by_type(tags: dict[str, str], default: str | None = None) -> Discriminator:
-    """Choose a union member by the value's `type` (`default` when it has none); a type not in
-    `tags` selects the member tagged "other" (`Untyped`)."""
+def by_type(tags: dict[str, str], default: str | None = None) -> Callable[[Any], str | None]:
+    """A discriminator that picks a union member by the value's `type` (`default` when it has
+    none); a type not in `tags` picks the member tagged "other" (`Untyped`)."""
 
     def tag_of(value: Any) -> str | None:
         if not isinstance(value, dict):
@@ -44,4 +45,4 @@ def by_type(tags: dict[str, str], default: str | None = None) -> Discriminator:
             return None  # no type at all: reported at `<path>.type`
         return tags.get(kind, "other") if isinstance(kind, str) else "other"
 
-    return Discriminator(tag_of)
+    return tag_of

@@ -5,7 +5,7 @@ An input item without `type` is a message (the SDKs' "easy input message").
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, NotRequired
+from typing import Annotated, Any, Literal, NotRequired
 
 from pydantic import Discriminator, Tag, with_config
 from typing_extensions import TypedDict
@@ -105,6 +105,13 @@ class ReasoningItem(TypedDict):
     encrypted_content: NotRequired[str | None]
 
 
+@with_config(SCHEMA_CONFIG)
+class ItemReference(TypedDict):
+    """`{"id": ...}`: an earlier item by id (`type: "item_reference"` is optional)."""
+
+    id: str
+
+
 _ITEM_TAGS = {
     "message": "message",
     "function_call": "function_call",
@@ -112,7 +119,17 @@ _ITEM_TAGS = {
     "function_call_output": "output",
     "custom_tool_call_output": "output",
     "reasoning": "reasoning",
+    "item_reference": "reference",
 }
+_tag_of = by_type(_ITEM_TAGS)
+
+
+def _item_kind(item: Any) -> str | None:
+    """Without `type`, an item is a message (the SDKs' easy input message), or a reference when
+    it has an `id` and no `role`; web_search_call, computer_call_output, ...: "other"."""
+    if isinstance(item, dict) and "type" not in item:
+        return "reference" if "id" in item and "role" not in item else "message"
+    return _tag_of(item)
 
 
 Item = Annotated[
@@ -121,8 +138,9 @@ Item = Annotated[
     | Annotated[CustomCallItem, Tag("custom_tool_call")]
     | Annotated[CallOutputItem, Tag("output")]
     | Annotated[ReasoningItem, Tag("reasoning")]
+    | Annotated[ItemReference, Tag("reference")]
     | Annotated[Untyped, Tag("other")],
-    by_type(_ITEM_TAGS, default="message"),  # web_search_call, item_reference...: "other"
+    Discriminator(_item_kind),
 ]
 
 
@@ -158,7 +176,7 @@ Tool = Annotated[
     | Annotated[CustomTool, Tag("custom")]
     | Annotated[NamespaceTool, Tag("namespace")]
     | Annotated[Untyped, Tag("other")],
-    by_type({"function": "function", "custom": "custom", "namespace": "namespace"}),
+    Discriminator(by_type({"function": "function", "custom": "custom", "namespace": "namespace"})),
 ]
 
 

@@ -109,6 +109,7 @@ def test_real_client_bodies_are_admitted_unchanged(make, endpoint):
             "input.0.arguments: Input should be a valid string",
         ),
         ({"input": [5]}, "responses", "input.0: Input should be an object"),
+        ({"input": [{"content": "hi"}]}, "responses", "input.0.role: Field required"),
         (
             {"tools": [{"type": "namespace", "name": "n", "tools": [{"type": "function"}]}]},
             "responses",
@@ -163,6 +164,12 @@ def test_wrong_types_name_the_field(body, endpoint, message):
         ({"messages": [], "tools": [{"type": "web_search_20250305", "name": "ws"}]}, "messages"),
         ({"messages": [{"role": "user", "content": [{"type": "input_audio2"}]}]}, "chat"),
         ({"input": [{"type": "web_search_call", "id": "ws_1"}]}, "responses"),
+        # An item reference may leave out its type.
+        ({"input": [{"id": "msg_1"}, {"type": "item_reference", "id": "fc_1"}]}, "responses"),
+        (
+            {"input": [{"type": "computer_call_output", "call_id": "c", "output": {"x": 1}}]},
+            "responses",
+        ),
         ({"tools": [{"type": "web_search"}, {"type": "mcp", "server_url": "x"}]}, "responses"),
         # null where a field may be absent (OpenAI and Gemini document it; harmless elsewhere).
         ({"messages": [], "temperature": None, "tools": None, "stop": None}, "chat"),
