@@ -7,7 +7,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
-from services.core.errors import BadRequest
+from services.core.errors import BadRequest, PayloadTooLarge
 
 from . import anthropic, gemini, openai, responses
 from .depth import deeper_than
@@ -28,8 +28,19 @@ _SCHEMAS: dict[Endpoint, TypeAdapter[Any]] = {
 }
 
 
+# Parsing multiplies memory by the number of values, not bytes: 32 MiB of `{},` would become
+# about 1 GB of Python dicts. Bodies above SCAN_ABOVE are counted before they are parsed (an
+# upper bound: every value but a container's first follows a comma); below it, at most about
+# 2 million values fit anyway. 2 million values are about 200 MB of objects at worst, while a
+# real client's 5 MB conversation holds a few hundred thousand.
+MAX_VALUES = 2_000_000
+SCAN_ABOVE = 4 * 1024 * 1024
+
+
 def admit(raw: bytes, endpoint: Endpoint, depth_limit: int) -> dict[str, Any]:
-    """The body as a dict, or BadRequest (400) saying what is wrong with it."""
+    """The body as a dict, or BadRequest (400) / PayloadTooLarge (413) saying what is wrong."""
+    if len(raw) > SCAN_ABOVE and _values_at_most(raw) > MAX_VALUES:
+        raise PayloadTooLarge(f"Request body holds more than {MAX_VALUES} JSON values")
     body = parse_object(raw)
     if deeper_than(body, depth_limit):
         raise BadRequest(
@@ -38,6 +49,10 @@ def admit(raw: bytes, endpoint: Endpoint, depth_limit: int) -> dict[str, Any]:
         )
     check(body, endpoint)
     return body
+
+
+def _values_at_most(raw: bytes) -> int:
+    return raw.count(b",") + raw.count(b"[") + raw.count(b"{") + 1
 
 
 def parse_object(raw: bytes) -> dict[str, Any]:

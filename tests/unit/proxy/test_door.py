@@ -249,3 +249,18 @@ def test_depth_walk_agrees_with_a_recursive_count():
         value = {"body": build(rng.randint(0, 10))}
         for limit in (1, 2, 3, 5, 8):
             assert deeper_than(value, limit) == (depth(value) > limit)
+
+
+def test_bodies_of_millions_of_values_are_refused_before_parsing():
+    """32 MiB of `{},` would be about 1 GB once parsed: large bodies are counted first."""
+    from services.core.errors import PayloadTooLarge
+    from services.proxy.door.gate import MAX_VALUES
+
+    many = b'{"messages": [], "x": [' + b"{}," * (MAX_VALUES + 10) + b"{}]}"
+    with pytest.raises(PayloadTooLarge, match="more than 2000000 JSON values"):
+        admit(many, "chat", LIMIT)
+    # As large, but one string (an image, a long document with a comma every few words):
+    # admitted.
+    prose = "Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 200_000
+    text = json.dumps({"messages": [{"role": "user", "content": prose}]})
+    assert admit(text.encode(), "chat", LIMIT)["messages"][0]["role"] == "user"

@@ -23,7 +23,7 @@ ENDPOINTS = {
     "messages": ("anthropic", bodies.messages("m")),
     "generate": ("gemini", bodies.generate()),
 }
-PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @pytest.mark.parametrize("endpoint", list(ENDPOINTS))
