@@ -22,21 +22,24 @@ from starlette.staticfiles import StaticFiles
 from services.core.db import Pool, open_pool
 from services.core.errors import AppError
 from services.core.logging import register_secret
-from services.dashboard import api, errors, maintenance, pages, templating
-from services.dashboard.deps import Resources
-from services.dashboard.middleware import (
+from services.dashboard import api, maintenance, pages
+from services.dashboard.proxy_client import ManagementClient
+from services.dashboard.proxy_sync import ProxySync, catalog_key
+from services.dashboard.settings import DashboardSettings
+from services.dashboard.web import errors, templating
+from services.dashboard.web.deps import Resources
+from services.dashboard.web.middleware import (
     CsrfMiddleware,
     NulGuardMiddleware,
     RequestContextMiddleware,
 )
-from services.dashboard.proxy_client import ManagementClient
-from services.dashboard.proxy_sync import ProxySync, catalog_key
-from services.dashboard.secrets_display import digest
-from services.dashboard.settings import DashboardSettings
+from services.dashboard.web.secrets_display import digest
 
 log = structlog.get_logger(__name__)
 HERE = Path(__file__).parent
 MAX_BODY = 2 * 1024 * 1024
+# Each package keeps its pages' templates; web/templates holds the shell (base, errors, flashes).
+TEMPLATE_DIRS = (HERE / "web" / "templates", HERE / "templates")
 
 
 def create_app(settings: DashboardSettings, *, resync_interval_s: float = 60.0) -> Starlette:
@@ -90,7 +93,7 @@ def create_app(settings: DashboardSettings, *, resync_interval_s: float = 60.0) 
         max_body_size=MAX_BODY,
     )
     app.state.settings = settings
-    app.state.templates = templating.build(HERE / "templates", HERE / "static")
+    app.state.templates = templating.build(TEMPLATE_DIRS, HERE / "static")
     return app
 
 

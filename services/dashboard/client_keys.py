@@ -11,7 +11,7 @@ from services.dashboard.audit import Actor
 from services.dashboard.proxy_sync import ProxySync, config_lock
 from services.dashboard.queries import api_keys
 from services.dashboard.queries.api_keys import ApiKey
-from services.dashboard.secrets_display import digest, generate_client_key, key_prefix
+from services.dashboard.web.secrets_display import digest, generate_client_key, key_prefix
 
 MAX_NAME = 100
 

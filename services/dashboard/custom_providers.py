@@ -15,8 +15,8 @@ from services.dashboard.audit import Actor
 from services.dashboard.proxy_sync import ProxySync, config_lock
 from services.dashboard.queries import custom_providers, provider_groups
 from services.dashboard.queries.custom_providers import CustomProvider, ModelMapping, ProviderFields
-from services.dashboard.secrets_display import digest, mask_secret
 from services.dashboard.ssrf import PROXY_SCHEMES, check_field
+from services.dashboard.web.secrets_display import digest, mask_secret
 
 PROVIDER_ID = re.compile(r"[a-z0-9-]{1,64}")
 PREFIX = re.compile(r"[A-Za-z0-9._-]{0,50}")

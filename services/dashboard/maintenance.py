@@ -8,7 +8,8 @@ import structlog
 
 from services.core.db import Pool
 from services.dashboard.proxy_sync import ProxySync, resync
-from services.dashboard.queries import rate_limits, sessions
+from services.dashboard.queries import sessions
+from services.dashboard.web.queries import rate_limits
 
 log = structlog.get_logger(__name__)
 

@@ -18,9 +18,9 @@ from services.core.db import Pool
 from services.core.errors import NotFound, ValidationFailed
 from services.dashboard import audit
 from services.dashboard.audit import Actor
-from services.dashboard.inputs import parse
 from services.dashboard.queries import model_pricing as pricing_q
 from services.dashboard.queries.model_pricing import Price, PriceFields
+from services.dashboard.web.inputs import parse
 
 ALWAYS = datetime(1970, 1, 1, tzinfo=UTC)  # "effective for every event"
 MAX_PRICE = Decimal("1000000")

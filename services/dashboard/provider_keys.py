@@ -18,8 +18,8 @@ from services.dashboard.audit import Actor
 from services.dashboard.proxy_sync import COMPAT, KEY_LISTS, ProxySync, config_lock
 from services.dashboard.queries import provider_keys
 from services.dashboard.queries.provider_keys import NewProviderKey
-from services.dashboard.secrets_display import digest, mask_secret
 from services.dashboard.ssrf import check_field
+from services.dashboard.web.secrets_display import digest, mask_secret
 
 PROVIDERS = (*KEY_LISTS, COMPAT)
 

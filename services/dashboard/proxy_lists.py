@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.dashboard.secrets_display import digest
+from services.dashboard.web.secrets_display import digest
 
 Entry = dict[str, Any]
 

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from services.core.db import Connection
 from services.dashboard.queries import sessions as session_rows
 from services.dashboard.queries.users import User
-from services.dashboard.secrets_display import digest
+from services.dashboard.web.secrets_display import digest
 
 COOKIE = "session"
 _SALT = "dashboard-session"

@@ -9,14 +9,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from services.core.errors import ValidationFailed
-from services.dashboard import admin_settings, deps, passwords, rate_limit, users_admin
+from services.dashboard import admin_settings, passwords, users_admin
 from services.dashboard.accounts import revoke_all_sessions
 from services.dashboard.api.auth import user_json, with_session
-from services.dashboard.inputs import body, int_param
 from services.dashboard.queries import audit_log
 from services.dashboard.queries.audit_log import AuditEntry, AuditFilter
-from services.dashboard.responses import ok
 from services.dashboard.schemas import RoleChange, SettingIn, UserCreate
+from services.dashboard.web import deps, rate_limit
+from services.dashboard.web.inputs import body, int_param
+from services.dashboard.web.responses import ok
 
 
 async def list_users(request: Request) -> Response:

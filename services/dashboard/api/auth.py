@@ -6,11 +6,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from services.dashboard import accounts, deps, passwords, rate_limit, sessions
-from services.dashboard.inputs import body
+from services.dashboard import accounts, passwords, sessions
 from services.dashboard.queries.users import User
-from services.dashboard.responses import ok
 from services.dashboard.schemas import Credentials, PasswordChange
+from services.dashboard.web import deps, rate_limit
+from services.dashboard.web.inputs import body
+from services.dashboard.web.responses import ok
 
 
 def user_json(user: User) -> dict[str, object]:

@@ -7,12 +7,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from services.core.errors import ValidationFailed
-from services.dashboard import client_keys, deps, rate_limit
-from services.dashboard.inputs import body, path_id
+from services.dashboard import client_keys
 from services.dashboard.queries.api_keys import ApiKey
-from services.dashboard.responses import ok
 from services.dashboard.schemas import KeyCreate, KeyRename
-from services.dashboard.secrets_display import masked_prefix
+from services.dashboard.web import deps, rate_limit
+from services.dashboard.web.inputs import body, path_id
+from services.dashboard.web.responses import ok
+from services.dashboard.web.secrets_display import masked_prefix
 
 
 def key_json(key: ApiKey) -> dict[str, object]:

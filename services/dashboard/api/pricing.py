@@ -6,10 +6,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from services.dashboard import deps, pricing
-from services.dashboard.inputs import path_id, raw_body
+from services.dashboard import pricing
 from services.dashboard.queries.model_pricing import Price
-from services.dashboard.responses import ok
+from services.dashboard.web import deps
+from services.dashboard.web.inputs import path_id, raw_body
+from services.dashboard.web.responses import ok
 
 
 def price_json(price: Price) -> dict[str, object]:

@@ -11,17 +11,13 @@ from services.core.crypto import CryptoError, unseal
 from services.core.errors import ValidationFailed
 from services.dashboard import (
     custom_providers,
-    deps,
     model_discovery,
     provider_groups,
     provider_keys,
     proxy_sync,
-    rate_limit,
 )
 from services.dashboard.custom_providers import ProviderInput, to_json
-from services.dashboard.inputs import body, parse, path_id, raw_body
 from services.dashboard.provider_keys import KeyView
-from services.dashboard.responses import ok
 from services.dashboard.schemas import (
     CustomProviderIn,
     FetchModelsIn,
@@ -31,6 +27,9 @@ from services.dashboard.schemas import (
     ProviderKeyIn,
     ProviderOrder,
 )
+from services.dashboard.web import deps, rate_limit
+from services.dashboard.web.inputs import body, parse, path_id, raw_body
+from services.dashboard.web.responses import ok
 
 
 def key_view_json(view: KeyView) -> dict[str, object]:

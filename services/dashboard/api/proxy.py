@@ -8,8 +8,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from services.core.errors import ValidationFailed
-from services.dashboard import audit, catalog, deps, health, model_aliases, proxy_settings
-from services.dashboard.inputs import body, raw_body
+from services.dashboard import audit, catalog, health, model_aliases, proxy_settings
 from services.dashboard.queries import (
     api_keys,
     custom_providers,
@@ -17,8 +16,10 @@ from services.dashboard.queries import (
     provider_keys,
     users,
 )
-from services.dashboard.responses import OrjsonResponse, ok
 from services.dashboard.schemas import AliasesIn, Preferences
+from services.dashboard.web import deps
+from services.dashboard.web.inputs import body, raw_body
+from services.dashboard.web.responses import OrjsonResponse, ok
 
 
 async def get_health(request: Request) -> Response:

@@ -10,12 +10,13 @@ from starlette.routing import Route
 
 from services.core.errors import ValidationFailed
 from services.core.queries.usage_history import Scope
-from services.dashboard import deps, usage_collect, usage_csv, usage_history
-from services.dashboard.inputs import int_param
-from services.dashboard.responses import ok
+from services.dashboard import usage_collect, usage_csv, usage_history
 from services.dashboard.usage_history import Report
 from services.dashboard.usage_json import events_json, freshness_json, report_json
 from services.dashboard.usage_window import Window, parse_window
+from services.dashboard.web import deps
+from services.dashboard.web.inputs import int_param
+from services.dashboard.web.responses import ok
 
 
 async def _window_and_scope(request: Request) -> tuple[Window, Scope]:

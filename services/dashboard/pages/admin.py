@@ -9,21 +9,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from services.dashboard import (
-    deps,
-    flash,
-    model_aliases,
-    passwords,
-    proxy_settings,
-    rate_limit,
-    users_admin,
-)
+from services.dashboard import model_aliases, passwords, proxy_settings, users_admin
 from services.dashboard.api.admin import audit_filter
-from services.dashboard.inputs import int_param, path_id, raw_body
-from services.dashboard.pages.common import form_action, is_htmx, page_admin
 from services.dashboard.proxy_client import ProxyUnavailable
 from services.dashboard.queries import audit_log
-from services.dashboard.templating import render
+from services.dashboard.web import deps, flash, rate_limit
+from services.dashboard.web.forms import form_action, is_htmx, page_admin
+from services.dashboard.web.inputs import int_param, path_id, raw_body
+from services.dashboard.web.templating import render
 
 
 async def users_page(request: Request) -> Response:

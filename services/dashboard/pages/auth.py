@@ -7,10 +7,11 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from services.core.errors import AppError
-from services.dashboard import accounts, deps, flash, passwords, rate_limit, sessions
-from services.dashboard.inputs import parse, raw_body
+from services.dashboard import accounts, passwords, sessions
 from services.dashboard.schemas import Credentials
-from services.dashboard.templating import render
+from services.dashboard.web import deps, flash, rate_limit
+from services.dashboard.web.inputs import parse, raw_body
+from services.dashboard.web.templating import render
 
 
 def safe_next(value: str | None) -> str:

@@ -6,12 +6,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from services.dashboard import client_keys, deps, flash, rate_limit
+from services.dashboard import client_keys
 from services.dashboard.client_keys import IssuedKey
-from services.dashboard.inputs import path_id, raw_body
-from services.dashboard.pages.common import form_action, page_user
 from services.dashboard.queries.users import User
-from services.dashboard.templating import render
+from services.dashboard.web import deps, flash, rate_limit
+from services.dashboard.web.forms import form_action, page_user
+from services.dashboard.web.inputs import path_id, raw_body
+from services.dashboard.web.templating import render
 
 BACK = "/dashboard/api-keys"
 

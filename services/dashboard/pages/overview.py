@@ -6,13 +6,14 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from services.dashboard import catalog, deps, health
+from services.dashboard import catalog, health
 from services.dashboard.api.proxy import overview_data
-from services.dashboard.inputs import raw_body
-from services.dashboard.pages.common import form_action, page_user
 from services.dashboard.pages.usage import overview_summary
 from services.dashboard.queries import model_preferences
-from services.dashboard.templating import render
+from services.dashboard.web import deps
+from services.dashboard.web.forms import form_action, page_user
+from services.dashboard.web.inputs import raw_body
+from services.dashboard.web.templating import render
 
 
 async def overview_page(request: Request) -> Response:

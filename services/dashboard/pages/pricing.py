@@ -8,10 +8,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from services.dashboard import deps, flash, pricing
-from services.dashboard.inputs import path_id, raw_body
-from services.dashboard.pages.common import form_action, page_admin
-from services.dashboard.templating import render
+from services.dashboard import pricing
+from services.dashboard.web import deps, flash
+from services.dashboard.web.forms import form_action, page_admin
+from services.dashboard.web.inputs import path_id, raw_body
+from services.dashboard.web.templating import render
 
 PAGE = "/dashboard/pricing"
 

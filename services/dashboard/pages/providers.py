@@ -13,25 +13,23 @@ from services.core.errors import AppError, ValidationFailed
 from services.dashboard import (
     admin_settings,
     custom_providers,
-    deps,
-    flash,
     model_discovery,
     provider_groups,
     provider_keys,
     proxy_sync,
-    rate_limit,
 )
 from services.dashboard.api.providers import provider_input
-from services.dashboard.inputs import parse, path_id, raw_body
-from services.dashboard.pages.common import form_action, is_htmx, page_user
 from services.dashboard.queries import provider_groups as group_rows
 from services.dashboard.queries import provider_keys as key_rows
 from services.dashboard.queries.custom_providers import CustomProvider
 from services.dashboard.queries.users import User
 from services.dashboard.schemas import CustomProviderIn
 from services.dashboard.ssrf import stored_refusal
-from services.dashboard.templating import render
-from services.dashboard.wording import plural
+from services.dashboard.web import deps, flash, rate_limit
+from services.dashboard.web.forms import form_action, is_htmx, page_user
+from services.dashboard.web.inputs import parse, path_id, raw_body
+from services.dashboard.web.templating import render
+from services.dashboard.web.wording import plural
 
 BACK = "/dashboard/providers"
 

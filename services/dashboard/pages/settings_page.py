@@ -6,19 +6,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from services.dashboard import (
-    accounts,
-    admin_settings,
-    deps,
-    flash,
-    passwords,
-    rate_limit,
-    sessions,
-)
-from services.dashboard.inputs import raw_body
-from services.dashboard.pages.common import form_action, page_admin, page_user
-from services.dashboard.templating import render
-from services.dashboard.wording import plural
+from services.dashboard import accounts, admin_settings, passwords, sessions
+from services.dashboard.web import deps, flash, rate_limit
+from services.dashboard.web.forms import form_action, page_admin, page_user
+from services.dashboard.web.inputs import raw_body
+from services.dashboard.web.templating import render
+from services.dashboard.web.wording import plural
 
 BACK = "/dashboard/settings"
 

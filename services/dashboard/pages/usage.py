@@ -12,14 +12,15 @@ from starlette.routing import Route
 
 from services.core.errors import ValidationFailed
 from services.core.queries.usage_history import Scope
-from services.dashboard import deps, flash, usage_collect, usage_history
-from services.dashboard.pages.common import form_action, page_admin, page_user
+from services.dashboard import usage_collect, usage_history
 from services.dashboard.queries import users as users_q
 from services.dashboard.queries.users import User
-from services.dashboard.templating import render
 from services.dashboard.usage_history import Report
 from services.dashboard.usage_json import events_json, point_json, row_json
 from services.dashboard.usage_window import WINDOWS, Window, parse_tz, parse_window
+from services.dashboard.web import deps, flash
+from services.dashboard.web.forms import form_action, page_admin, page_user
+from services.dashboard.web.templating import render
 
 TZ_COOKIE = "tz"  # set by usage.js from the browser's time zone
 PAGE = "/dashboard/usage"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.dashboard.proxy_lists import reconcile_api_keys, reconcile_compat, reconcile_keyed
-from services.dashboard.secrets_display import digest
+from services.dashboard.web.secrets_display import digest
 
 
 def test_api_keys_keep_operator_entries_and_drop_revoked_ones() -> None:

@@ -16,8 +16,8 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.testclient import TestClient
 
 from services.dashboard.app import create_app
-from services.dashboard.secrets_display import digest
 from services.dashboard.settings import DashboardSettings
+from services.dashboard.web.secrets_display import digest
 from tests.integration.dashboard.conftest import JWT_SECRET, ORIGIN, Browser, setup_admin
 
 _PARAM = re.compile(r"\{(\w+)(?::(\w+))?\}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -11,8 +12,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from services.dashboard import flash, usage_format, wording
 from services.dashboard.queries.users import User
+from services.dashboard.web import flash, formatting, wording
 
 NAV = [
     ("overview", "Overview", "/dashboard", False),
@@ -28,8 +29,9 @@ NAV = [
 ]
 
 
-def build(templates_dir: Path, static_dir: Path) -> Jinja2Templates:
-    templates = Jinja2Templates(directory=templates_dir)
+def build(template_dirs: Sequence[Path], static_dir: Path) -> Jinja2Templates:
+    """The environment over every package's templates folder (names are unique across them)."""
+    templates = Jinja2Templates(directory=list(template_dirs))
     env = templates.env
     env.autoescape = True
     versions: dict[str, str] = {}
@@ -46,7 +48,7 @@ def build(templates_dir: Path, static_dir: Path) -> Jinja2Templates:
     env.globals["nav"] = NAV
     env.filters["when"] = _when
     env.filters["ago"] = _ago
-    env.filters.update(usage_format.FILTERS)
+    env.filters.update(formatting.FILTERS)
     env.filters["plural"] = wording.plural
     return templates
 

@@ -9,8 +9,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from services.core.errors import AppError, Unauthorized
-from services.dashboard import deps, flash
 from services.dashboard.queries.users import User
+from services.dashboard.web import deps, flash
 
 Handler = Callable[[Request], Awaitable[Response]]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from services.dashboard.secrets_display import (
+from services.dashboard.web.secrets_display import (
     digest,
     generate_client_key,
     key_prefix,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from services.core.db import Pool
 from services.core.errors import TooManyRequests
-from services.dashboard.queries import rate_limits
+from services.dashboard.web.queries import rate_limits
 
 
 @dataclass(frozen=True, slots=True)

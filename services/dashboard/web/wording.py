@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.dashboard.usage_format import compact as compact_number
+from services.dashboard.web.formatting import compact as compact_number
 
 _SIBILANT = ("s", "x", "z", "ch", "sh")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.dashboard.csrf import check_origin, origin_of, request_source
+from services.dashboard.web.csrf import check_origin, origin_of, request_source
 
 ALLOWED = {"http://127.0.0.1:3000", "https://dash.example.com"}
 

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from services.dashboard import templating
-from services.dashboard.wording import plural, plural_of
-
-DASHBOARD = Path(__file__).resolve().parents[3] / "services" / "dashboard"
+from services.dashboard.app import HERE, TEMPLATE_DIRS
+from services.dashboard.web import templating
+from services.dashboard.web.wording import plural, plural_of
 
 
 @pytest.mark.parametrize(
@@ -39,11 +36,11 @@ def test_compact_counts_and_irregular_forms() -> None:
 
 
 def test_templates_use_the_filter() -> None:
-    env = templating.build(DASHBOARD / "templates", DASHBOARD / "static").env
+    env = templating.build(TEMPLATE_DIRS, HERE / "static").env
     one = env.get_template("partials/discovered.html").render(discovered=["gpt-4o"])
     two = env.get_template("partials/discovered.html").render(discovered=["a", "b"])
     assert "1 model found." in one and "1 models" not in one
     assert "2 models found." in two
-    for path in (DASHBOARD / "templates").rglob("*.html"):
+    for path in (p for folder in TEMPLATE_DIRS for p in folder.rglob("*.html")):
         text = path.read_text()
         assert "|length }} models" not in text and "}} requests" not in text, path.name

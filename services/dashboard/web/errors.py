@@ -17,7 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from services.core.errors import AppError, Unauthorized
-from services.dashboard.responses import OrjsonResponse
+from services.dashboard.web.responses import OrjsonResponse
 
 log = structlog.get_logger(__name__)
 

@@ -9,8 +9,8 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request, cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.dashboard import errors
-from services.dashboard.csrf import check_origin, origin_of, request_source
+from services.dashboard.web import errors
+from services.dashboard.web.csrf import check_origin, origin_of, request_source
 
 log = structlog.get_logger(__name__)
 
