@@ -8,8 +8,8 @@ from typing import Any
 
 from services.core.db import Connection, Pool
 from services.core.errors import ValidationFailed
-from services.dashboard import audit
-from services.dashboard.audit import Actor
+from services.dashboard.accounts import audit
+from services.dashboard.accounts.audit import Actor
 from services.dashboard.queries import system_settings
 from services.dashboard.ssrf import UpstreamPolicy
 

@@ -39,7 +39,7 @@ log = structlog.get_logger(__name__)
 HERE = Path(__file__).parent
 MAX_BODY = 2 * 1024 * 1024
 # Each package keeps its pages' templates; web/templates holds the shell (base, errors, flashes).
-TEMPLATE_DIRS = (HERE / "web" / "templates", HERE / "templates")
+TEMPLATE_DIRS = (HERE / "web" / "templates", HERE / "accounts" / "templates", HERE / "templates")
 
 
 def create_app(settings: DashboardSettings, *, resync_interval_s: float = 60.0) -> Starlette:

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from services.core.db import Pool
 from services.core.errors import NotFound, ValidationFailed
-from services.dashboard import audit
-from services.dashboard.audit import Actor
+from services.dashboard.accounts import audit
+from services.dashboard.accounts.audit import Actor
 from services.dashboard.proxy_sync import ProxySync, config_lock
 from services.dashboard.queries import api_keys
 from services.dashboard.queries.api_keys import ApiKey

@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 from services.core.crypto import seal
 from services.core.db import Connection, Pool
 from services.core.errors import Conflict, NotFound, ValidationFailed
-from services.dashboard import audit
-from services.dashboard.audit import Actor
+from services.dashboard.accounts import audit
+from services.dashboard.accounts.audit import Actor
 from services.dashboard.proxy_sync import ProxySync, config_lock
 from services.dashboard.queries import custom_providers, provider_groups
 from services.dashboard.queries.custom_providers import CustomProvider, ModelMapping, ProviderFields

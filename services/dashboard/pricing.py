@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.core.db import Pool
 from services.core.errors import NotFound, ValidationFailed
-from services.dashboard import audit
-from services.dashboard.audit import Actor
+from services.dashboard.accounts import audit
+from services.dashboard.accounts.audit import Actor
 from services.dashboard.queries import model_pricing as pricing_q
 from services.dashboard.queries.model_pricing import Price, PriceFields
 from services.dashboard.web.inputs import parse

@@ -8,8 +8,8 @@ from typing import Any
 
 from services.core.db import Connection, Pool
 from services.core.errors import NotFound, ValidationFailed
-from services.dashboard import audit
-from services.dashboard.audit import Actor
+from services.dashboard.accounts import audit
+from services.dashboard.accounts.audit import Actor
 from services.dashboard.custom_providers import to_json
 from services.dashboard.proxy_sync import ProxySync, config_lock
 from services.dashboard.queries import custom_providers, provider_groups

@@ -13,8 +13,9 @@ from urllib.parse import urlsplit
 from services.core.crypto import seal
 from services.core.db import Connection, Pool
 from services.core.errors import Forbidden, NotFound, ValidationFailed
-from services.dashboard import admin_settings, audit
-from services.dashboard.audit import Actor
+from services.dashboard import admin_settings
+from services.dashboard.accounts import audit
+from services.dashboard.accounts.audit import Actor
 from services.dashboard.proxy_sync import COMPAT, KEY_LISTS, ProxySync, config_lock
 from services.dashboard.queries import provider_keys
 from services.dashboard.queries.provider_keys import NewProviderKey

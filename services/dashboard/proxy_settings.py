@@ -16,8 +16,8 @@ from ruamel.yaml.comments import CommentedMap
 
 from services.core.db import Pool
 from services.core.errors import ValidationFailed
-from services.dashboard import audit
-from services.dashboard.audit import Actor
+from services.dashboard.accounts import audit
+from services.dashboard.accounts.audit import Actor
 from services.dashboard.proxy_sync import ProxySync, config_lock
 
 

@@ -5,21 +5,9 @@ Field names are the seed dashboard's (camelCase), so its scripts keep working.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-
-class _In(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, str_max_length=10_000)
-
-
-class Credentials(_In):
-    username: str = Field(max_length=200)
-    password: str = Field(max_length=1000)
-
-
-class PasswordChange(_In):
-    currentPassword: str = Field(max_length=1000)
-    newPassword: str = Field(max_length=1000)
+from services.dashboard.web.inputs import Body as _In
 
 
 class KeyCreate(_In):

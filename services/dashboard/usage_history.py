@@ -20,7 +20,7 @@ from services.core.queries import usage_event_list as events_q
 from services.core.queries import usage_history as history_q
 from services.core.queries.usage_event_list import Event, Freshness
 from services.core.queries.usage_history import EMPTY, Group, Metrics, Scope
-from services.dashboard.queries.users import User
+from services.dashboard.accounts.queries.users import User
 from services.dashboard.usage_window import Window
 
 BREAKDOWNS = ("model", "apiKey", "user", "provider", "credential")

@@ -6,11 +6,12 @@ from dataclasses import dataclass
 
 from services.core.db import Pool
 from services.core.errors import BadRequest, NotFound, ValidationFailed
-from services.dashboard import audit, passwords
-from services.dashboard.audit import Actor
+from services.dashboard.accounts import audit, passwords
+from services.dashboard.accounts.audit import Actor
+from services.dashboard.accounts.queries import users
+from services.dashboard.accounts.queries.users import User, UserListRow
 from services.dashboard.proxy_sync import ProxySync, config_lock
-from services.dashboard.queries import provider_keys, users
-from services.dashboard.queries.users import User, UserListRow
+from services.dashboard.queries import provider_keys
 
 ROLES = ("admin", "user")
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from services.dashboard.api import admin, auth, keys, pricing, providers, proxy, usage
+from services.dashboard.accounts import api as accounts_api
+from services.dashboard.api import admin, keys, pricing, providers, proxy, usage
 
 routes: list[BaseRoute] = [
-    *auth.routes,
+    *accounts_api.routes,
     *keys.routes,
     *providers.routes,
     *admin.routes,

@@ -9,11 +9,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from services.core.errors import ValidationFailed
-from services.dashboard import admin_settings, passwords, users_admin
-from services.dashboard.accounts import revoke_all_sessions
-from services.dashboard.api.auth import user_json, with_session
-from services.dashboard.queries import audit_log
-from services.dashboard.queries.audit_log import AuditEntry, AuditFilter
+from services.dashboard import admin_settings, users_admin
+from services.dashboard.accounts import guard, passwords
+from services.dashboard.accounts.api import user_json, with_session
+from services.dashboard.accounts.auth import revoke_all_sessions
+from services.dashboard.accounts.queries import audit_log
+from services.dashboard.accounts.queries.audit_log import AuditEntry, AuditFilter
 from services.dashboard.schemas import RoleChange, SettingIn, UserCreate
 from services.dashboard.web import deps, rate_limit
 from services.dashboard.web.inputs import body, int_param
@@ -21,7 +22,7 @@ from services.dashboard.web.responses import ok
 
 
 async def list_users(request: Request) -> Response:
-    await deps.require_admin(request)
+    await guard.require_admin(request)
     page = int_param(request, "page", 1, 1, 100_000)
     limit = int_param(request, "limit", 50, 1, 100)
     result = await users_admin.list_users(deps.pool(request), page, limit)
@@ -52,12 +53,12 @@ async def list_users(request: Request) -> Response:
 
 
 async def create_user(request: Request) -> Response:
-    admin = await deps.require_admin(request)
+    admin = await guard.require_admin(request)
     await rate_limit.enforce(deps.pool(request), rate_limit.USER_CREATE, f"user:{admin.id}")
     data = await body(request, UserCreate)
     user = await users_admin.create_user(
         deps.pool(request),
-        deps.actor(request, admin),
+        guard.actor(request, admin),
         passwords.check_username(data.username),
         passwords.check_password(data.password),
         "admin" if data.isAdmin else "user",
@@ -76,42 +77,42 @@ def _user_id(request: Request) -> int:
 
 
 async def delete_user(request: Request) -> Response:
-    admin = await deps.require_admin(request)
+    admin = await guard.require_admin(request)
     res = deps.resources(request)
     deleted = await users_admin.delete_user(
-        res.pool, res.sync, deps.actor(request, admin), _user_id(request)
+        res.pool, res.sync, guard.actor(request, admin), _user_id(request)
     )
     return ok({"deleted": deleted.id, "username": deleted.username})
 
 
 async def change_role(request: Request) -> Response:
-    admin = await deps.require_admin(request)
+    admin = await guard.require_admin(request)
     data = await body(request, RoleChange)
     role = "admin" if data.isAdmin else "user"
     user = await users_admin.set_role(
-        deps.pool(request), deps.actor(request, admin), _user_id(request), role
+        deps.pool(request), guard.actor(request, admin), _user_id(request), role
     )
     return ok(user_json(user))
 
 
 async def get_settings(request: Request) -> Response:
-    await deps.require_admin(request)
+    await guard.require_admin(request)
     values = await admin_settings.read_all(deps.pool(request))
     return ok({"settings": values, "items": [{"key": k, "value": v} for k, v in values.items()]})
 
 
 async def put_settings(request: Request) -> Response:
-    admin = await deps.require_admin(request)
+    admin = await guard.require_admin(request)
     data = await body(request, SettingIn)
     key, value = admin_settings.check(data.key, data.value)
-    await admin_settings.write(deps.pool(request), deps.actor(request, admin), key, value)
+    await admin_settings.write(deps.pool(request), guard.actor(request, admin), key, value)
     return ok({"key": key, "value": value})
 
 
 async def revoke_sessions(request: Request) -> Response:
-    admin = await deps.require_admin(request)
+    admin = await guard.require_admin(request)
     ended, token = await revoke_all_sessions(
-        deps.pool(request), deps.actor(request, admin), deps.settings(request).session_days
+        deps.pool(request), guard.actor(request, admin), deps.settings(request).session_days
     )
     return with_session(request, ok({"revoked": ended}), token)
 
@@ -157,7 +158,7 @@ def audit_json(entry: AuditEntry) -> dict[str, object]:
 
 
 async def list_audit(request: Request) -> Response:
-    await deps.require_admin(request)
+    await guard.require_admin(request)
     f = audit_filter(request)
     async with deps.pool(request).connection() as conn:
         entries = await audit_log.search(conn, f)

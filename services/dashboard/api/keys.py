@@ -8,6 +8,7 @@ from starlette.routing import Route
 
 from services.core.errors import ValidationFailed
 from services.dashboard import client_keys
+from services.dashboard.accounts import guard
 from services.dashboard.queries.api_keys import ApiKey
 from services.dashboard.schemas import KeyCreate, KeyRename
 from services.dashboard.web import deps, rate_limit
@@ -29,36 +30,36 @@ def key_json(key: ApiKey) -> dict[str, object]:
 
 
 async def list_keys(request: Request) -> Response:
-    user = await deps.require_user(request)
+    user = await guard.require_user(request)
     keys = await client_keys.list_keys(deps.pool(request), user.id)
     return ok([key_json(k) for k in keys])
 
 
 async def create_key(request: Request) -> Response:
-    user = await deps.require_user(request)
+    user = await guard.require_user(request)
     await rate_limit.enforce(deps.pool(request), rate_limit.KEY_CREATE, f"user:{user.id}")
     data = await body(request, KeyCreate)
     name = client_keys.check_name(data.name, default="Default")
     res = deps.resources(request)
-    issued = await client_keys.issue(res.pool, res.sync, deps.actor(request, user), name)
+    issued = await client_keys.issue(res.pool, res.sync, guard.actor(request, user), name)
     # The only time the key itself is ever sent: the caller must copy it now.
     return ok({**key_json(issued.key), "key": issued.secret}, status=201)
 
 
 async def rename_key(request: Request) -> Response:
-    user = await deps.require_user(request)
+    user = await guard.require_user(request)
     data = await body(request, KeyRename)
     key_id = path_id(request) if "id" in request.path_params else data.id
     if key_id is None:
         raise ValidationFailed("id is required", details=[{"field": "id", "message": "required"}])
     key = await client_keys.rename(
-        deps.pool(request), deps.actor(request, user), key_id, client_keys.check_name(data.name)
+        deps.pool(request), guard.actor(request, user), key_id, client_keys.check_name(data.name)
     )
     return ok(key_json(key))
 
 
 async def revoke_key(request: Request) -> Response:
-    user = await deps.require_user(request)
+    user = await guard.require_user(request)
     raw = request.path_params.get("id", request.query_params.get("id"))
     try:
         key_id = int(str(raw))
@@ -67,7 +68,7 @@ async def revoke_key(request: Request) -> Response:
             "id is required", details=[{"field": "id", "message": "required"}]
         ) from exc
     res = deps.resources(request)
-    await client_keys.revoke(res.pool, res.sync, deps.actor(request, user), key_id)
+    await client_keys.revoke(res.pool, res.sync, guard.actor(request, user), key_id)
     return ok({"revoked": key_id})
 
 

@@ -7,6 +7,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from services.dashboard import pricing
+from services.dashboard.accounts import guard
 from services.dashboard.queries.model_pricing import Price
 from services.dashboard.web import deps
 from services.dashboard.web.inputs import path_id, raw_body
@@ -34,36 +35,36 @@ def price_json(price: Price) -> dict[str, object]:
 
 
 async def list_active(request: Request) -> Response:
-    await deps.require_user(request)
+    await guard.require_user(request)
     prices = await pricing.list_prices(deps.pool(request), active_only=True)
     return ok({"prices": [price_json(p) for p in prices]})
 
 
 async def list_all(request: Request) -> Response:
-    await deps.require_admin(request)
+    await guard.require_admin(request)
     prices = await pricing.list_prices(deps.pool(request), active_only=False)
     return ok({"prices": [price_json(p) for p in prices]})
 
 
 async def create_price(request: Request) -> Response:
-    admin = await deps.require_admin(request)
+    admin = await guard.require_admin(request)
     fields = pricing.check(await raw_body(request))
-    price = await pricing.create(deps.pool(request), deps.actor(request, admin), fields)
+    price = await pricing.create(deps.pool(request), guard.actor(request, admin), fields)
     return ok(price_json(price), status=201)
 
 
 async def update_price(request: Request) -> Response:
-    admin = await deps.require_admin(request)
+    admin = await guard.require_admin(request)
     fields = pricing.check(await raw_body(request))
     price = await pricing.update(
-        deps.pool(request), deps.actor(request, admin), path_id(request), fields
+        deps.pool(request), guard.actor(request, admin), path_id(request), fields
     )
     return ok(price_json(price))
 
 
 async def delete_price(request: Request) -> Response:
-    admin = await deps.require_admin(request)
-    price = await pricing.delete(deps.pool(request), deps.actor(request, admin), path_id(request))
+    admin = await guard.require_admin(request)
+    price = await pricing.delete(deps.pool(request), guard.actor(request, admin), path_id(request))
     return ok({"deleted": price.id})
 
 

@@ -16,6 +16,7 @@ from services.dashboard import (
     provider_keys,
     proxy_sync,
 )
+from services.dashboard.accounts import guard
 from services.dashboard.custom_providers import ProviderInput, to_json
 from services.dashboard.provider_keys import KeyView
 from services.dashboard.schemas import (
@@ -47,18 +48,18 @@ def key_view_json(view: KeyView) -> dict[str, object]:
 
 
 async def list_provider_keys(request: Request) -> Response:
-    user = await deps.require_user(request)
+    user = await guard.require_user(request)
     provider = request.query_params.get("provider") or None
     if provider and provider not in provider_keys.PROVIDERS:
         raise ValidationFailed(
             "unknown provider", details=[{"field": "provider", "message": "unknown"}]
         )
-    views = await provider_keys.list_keys(deps.pool(request), deps.actor(request, user), provider)
+    views = await provider_keys.list_keys(deps.pool(request), guard.actor(request, user), provider)
     return ok({"keys": [key_view_json(v) for v in views]})
 
 
 async def add_provider_key(request: Request) -> Response:
-    user = await deps.require_user(request)
+    user = await guard.require_user(request)
     await rate_limit.enforce(deps.pool(request), rate_limit.PROVIDER_WRITE, f"user:{user.id}")
     data = await body(request, ProviderKeyIn)
     new = provider_keys.check_new_key(
@@ -66,7 +67,7 @@ async def add_provider_key(request: Request) -> Response:
     )
     res = deps.resources(request)
     view = await provider_keys.add_key(
-        res.pool, res.sync, deps.settings(request).encryption_key, deps.actor(request, user), new
+        res.pool, res.sync, deps.settings(request).encryption_key, guard.actor(request, user), new
     )
     return ok(
         {"keyHash": view.key_hash, "keyIdentifier": view.key_identifier, "provider": view.provider},
@@ -75,12 +76,12 @@ async def add_provider_key(request: Request) -> Response:
 
 
 async def delete_provider_key(request: Request) -> Response:
-    user = await deps.require_user(request)
+    user = await guard.require_user(request)
     res = deps.resources(request)
     await provider_keys.delete_key(
         res.pool,
         res.sync,
-        deps.actor(request, user),
+        guard.actor(request, user),
         request.path_params["keyHash"],
         request.query_params.get("provider") or None,
     )
@@ -103,18 +104,18 @@ def provider_input(data: CustomProviderIn) -> ProviderInput:
 
 
 async def list_custom(request: Request) -> Response:
-    user = await deps.require_user(request)
-    providers = await custom_providers.visible(deps.pool(request), deps.actor(request, user))
+    user = await guard.require_user(request)
+    providers = await custom_providers.visible(deps.pool(request), guard.actor(request, user))
     return ok({"providers": [to_json(p) for p in providers]})
 
 
 async def create_custom(request: Request) -> Response:
-    user = await deps.require_user(request)
+    user = await guard.require_user(request)
     await rate_limit.enforce(deps.pool(request), rate_limit.PROVIDER_WRITE, f"user:{user.id}")
     data = provider_input(await body(request, CustomProviderIn))
     res = deps.resources(request)
     created = await custom_providers.create(
-        res.pool, res.sync, deps.settings(request).encryption_key, deps.actor(request, user), data
+        res.pool, res.sync, deps.settings(request).encryption_key, guard.actor(request, user), data
     )
     return ok(
         {"provider": to_json(created), "syncStatus": "ok", "syncMessage": "applied to every proxy"},
@@ -123,17 +124,17 @@ async def create_custom(request: Request) -> Response:
 
 
 async def get_custom(request: Request) -> Response:
-    user = await deps.require_user(request)
+    user = await guard.require_user(request)
     async with deps.pool(request).connection() as conn:
         provider = await custom_providers.get_owned(
-            conn, deps.actor(request, user), path_id(request)
+            conn, guard.actor(request, user), path_id(request)
         )
     return ok({"provider": to_json(provider)})
 
 
 async def update_custom(request: Request) -> Response:
-    user = await deps.require_user(request)
-    actor = deps.actor(request, user)
+    user = await guard.require_user(request)
+    actor = guard.actor(request, user)
     raw = await raw_body(request)
     async with deps.pool(
         request
@@ -145,7 +146,7 @@ async def update_custom(request: Request) -> Response:
         res.pool,
         res.sync,
         deps.settings(request).encryption_key,
-        deps.actor(request, user),
+        guard.actor(request, user),
         path_id(request),
         data,
     )
@@ -155,21 +156,21 @@ async def update_custom(request: Request) -> Response:
 
 
 async def delete_custom(request: Request) -> Response:
-    user = await deps.require_user(request)
+    user = await guard.require_user(request)
     res = deps.resources(request)
-    await custom_providers.delete(res.pool, res.sync, deps.actor(request, user), path_id(request))
+    await custom_providers.delete(res.pool, res.sync, guard.actor(request, user), path_id(request))
     return ok({"deleted": True})
 
 
 async def fetch_models(request: Request) -> Response:
-    user = await deps.require_user(request)
+    user = await guard.require_user(request)
     await rate_limit.enforce(deps.pool(request), rate_limit.FETCH_MODELS, f"user:{user.id}")
     data = await body(request, FetchModelsIn)
     base_url, api_key = data.baseUrl, data.apiKey
     if data.customProviderId is not None:  # editing: reuse the stored key, never sent back
         async with deps.pool(request).connection() as conn:
             stored = await custom_providers.get_owned(
-                conn, deps.actor(request, user), data.customProviderId
+                conn, guard.actor(request, user), data.customProviderId
             )
         base_url = base_url or stored.base_url
         if not api_key and stored.api_key_encrypted:
@@ -188,15 +189,15 @@ async def fetch_models(request: Request) -> Response:
 
 
 async def reorder_custom(request: Request) -> Response:
-    user = await deps.require_user(request)
+    user = await guard.require_user(request)
     data = await body(request, ProviderOrder)
     res = deps.resources(request)
-    await custom_providers.reorder(res.pool, res.sync, deps.actor(request, user), data.providerIds)
+    await custom_providers.reorder(res.pool, res.sync, guard.actor(request, user), data.providerIds)
     return ok({"providerIds": data.providerIds})
 
 
 async def resync(request: Request) -> Response:
-    await deps.require_user(request)
+    await guard.require_user(request)
     res = deps.resources(request)
     results = await proxy_sync.resync(res.pool, res.sync)
     status = 200 if all(r.ok for r in results) else 207
@@ -206,29 +207,29 @@ async def resync(request: Request) -> Response:
 
 
 async def list_groups(request: Request) -> Response:
-    user = await deps.require_user(request)
-    return ok(await provider_groups.overview(deps.pool(request), deps.actor(request, user)))
+    user = await guard.require_user(request)
+    return ok(await provider_groups.overview(deps.pool(request), guard.actor(request, user)))
 
 
 async def create_group(request: Request) -> Response:
-    user = await deps.require_user(request)
+    user = await guard.require_user(request)
     await rate_limit.enforce(deps.pool(request), rate_limit.PROVIDER_WRITE, f"user:{user.id}")
     data = await body(request, GroupIn)
     name, color = provider_groups.check(data.name, data.color)
     group_id = await provider_groups.create(
-        deps.pool(request), deps.actor(request, user), name, color
+        deps.pool(request), guard.actor(request, user), name, color
     )
     return ok({"id": group_id, "name": name, "color": color, "isActive": True}, 201)
 
 
 async def update_group(request: Request) -> Response:
-    user = await deps.require_user(request)
+    user = await guard.require_user(request)
     data = await body(request, GroupPatch)
     res = deps.resources(request)
     await provider_groups.update(
         res.pool,
         res.sync,
-        deps.actor(request, user),
+        guard.actor(request, user),
         path_id(request),
         data.name,
         data.color,
@@ -238,16 +239,16 @@ async def update_group(request: Request) -> Response:
 
 
 async def delete_group(request: Request) -> Response:
-    user = await deps.require_user(request)
+    user = await guard.require_user(request)
     res = deps.resources(request)
-    await provider_groups.delete(res.pool, res.sync, deps.actor(request, user), path_id(request))
+    await provider_groups.delete(res.pool, res.sync, guard.actor(request, user), path_id(request))
     return ok({"deleted": True})
 
 
 async def reorder_groups(request: Request) -> Response:
-    user = await deps.require_user(request)
+    user = await guard.require_user(request)
     data = await body(request, GroupOrder)
-    await provider_groups.reorder(deps.pool(request), deps.actor(request, user), data.groupIds)
+    await provider_groups.reorder(deps.pool(request), guard.actor(request, user), data.groupIds)
     return ok({"groupIds": data.groupIds})
 
 

@@ -8,14 +8,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from services.core.errors import ValidationFailed
-from services.dashboard import audit, catalog, health, model_aliases, proxy_settings
-from services.dashboard.queries import (
-    api_keys,
-    custom_providers,
-    model_preferences,
-    provider_keys,
-    users,
-)
+from services.dashboard import catalog, health, model_aliases, proxy_settings
+from services.dashboard.accounts import audit, guard
+from services.dashboard.accounts.queries import users
+from services.dashboard.queries import api_keys, custom_providers, model_preferences, provider_keys
 from services.dashboard.schemas import AliasesIn, Preferences
 from services.dashboard.web import deps
 from services.dashboard.web.inputs import body, raw_body
@@ -43,7 +39,7 @@ async def get_health(request: Request) -> Response:
 
 
 async def overview(request: Request) -> Response:
-    user = await deps.require_user(request)
+    user = await guard.require_user(request)
     return ok(await overview_data(request, user.id, user.is_admin))
 
 
@@ -60,7 +56,7 @@ async def overview_data(request: Request, user_id: int, is_admin: bool) -> dict[
 
 
 async def list_models(request: Request) -> Response:
-    user = await deps.require_user(request)
+    user = await guard.require_user(request)
     res = deps.resources(request)
     result = await catalog.load(res.client, res.catalog_key)
     async with res.pool.connection() as conn:
@@ -70,13 +66,13 @@ async def list_models(request: Request) -> Response:
 
 
 async def get_preferences(request: Request) -> Response:
-    user = await deps.require_user(request)
+    user = await guard.require_user(request)
     async with deps.pool(request).connection() as conn:
         return ok({"excludedModels": await model_preferences.excluded(conn, user.id)})
 
 
 async def put_preferences(request: Request) -> Response:
-    user = await deps.require_user(request)
+    user = await guard.require_user(request)
     data = await body(request, Preferences)
     models = sorted({m.strip() for m in data.excludedModels if m.strip()})
     if any(len(m) > 200 for m in models):
@@ -90,21 +86,21 @@ async def put_preferences(request: Request) -> Response:
 
 
 async def get_aliases(request: Request) -> Response:
-    await deps.require_admin(request)
+    await guard.require_admin(request)
     return ok({"aliases": await model_aliases.read(deps.resources(request).sync)})
 
 
 async def put_aliases(request: Request) -> Response:
-    admin = await deps.require_admin(request)
+    admin = await guard.require_admin(request)
     data = await body(request, AliasesIn)
     aliases = model_aliases.check(data.aliases)
     res = deps.resources(request)
-    await model_aliases.save(res.pool, res.sync, deps.actor(request, admin), aliases)
+    await model_aliases.save(res.pool, res.sync, guard.actor(request, admin), aliases)
     return ok({"aliases": aliases})
 
 
 async def get_proxy_settings(request: Request) -> Response:
-    await deps.require_admin(request)
+    await guard.require_admin(request)
     current = await proxy_settings.read(deps.resources(request).sync)
     return ok(
         {"settings": current.model_dump(by_alias=True), "yaml": proxy_settings.preview(current)}
@@ -112,16 +108,16 @@ async def get_proxy_settings(request: Request) -> Response:
 
 
 async def preview_proxy_settings(request: Request) -> Response:
-    await deps.require_admin(request)
+    await guard.require_admin(request)
     values = proxy_settings.parse((await raw_body(request)).get("settings") or {})
     return ok({"yaml": proxy_settings.preview(values)})
 
 
 async def put_proxy_settings(request: Request) -> Response:
-    admin = await deps.require_admin(request)
+    admin = await guard.require_admin(request)
     values = proxy_settings.parse((await raw_body(request)).get("settings") or {})
     res = deps.resources(request)
-    await proxy_settings.save(res.pool, res.sync, deps.actor(request, admin), values)
+    await proxy_settings.save(res.pool, res.sync, guard.actor(request, admin), values)
     return ok(
         {"settings": values.model_dump(by_alias=True), "yaml": proxy_settings.preview(values)}
     )

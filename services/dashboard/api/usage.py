@@ -11,6 +11,7 @@ from starlette.routing import Route
 from services.core.errors import ValidationFailed
 from services.core.queries.usage_history import Scope
 from services.dashboard import usage_collect, usage_csv, usage_history
+from services.dashboard.accounts import guard
 from services.dashboard.usage_history import Report
 from services.dashboard.usage_json import events_json, freshness_json, report_json
 from services.dashboard.usage_window import Window, parse_window
@@ -20,7 +21,7 @@ from services.dashboard.web.responses import ok
 
 
 async def _window_and_scope(request: Request) -> tuple[Window, Scope]:
-    user = await deps.require_user(request)
+    user = await guard.require_user(request)
     window = parse_window(request.query_params, datetime.now(UTC))
     return window, usage_history.scope_for(user, request.query_params, window)
 
@@ -96,14 +97,14 @@ async def collect_now(request: Request) -> Response:
         usage_collect.require_bearer(header, deps.settings(request).collector_api_key)
         reason = "api"
     else:
-        admin = await deps.require_admin(request)
+        admin = await guard.require_admin(request)
         reason = f"admin:{admin.username}"
     view = await usage_collect.wake(deps.pool(request), reason)
     return ok({"queued": True, "collector": freshness_json(view)}, status=202)
 
 
 async def get_freshness(request: Request) -> Response:
-    await deps.require_user(request)
+    await guard.require_user(request)
     return ok(freshness_json(await usage_collect.freshness(deps.pool(request))))
 
 

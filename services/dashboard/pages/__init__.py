@@ -4,19 +4,11 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from services.dashboard.pages import (
-    admin,
-    auth,
-    keys,
-    overview,
-    pricing,
-    providers,
-    settings_page,
-    usage,
-)
+from services.dashboard.accounts import pages as accounts_pages
+from services.dashboard.pages import admin, keys, overview, pricing, providers, settings_page, usage
 
 routes: list[BaseRoute] = [
-    *auth.routes,
+    *accounts_pages.routes,
     *overview.routes,
     *keys.routes,
     *providers.routes,

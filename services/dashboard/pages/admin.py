@@ -9,18 +9,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from services.dashboard import model_aliases, passwords, proxy_settings, users_admin
+from services.dashboard import model_aliases, proxy_settings, users_admin
+from services.dashboard.accounts import guard, passwords
+from services.dashboard.accounts.queries import audit_log
 from services.dashboard.api.admin import audit_filter
 from services.dashboard.proxy_client import ProxyUnavailable
-from services.dashboard.queries import audit_log
 from services.dashboard.web import deps, flash, rate_limit
-from services.dashboard.web.forms import form_action, is_htmx, page_admin
+from services.dashboard.web.forms import form_action, is_htmx
 from services.dashboard.web.inputs import int_param, path_id, raw_body
 from services.dashboard.web.templating import render
 
 
 async def users_page(request: Request) -> Response:
-    admin = await page_admin(request)
+    admin = await guard.require_admin(request)
     page = await users_admin.list_users(
         deps.pool(request), int_param(request, "page", 1, 1, 100_000), 50
     )
@@ -29,24 +30,24 @@ async def users_page(request: Request) -> Response:
 
 @form_action("/dashboard/users")
 async def create_user(request: Request) -> Response:
-    admin = await page_admin(request)
+    admin = await guard.require_admin(request)
     await rate_limit.enforce(deps.pool(request), rate_limit.USER_CREATE, f"user:{admin.id}")
     data = await raw_body(request)
     username = passwords.check_username(data.get("username"))
     password = passwords.check_password(data.get("password"))
     role = "admin" if data.get("isAdmin") in ("true", "on") else "user"
     await users_admin.create_user(
-        deps.pool(request), deps.actor(request, admin), username, password, role
+        deps.pool(request), guard.actor(request, admin), username, password, role
     )
     return flash.redirect(request, "/dashboard/users", f"User “{username}” created.")
 
 
 @form_action("/dashboard/users")
 async def change_role(request: Request) -> Response:
-    admin = await page_admin(request)
+    admin = await guard.require_admin(request)
     role = str((await raw_body(request)).get("role", ""))
     user = await users_admin.set_role(
-        deps.pool(request), deps.actor(request, admin), path_id(request), role
+        deps.pool(request), guard.actor(request, admin), path_id(request), role
     )
     return flash.redirect(
         request,
@@ -57,16 +58,16 @@ async def change_role(request: Request) -> Response:
 
 @form_action("/dashboard/users")
 async def delete_user(request: Request) -> Response:
-    admin = await page_admin(request)
+    admin = await guard.require_admin(request)
     res = deps.resources(request)
     user = await users_admin.delete_user(
-        res.pool, res.sync, deps.actor(request, admin), path_id(request)
+        res.pool, res.sync, guard.actor(request, admin), path_id(request)
     )
     return flash.redirect(request, "/dashboard/users", f"User “{user.username}” deleted.")
 
 
 async def audit_page(request: Request) -> Response:
-    admin = await page_admin(request)
+    admin = await guard.require_admin(request)
     f = audit_filter(request)
     async with deps.pool(request).connection() as conn:
         entries = await audit_log.search(conn, f)
@@ -96,7 +97,7 @@ def _form_settings(data: dict[str, Any]) -> dict[str, Any]:
 
 
 async def config_page(request: Request) -> Response:
-    admin = await page_admin(request)
+    admin = await guard.require_admin(request)
     unavailable = None
     try:
         current = await proxy_settings.read(deps.resources(request).sync)
@@ -112,10 +113,10 @@ async def config_page(request: Request) -> Response:
 
 @form_action("/dashboard/config")
 async def save_config(request: Request) -> Response:
-    admin = await page_admin(request)
+    admin = await guard.require_admin(request)
     values = proxy_settings.parse(_form_settings(await raw_body(request)))
     res = deps.resources(request)
-    await proxy_settings.save(res.pool, res.sync, deps.actor(request, admin), values)
+    await proxy_settings.save(res.pool, res.sync, guard.actor(request, admin), values)
     return flash.redirect(
         request, "/dashboard/config", "Settings saved and applied to every proxy."
     )
@@ -123,7 +124,7 @@ async def save_config(request: Request) -> Response:
 
 @form_action("/dashboard/config")
 async def preview_config(request: Request) -> Response:
-    admin = await page_admin(request)
+    admin = await guard.require_admin(request)
     values = proxy_settings.parse(_form_settings(await raw_body(request)))
     context = {"yaml": proxy_settings.preview(values)}
     if is_htmx(request):
@@ -140,7 +141,7 @@ async def preview_config(request: Request) -> Response:
 
 
 async def aliases_page(request: Request) -> Response:
-    admin = await page_admin(request)
+    admin = await guard.require_admin(request)
     unavailable, current = None, {}
     try:
         current = await model_aliases.read(deps.resources(request).sync)
@@ -173,7 +174,7 @@ def _as_list(value: Any) -> list[str]:
 
 @form_action("/dashboard/model-aliases")
 async def save_aliases(request: Request) -> Response:
-    admin = await page_admin(request)
+    admin = await guard.require_admin(request)
     data = await raw_body(request)
     channels, names, aliases, forks = (
         _as_list(data.get(k)) for k in ("channel", "modelName", "alias", "fork")
@@ -188,7 +189,7 @@ async def save_aliases(request: Request) -> Response:
             )
     checked = model_aliases.check(tree)
     res = deps.resources(request)
-    await model_aliases.save(res.pool, res.sync, deps.actor(request, admin), checked)
+    await model_aliases.save(res.pool, res.sync, guard.actor(request, admin), checked)
     return flash.redirect(request, "/dashboard/model-aliases", "Aliases saved to every proxy.")
 
 

@@ -7,10 +7,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from services.dashboard import client_keys
+from services.dashboard.accounts import guard
+from services.dashboard.accounts.queries.users import User
 from services.dashboard.client_keys import IssuedKey
-from services.dashboard.queries.users import User
 from services.dashboard.web import deps, flash, rate_limit
-from services.dashboard.web.forms import form_action, page_user
+from services.dashboard.web.forms import form_action
 from services.dashboard.web.inputs import path_id, raw_body
 from services.dashboard.web.templating import render
 
@@ -24,33 +25,33 @@ async def _page(request: Request, user: User, issued: IssuedKey | None = None) -
 
 
 async def keys_page(request: Request) -> Response:
-    return await _page(request, await page_user(request))
+    return await _page(request, await guard.require_user(request))
 
 
 @form_action(BACK)
 async def create_key(request: Request) -> Response:
-    user = await page_user(request)
+    user = await guard.require_user(request)
     await rate_limit.enforce(deps.pool(request), rate_limit.KEY_CREATE, f"user:{user.id}")
     name = client_keys.check_name((await raw_body(request)).get("name"))
     res = deps.resources(request)
-    issued = await client_keys.issue(res.pool, res.sync, deps.actor(request, user), name)
+    issued = await client_keys.issue(res.pool, res.sync, guard.actor(request, user), name)
     # Rendered directly (not redirected): the secret must never travel in a cookie or URL.
     return await _page(request, user, issued)
 
 
 @form_action(BACK)
 async def rename_key(request: Request) -> Response:
-    user = await page_user(request)
+    user = await guard.require_user(request)
     name = client_keys.check_name((await raw_body(request)).get("name"))
-    await client_keys.rename(deps.pool(request), deps.actor(request, user), path_id(request), name)
+    await client_keys.rename(deps.pool(request), guard.actor(request, user), path_id(request), name)
     return flash.redirect(request, BACK, f"Renamed to “{name}”.")
 
 
 @form_action(BACK)
 async def revoke_key(request: Request) -> Response:
-    user = await page_user(request)
+    user = await guard.require_user(request)
     res = deps.resources(request)
-    await client_keys.revoke(res.pool, res.sync, deps.actor(request, user), path_id(request))
+    await client_keys.revoke(res.pool, res.sync, guard.actor(request, user), path_id(request))
     return flash.redirect(request, BACK, "Key revoked; the proxies no longer accept it.")
 
 

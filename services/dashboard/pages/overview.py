@@ -7,17 +7,18 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from services.dashboard import catalog, health
+from services.dashboard.accounts import guard
 from services.dashboard.api.proxy import overview_data
 from services.dashboard.pages.usage import overview_summary
 from services.dashboard.queries import model_preferences
 from services.dashboard.web import deps
-from services.dashboard.web.forms import form_action, page_user
+from services.dashboard.web.forms import form_action
 from services.dashboard.web.inputs import raw_body
 from services.dashboard.web.templating import render
 
 
 async def overview_page(request: Request) -> Response:
-    user = await page_user(request)
+    user = await guard.require_user(request)
     res = deps.resources(request)
     result = await health.check(res.pool, res.client)
     models = await catalog.load(res.client, res.catalog_key)
@@ -40,7 +41,7 @@ async def overview_page(request: Request) -> Response:
 
 
 async def health_badge(request: Request) -> Response:
-    await page_user(request)
+    await guard.require_user(request)
     res = deps.resources(request)
     result = await health.check(res.pool, res.client)
     return deps.templates(request).TemplateResponse(
@@ -50,7 +51,7 @@ async def health_badge(request: Request) -> Response:
 
 @form_action("/dashboard")
 async def toggle_model(request: Request) -> Response:
-    user = await page_user(request)
+    user = await guard.require_user(request)
     data = await raw_body(request)
     model = str(data.get("model", "")).strip()[:200]
     async with deps.pool(request).connection() as conn:

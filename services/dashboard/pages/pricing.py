@@ -9,8 +9,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from services.dashboard import pricing
+from services.dashboard.accounts import guard
 from services.dashboard.web import deps, flash
-from services.dashboard.web.forms import form_action, page_admin
+from services.dashboard.web.forms import form_action
 from services.dashboard.web.inputs import path_id, raw_body
 from services.dashboard.web.templating import render
 
@@ -18,7 +19,7 @@ PAGE = "/dashboard/pricing"
 
 
 async def pricing_page(request: Request) -> Response:
-    admin = await page_admin(request)
+    admin = await guard.require_admin(request)
     prices = await pricing.list_prices(deps.pool(request), active_only=False)
     context = {
         "prices": prices,
@@ -29,33 +30,33 @@ async def pricing_page(request: Request) -> Response:
 
 
 async def edit_page(request: Request) -> Response:
-    admin = await page_admin(request)
+    admin = await guard.require_admin(request)
     price = await pricing.get_price(deps.pool(request), path_id(request))
     return render(request, "pricing_edit.html", {"price": price}, user=admin, active="pricing")
 
 
 @form_action(PAGE)
 async def create_price(request: Request) -> Response:
-    admin = await page_admin(request)
+    admin = await guard.require_admin(request)
     fields = pricing.check(await raw_body(request))
-    price = await pricing.create(deps.pool(request), deps.actor(request, admin), fields)
+    price = await pricing.create(deps.pool(request), guard.actor(request, admin), fields)
     return flash.redirect(request, PAGE, f"Price for {price.provider}/{price.model} added.")
 
 
 @form_action(lambda request: f"{PAGE}/{request.path_params['id']}")
 async def update_price(request: Request) -> Response:
-    admin = await page_admin(request)
+    admin = await guard.require_admin(request)
     fields = pricing.check(await raw_body(request))
     price = await pricing.update(
-        deps.pool(request), deps.actor(request, admin), path_id(request), fields
+        deps.pool(request), guard.actor(request, admin), path_id(request), fields
     )
     return flash.redirect(request, PAGE, f"Price for {price.provider}/{price.model} saved.")
 
 
 @form_action(PAGE)
 async def delete_price(request: Request) -> Response:
-    admin = await page_admin(request)
-    price = await pricing.delete(deps.pool(request), deps.actor(request, admin), path_id(request))
+    admin = await guard.require_admin(request)
+    price = await pricing.delete(deps.pool(request), guard.actor(request, admin), path_id(request))
     return flash.redirect(request, PAGE, f"Price for {price.provider}/{price.model} deleted.")
 
 

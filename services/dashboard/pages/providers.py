@@ -18,15 +18,16 @@ from services.dashboard import (
     provider_keys,
     proxy_sync,
 )
+from services.dashboard.accounts import guard
+from services.dashboard.accounts.queries.users import User
 from services.dashboard.api.providers import provider_input
 from services.dashboard.queries import provider_groups as group_rows
 from services.dashboard.queries import provider_keys as key_rows
 from services.dashboard.queries.custom_providers import CustomProvider
-from services.dashboard.queries.users import User
 from services.dashboard.schemas import CustomProviderIn
 from services.dashboard.ssrf import stored_refusal
 from services.dashboard.web import deps, flash, rate_limit
-from services.dashboard.web.forms import form_action, is_htmx, page_user
+from services.dashboard.web.forms import form_action, is_htmx
 from services.dashboard.web.inputs import parse, path_id, raw_body
 from services.dashboard.web.templating import render
 from services.dashboard.web.wording import plural
@@ -35,8 +36,8 @@ BACK = "/dashboard/providers"
 
 
 async def providers_page(request: Request) -> Response:
-    user = await page_user(request)
-    actor = deps.actor(request, user)
+    user = await guard.require_user(request)
+    actor = guard.actor(request, user)
     pool = deps.pool(request)
     custom = await custom_providers.visible(pool, actor)
     async with pool.connection() as conn:
@@ -70,7 +71,7 @@ async def providers_page(request: Request) -> Response:
 
 @form_action(BACK)
 async def add_key(request: Request) -> Response:
-    user = await page_user(request)
+    user = await guard.require_user(request)
     await rate_limit.enforce(deps.pool(request), rate_limit.PROVIDER_WRITE, f"user:{user.id}")
     data = await raw_body(request)
     new = provider_keys.check_new_key(
@@ -82,17 +83,17 @@ async def add_key(request: Request) -> Response:
     )
     res = deps.resources(request)
     view = await provider_keys.add_key(
-        res.pool, res.sync, deps.settings(request).encryption_key, deps.actor(request, user), new
+        res.pool, res.sync, deps.settings(request).encryption_key, guard.actor(request, user), new
     )
     return flash.redirect(request, BACK, f"Added the {view.provider} key {view.key_identifier}.")
 
 
 @form_action(BACK)
 async def delete_key(request: Request) -> Response:
-    user = await page_user(request)
+    user = await guard.require_user(request)
     res = deps.resources(request)
     await provider_keys.delete_key(
-        res.pool, res.sync, deps.actor(request, user), request.path_params["keyHash"], None
+        res.pool, res.sync, guard.actor(request, user), request.path_params["keyHash"], None
     )
     return flash.redirect(request, BACK, "Provider key removed.")
 
@@ -198,26 +199,26 @@ async def _form(
 
 async def _owned(request: Request, user: User, provider_id: int) -> CustomProvider:
     async with deps.pool(request).connection() as conn:
-        return await custom_providers.get_owned(conn, deps.actor(request, user), provider_id)
+        return await custom_providers.get_owned(conn, guard.actor(request, user), provider_id)
 
 
 async def new_provider_page(request: Request) -> Response:
-    user = await page_user(request)
+    user = await guard.require_user(request)
     return await _form(request, user, None, {"models": []})
 
 
 async def edit_provider_page(request: Request) -> Response:
-    user = await page_user(request)
+    user = await guard.require_user(request)
     provider = await _owned(request, user, path_id(request))
     return await _form(request, user, provider, form_values(provider))
 
 
 async def save_provider(request: Request) -> Response:
     """Create (no id) or update; a failure shows the form again with what was typed."""
-    user = await page_user(request)
+    user = await guard.require_user(request)
     data = await raw_body(request)
     res = deps.resources(request)
-    key, actor = deps.settings(request).encryption_key, deps.actor(request, user)
+    key, actor = deps.settings(request).encryption_key, guard.actor(request, user)
     provider_id = int(request.path_params["id"]) if "id" in request.path_params else None
     current = await _owned(request, user, provider_id) if provider_id else None
     try:
@@ -239,7 +240,7 @@ async def save_provider(request: Request) -> Response:
 
 
 async def discover_models(request: Request) -> Response:
-    user = await page_user(request)
+    user = await guard.require_user(request)
     data = await raw_body(request)
     current = None
     if request.query_params.get("id", "").isdigit():
@@ -268,16 +269,16 @@ async def discover_models(request: Request) -> Response:
 
 @form_action(BACK)
 async def delete_provider(request: Request) -> Response:
-    user = await page_user(request)
+    user = await guard.require_user(request)
     res = deps.resources(request)
-    await custom_providers.delete(res.pool, res.sync, deps.actor(request, user), path_id(request))
+    await custom_providers.delete(res.pool, res.sync, guard.actor(request, user), path_id(request))
     return flash.redirect(request, BACK, "Provider deleted and removed from the proxy.")
 
 
 @form_action(BACK)
 async def move_provider(request: Request) -> Response:
-    user = await page_user(request)
-    actor = deps.actor(request, user)
+    user = await guard.require_user(request)
+    actor = guard.actor(request, user)
     res = deps.resources(request)
     order = [p.id for p in await custom_providers.visible(res.pool, actor)]
     moving = path_id(request)
@@ -292,7 +293,7 @@ async def move_provider(request: Request) -> Response:
 
 @form_action(BACK)
 async def resync(request: Request) -> Response:
-    await page_user(request)
+    await guard.require_user(request)
     res = deps.resources(request)
     results = await proxy_sync.resync(res.pool, res.sync)
     failed = [r for r in results if not r.ok]
@@ -309,23 +310,23 @@ async def resync(request: Request) -> Response:
 
 @form_action(BACK)
 async def create_group(request: Request) -> Response:
-    user = await page_user(request)
+    user = await guard.require_user(request)
     data = await raw_body(request)
     name, color = provider_groups.check(
         str(data.get("name", "")), str(data.get("color", "")) or None
     )
-    await provider_groups.create(deps.pool(request), deps.actor(request, user), name, color)
+    await provider_groups.create(deps.pool(request), guard.actor(request, user), name, color)
     return flash.redirect(request, BACK, f"Group “{name}” created.")
 
 
 @form_action(BACK)
 async def toggle_group(request: Request) -> Response:
-    user = await page_user(request)
+    user = await guard.require_user(request)
     res = deps.resources(request)
     async with res.pool.connection() as conn:
-        group = await provider_groups.owned(conn, deps.actor(request, user), path_id(request))
+        group = await provider_groups.owned(conn, guard.actor(request, user), path_id(request))
     await provider_groups.update(
-        res.pool, res.sync, deps.actor(request, user), group.id, None, None, not group.is_active
+        res.pool, res.sync, guard.actor(request, user), group.id, None, None, not group.is_active
     )
     state = (
         "off: its providers are removed from the proxy"
@@ -337,9 +338,9 @@ async def toggle_group(request: Request) -> Response:
 
 @form_action(BACK)
 async def delete_group(request: Request) -> Response:
-    user = await page_user(request)
+    user = await guard.require_user(request)
     res = deps.resources(request)
-    await provider_groups.delete(res.pool, res.sync, deps.actor(request, user), path_id(request))
+    await provider_groups.delete(res.pool, res.sync, guard.actor(request, user), path_id(request))
     return flash.redirect(request, BACK, "Group deleted.")
 
 

@@ -6,9 +6,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from services.dashboard import accounts, admin_settings, passwords, sessions
+from services.dashboard import admin_settings
+from services.dashboard.accounts import auth, guard, passwords, sessions
 from services.dashboard.web import deps, flash, rate_limit
-from services.dashboard.web.forms import form_action, page_admin, page_user
+from services.dashboard.web.forms import form_action
 from services.dashboard.web.inputs import raw_body
 from services.dashboard.web.templating import render
 from services.dashboard.web.wording import plural
@@ -17,7 +18,7 @@ BACK = "/dashboard/settings"
 
 
 async def settings_page(request: Request) -> Response:
-    user = await page_user(request)
+    user = await guard.require_user(request)
     values = await admin_settings.read_all(deps.pool(request)) if user.is_admin else {}
     return render(request, "settings.html", {"settings": values}, user=user, active="settings")
 
@@ -30,13 +31,13 @@ def _with_session(request: Request, response: Response, token: str) -> Response:
 
 @form_action(BACK)
 async def change_password(request: Request) -> Response:
-    user = await page_user(request)
+    user = await guard.require_user(request)
     await rate_limit.enforce(deps.pool(request), rate_limit.PASSWORD, f"user:{user.id}")
     data = await raw_body(request)
     new = passwords.check_password(data.get("newPassword"), "newPassword")
-    token = await accounts.change_password(
+    token = await auth.change_password(
         deps.pool(request),
-        deps.actor(request, user),
+        guard.actor(request, user),
         str(data.get("currentPassword", "")),
         new,
         deps.settings(request).session_days,
@@ -49,19 +50,19 @@ async def change_password(request: Request) -> Response:
 
 @form_action(BACK)
 async def save_limits(request: Request) -> Response:
-    admin = await page_admin(request)
+    admin = await guard.require_admin(request)
     data = await raw_body(request)
     # An unticked checkbox sends nothing: for a yes/no setting that means "no".
     key, value = admin_settings.check(data.get("key"), data.get("value", ""))
-    await admin_settings.write(deps.pool(request), deps.actor(request, admin), key, value)
+    await admin_settings.write(deps.pool(request), guard.actor(request, admin), key, value)
     return flash.redirect(request, BACK, "Setting saved.")
 
 
 @form_action(BACK)
 async def revoke_sessions(request: Request) -> Response:
-    admin = await page_admin(request)
-    ended, token = await accounts.revoke_all_sessions(
-        deps.pool(request), deps.actor(request, admin), deps.settings(request).session_days
+    admin = await guard.require_admin(request)
+    ended, token = await auth.revoke_all_sessions(
+        deps.pool(request), guard.actor(request, admin), deps.settings(request).session_days
     )
     response = flash.redirect(
         request, BACK, f"Signed out {plural(ended, 'session')}; you have a fresh one."

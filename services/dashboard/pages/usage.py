@@ -13,13 +13,14 @@ from starlette.routing import Route
 from services.core.errors import ValidationFailed
 from services.core.queries.usage_history import Scope
 from services.dashboard import usage_collect, usage_history
-from services.dashboard.queries import users as users_q
-from services.dashboard.queries.users import User
+from services.dashboard.accounts import guard
+from services.dashboard.accounts.queries import users as users_q
+from services.dashboard.accounts.queries.users import User
 from services.dashboard.usage_history import Report
 from services.dashboard.usage_json import events_json, point_json, row_json
 from services.dashboard.usage_window import WINDOWS, Window, parse_tz, parse_window
 from services.dashboard.web import deps, flash
-from services.dashboard.web.forms import form_action, page_admin, page_user
+from services.dashboard.web.forms import form_action
 from services.dashboard.web.templating import render
 
 TZ_COOKIE = "tz"  # set by usage.js from the browser's time zone
@@ -116,7 +117,7 @@ def _freshness(report: Report) -> usage_collect.FreshnessView:
 
 
 async def usage_page(request: Request) -> Response:
-    user = await page_user(request)
+    user = await guard.require_user(request)
     params, tz_source = viewer_params(request)
     now = datetime.now(UTC)
     window = parse_window(params, now)
@@ -146,7 +147,7 @@ async def usage_page(request: Request) -> Response:
 
 async def events_partial(request: Request) -> Response:
     """More event rows for the htmx "Older events" button."""
-    user = await page_user(request)
+    user = await guard.require_user(request)
     params, _ = viewer_params(request)
     window = parse_window(params, datetime.now(UTC))
     scope = usage_history.scope_for(user, params, window)
@@ -185,7 +186,7 @@ async def overview_summary(request: Request, user: User) -> dict[str, Any]:
 
 @form_action(PAGE)
 async def collect_now(request: Request) -> Response:
-    admin = await page_admin(request)
+    admin = await guard.require_admin(request)
     await usage_collect.wake(deps.pool(request), f"admin:{admin.username}")
     return flash.redirect(request, PAGE, "The collector was asked to collect now.")
 

@@ -1,4 +1,4 @@
-"""Typed access to what the app holds (settings, pool, proxy client) and to the current user.
+"""Typed access to what the app holds: settings, templates, the pool, the proxy client.
 
 Starlette's `app.state` is untyped; handlers read it only through these functions.
 """
@@ -12,12 +12,8 @@ from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
 from services.core.db import Pool
-from services.core.errors import Forbidden, Unauthorized
-from services.dashboard import sessions
-from services.dashboard.audit import Actor
 from services.dashboard.proxy_client import ManagementClient
 from services.dashboard.proxy_sync import ProxySync
-from services.dashboard.queries.users import User
 from services.dashboard.settings import DashboardSettings
 from services.dashboard.ssrf import UpstreamPolicy
 
@@ -69,45 +65,3 @@ def client_ip(request: Request) -> str | None:
         if forwarded:
             return forwarded.split(",")[-1].strip()  # the hop our own proxy appended
     return request.client.host if request.client else None
-
-
-async def current_user(request: Request) -> User | None:
-    """The user of the request's session cookie, looked up once per request."""
-    if "user" in request.scope.setdefault("state", {}):
-        cached = request.state.user
-        return cached if isinstance(cached, User) else None
-    token = sessions.token_from_cookie(request.cookies.get(sessions.COOKIE), _secret(request))
-    user = None
-    if token is not None:
-        async with pool(request).connection() as conn:
-            user = await sessions.user_for(conn, token)
-    request.state.user = user
-    request.state.session_token = token if user else None
-    return user
-
-
-async def require_user(request: Request) -> User:
-    user = await current_user(request)
-    if user is None:
-        raise Unauthorized("sign in first", code="auth_required")
-    return user
-
-
-async def require_admin(request: Request) -> User:
-    user = await require_user(request)
-    if not user.is_admin:
-        raise Forbidden("this needs an admin account", code="admin_required")
-    return user
-
-
-def session_token(request: Request) -> str | None:
-    value = getattr(request.state, "session_token", None)
-    return value if isinstance(value, str) else None
-
-
-def actor(request: Request, user: User | None) -> Actor:
-    return Actor(user, client_ip(request), request.headers.get("user-agent"))
-
-
-def _secret(request: Request) -> str:
-    return settings(request).jwt_secret.get_secret_value()

@@ -1,4 +1,5 @@
-"""Helpers shared by the HTML pages: sign-in guards and turning form failures into messages."""
+"""Helpers shared by the HTML form handlers: an expected failure becomes a flash message on the
+page the form came from; htmx requests are told apart."""
 
 from __future__ import annotations
 
@@ -9,8 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from services.core.errors import AppError, Unauthorized
-from services.dashboard.queries.users import User
-from services.dashboard.web import deps, flash
+from services.dashboard.web import flash
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -40,14 +40,6 @@ def _message(exc: AppError) -> str:
     if fields and not exc.message.startswith(str(fields[0])):
         return f"{exc.message} ({fields[0]})"
     return exc.message
-
-
-async def page_user(request: Request) -> User:
-    return await deps.require_user(request)
-
-
-async def page_admin(request: Request) -> User:
-    return await deps.require_admin(request)
 
 
 def is_htmx(request: Request) -> bool:

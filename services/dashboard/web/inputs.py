@@ -5,12 +5,18 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 import orjson
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.requests import Request
 
 from services.core.errors import BadRequest, ValidationFailed
 
 M = TypeVar("M", bound=BaseModel)
+
+
+class Body(BaseModel):
+    """Base of the API's request bodies: unknown fields ignored, strings capped."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, str_max_length=10_000)
 
 
 async def raw_body(request: Request) -> dict[str, Any]:

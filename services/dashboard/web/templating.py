@@ -12,7 +12,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from services.dashboard.queries.users import User
 from services.dashboard.web import flash, formatting, wording
 
 NAV = [
@@ -72,7 +71,7 @@ def render(
     template: str,
     context: dict[str, Any],
     *,
-    user: User | None,
+    user: object | None,  # the signed-in accounts.User, shown by the shell
     active: str = "",
     status: int = 200,
 ) -> Response:

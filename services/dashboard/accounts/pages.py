@@ -7,8 +7,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from services.core.errors import AppError
-from services.dashboard import accounts, passwords, sessions
-from services.dashboard.schemas import Credentials
+from services.dashboard.accounts import auth, guard, passwords, sessions
+from services.dashboard.accounts.schemas import Credentials
 from services.dashboard.web import deps, flash, rate_limit
 from services.dashboard.web.inputs import parse, raw_body
 from services.dashboard.web.templating import render
@@ -37,7 +37,7 @@ def _signed_in(request: Request, target: str, token: str) -> Response:
 
 
 async def setup_page(request: Request) -> Response:
-    if not await accounts.setup_required(deps.pool(request)):
+    if not await auth.setup_required(deps.pool(request)):
         return RedirectResponse("/login", status_code=303)
     return render(request, "setup.html", {}, user=None)
 
@@ -51,9 +51,9 @@ async def setup_submit(request: Request) -> Response:
         creds = parse(Credentials, data)
         username = passwords.check_username(creds.username)
         password = passwords.check_password(creds.password)
-        _, token = await accounts.create_first_admin(
+        _, token = await auth.create_first_admin(
             deps.pool(request),
-            deps.actor(request, None),
+            guard.actor(request, None),
             username,
             password,
             deps.settings(request).session_days,
@@ -72,9 +72,9 @@ async def setup_submit(request: Request) -> Response:
 
 
 async def login_page(request: Request) -> Response:
-    if await accounts.setup_required(deps.pool(request)):
+    if await auth.setup_required(deps.pool(request)):
         return RedirectResponse("/setup", status_code=303)
-    if await deps.current_user(request):
+    if await guard.current_user(request):
         return RedirectResponse(safe_next(request.query_params.get("next")), status_code=303)
     return render(request, "login.html", {"next_url": request.query_params.get("next")}, user=None)
 
@@ -87,9 +87,9 @@ async def login_submit(request: Request) -> Response:
             deps.pool(request), rate_limit.LOGIN, deps.client_ip(request) or "-"
         )
         creds = parse(Credentials, data)
-        _, token = await accounts.sign_in(
+        _, token = await auth.sign_in(
             deps.pool(request),
-            deps.actor(request, None),
+            guard.actor(request, None),
             creds.username,
             creds.password,
             deps.settings(request).session_days,
@@ -107,9 +107,9 @@ async def login_submit(request: Request) -> Response:
 
 
 async def logout_submit(request: Request) -> Response:
-    user = await deps.current_user(request)
-    await accounts.sign_out(
-        deps.pool(request), deps.actor(request, user), deps.session_token(request)
+    user = await guard.current_user(request)
+    await auth.sign_out(
+        deps.pool(request), guard.actor(request, user), guard.session_token(request)
     )
     response = flash.redirect(request, "/login", "You are signed out.", "info")
     sessions.clear_cookie(response)

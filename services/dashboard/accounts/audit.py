@@ -8,8 +8,8 @@ from typing import Any
 import structlog
 
 from services.core.db import Connection
-from services.dashboard.queries import audit_log
-from services.dashboard.queries.users import User
+from services.dashboard.accounts.queries import audit_log
+from services.dashboard.accounts.queries.users import User
 
 log = structlog.get_logger(__name__)
 

@@ -6,9 +6,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from services.dashboard import accounts, passwords, sessions
-from services.dashboard.queries.users import User
-from services.dashboard.schemas import Credentials, PasswordChange
+from services.dashboard.accounts import auth, guard, passwords, sessions
+from services.dashboard.accounts.queries.users import User
+from services.dashboard.accounts.schemas import Credentials, PasswordChange
 from services.dashboard.web import deps, rate_limit
 from services.dashboard.web.inputs import body
 from services.dashboard.web.responses import ok
@@ -31,7 +31,7 @@ def with_session(request: Request, response: Response, token: str) -> Response:
 
 
 async def setup_status(request: Request) -> Response:
-    return ok({"setupRequired": await accounts.setup_required(deps.pool(request))})
+    return ok({"setupRequired": await auth.setup_required(deps.pool(request))})
 
 
 async def setup(request: Request) -> Response:
@@ -39,9 +39,9 @@ async def setup(request: Request) -> Response:
     data = await body(request, Credentials)
     username = passwords.check_username(data.username)
     password = passwords.check_password(data.password)
-    user, token = await accounts.create_first_admin(
+    user, token = await auth.create_first_admin(
         deps.pool(request),
-        deps.actor(request, None),
+        guard.actor(request, None),
         username,
         password,
         deps.settings(request).session_days,
@@ -52,9 +52,9 @@ async def setup(request: Request) -> Response:
 async def login(request: Request) -> Response:
     await rate_limit.enforce(deps.pool(request), rate_limit.LOGIN, deps.client_ip(request) or "-")
     data = await body(request, Credentials)
-    user, token = await accounts.sign_in(
+    user, token = await auth.sign_in(
         deps.pool(request),
-        deps.actor(request, None),
+        guard.actor(request, None),
         data.username,
         data.password,
         deps.settings(request).session_days,
@@ -63,9 +63,9 @@ async def login(request: Request) -> Response:
 
 
 async def logout(request: Request) -> Response:
-    user = await deps.current_user(request)
-    await accounts.sign_out(
-        deps.pool(request), deps.actor(request, user), deps.session_token(request)
+    user = await guard.current_user(request)
+    await auth.sign_out(
+        deps.pool(request), guard.actor(request, user), guard.session_token(request)
     )
     response = ok({"loggedOut": True})
     sessions.clear_cookie(response)
@@ -73,17 +73,17 @@ async def logout(request: Request) -> Response:
 
 
 async def me(request: Request) -> Response:
-    return ok(user_json(await deps.require_user(request)))
+    return ok(user_json(await guard.require_user(request)))
 
 
 async def change_password(request: Request) -> Response:
-    user = await deps.require_user(request)
+    user = await guard.require_user(request)
     await rate_limit.enforce(deps.pool(request), rate_limit.PASSWORD, f"user:{user.id}")
     data = await body(request, PasswordChange)
     new = passwords.check_password(data.newPassword, "newPassword")
-    token = await accounts.change_password(
+    token = await auth.change_password(
         deps.pool(request),
-        deps.actor(request, user),
+        guard.actor(request, user),
         data.currentPassword,
         new,
         deps.settings(request).session_days,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from services.core.db import Pool
 from services.core.errors import BadRequest, Unauthorized, ValidationFailed
-from services.dashboard import audit, passwords, sessions
-from services.dashboard.audit import Actor
-from services.dashboard.queries import sessions as session_rows
-from services.dashboard.queries import users
-from services.dashboard.queries.users import User
+from services.dashboard.accounts import audit, passwords, sessions
+from services.dashboard.accounts.audit import Actor
+from services.dashboard.accounts.queries import sessions as session_rows
+from services.dashboard.accounts.queries import users
+from services.dashboard.accounts.queries.users import User
 
 # Serializes first-run setup across replicas: exactly one request creates the first admin.
 SETUP_LOCK_KEY = 7_402_302

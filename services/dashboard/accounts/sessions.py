@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from services.core.db import Connection
-from services.dashboard.queries import sessions as session_rows
-from services.dashboard.queries.users import User
+from services.dashboard.accounts.queries import sessions as session_rows
+from services.dashboard.accounts.queries.users import User
 from services.dashboard.web.secrets_display import digest
 
 COOKIE = "session"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from services.core.db import Connection
-from services.dashboard.queries.users import User
+from services.dashboard.accounts.queries.users import User
 
 
 async def create(
