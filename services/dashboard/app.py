@@ -23,8 +23,8 @@ from services.core.db import Pool, open_pool
 from services.core.errors import AppError
 from services.core.logging import register_secret
 from services.dashboard import api, maintenance, pages
-from services.dashboard.proxy_client import ManagementClient
-from services.dashboard.proxy_sync import ProxySync, catalog_key
+from services.dashboard.proxies.client import ManagementClient
+from services.dashboard.proxies.sync import ProxySync, catalog_key
 from services.dashboard.settings import DashboardSettings
 from services.dashboard.web import errors, templating
 from services.dashboard.web.deps import Resources
@@ -39,7 +39,12 @@ log = structlog.get_logger(__name__)
 HERE = Path(__file__).parent
 MAX_BODY = 2 * 1024 * 1024
 # Each package keeps its pages' templates; web/templates holds the shell (base, errors, flashes).
-TEMPLATE_DIRS = (HERE / "web" / "templates", HERE / "accounts" / "templates", HERE / "templates")
+TEMPLATE_DIRS = (
+    HERE / "web" / "templates",
+    HERE / "accounts" / "templates",
+    HERE / "proxies" / "templates",
+    HERE / "templates",
+)
 
 
 def create_app(settings: DashboardSettings, *, resync_interval_s: float = 60.0) -> Starlette:

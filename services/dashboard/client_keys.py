@@ -8,7 +8,7 @@ from services.core.db import Pool
 from services.core.errors import NotFound, ValidationFailed
 from services.dashboard.accounts import audit
 from services.dashboard.accounts.audit import Actor
-from services.dashboard.proxy_sync import ProxySync, config_lock
+from services.dashboard.proxies.sync import ProxySync, config_lock
 from services.dashboard.queries import api_keys
 from services.dashboard.queries.api_keys import ApiKey
 from services.dashboard.web.secrets_display import digest, generate_client_key, key_prefix

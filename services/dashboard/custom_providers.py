@@ -12,7 +12,7 @@ from services.core.db import Connection, Pool
 from services.core.errors import Conflict, NotFound, ValidationFailed
 from services.dashboard.accounts import audit
 from services.dashboard.accounts.audit import Actor
-from services.dashboard.proxy_sync import ProxySync, config_lock
+from services.dashboard.proxies.sync import ProxySync, config_lock
 from services.dashboard.queries import custom_providers, provider_groups
 from services.dashboard.queries.custom_providers import CustomProvider, ModelMapping, ProviderFields
 from services.dashboard.ssrf import PROXY_SCHEMES, check_field

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 
 from services.core.db import Pool
-from services.dashboard.proxy_client import ManagementClient, ProxyUnavailable
+from services.dashboard.proxies.client import ManagementClient, ProxyUnavailable
 
 TIMEOUT_S = 3.0
 

@@ -8,7 +8,7 @@ import structlog
 
 from services.core.db import Pool
 from services.dashboard.accounts.queries import sessions
-from services.dashboard.proxy_sync import ProxySync, resync
+from services.dashboard.proxies.sync import ProxySync, resync
 from services.dashboard.web.queries import rate_limits
 
 log = structlog.get_logger(__name__)

@@ -11,7 +11,7 @@ from services.core.errors import NotFound, ValidationFailed
 from services.dashboard.accounts import audit
 from services.dashboard.accounts.audit import Actor
 from services.dashboard.custom_providers import to_json
-from services.dashboard.proxy_sync import ProxySync, config_lock
+from services.dashboard.proxies.sync import ProxySync, config_lock
 from services.dashboard.queries import custom_providers, provider_groups
 from services.dashboard.queries.provider_groups import ProviderGroup
 

@@ -16,7 +16,7 @@ from services.core.errors import Forbidden, NotFound, ValidationFailed
 from services.dashboard import admin_settings
 from services.dashboard.accounts import audit
 from services.dashboard.accounts.audit import Actor
-from services.dashboard.proxy_sync import COMPAT, KEY_LISTS, ProxySync, config_lock
+from services.dashboard.proxies.sync import COMPAT, KEY_LISTS, ProxySync, config_lock
 from services.dashboard.queries import provider_keys
 from services.dashboard.queries.provider_keys import NewProviderKey
 from services.dashboard.ssrf import check_field

@@ -70,10 +70,6 @@ class GroupOrder(_In):
     groupIds: list[int] = Field(max_length=1000)
 
 
-class Preferences(_In):
-    excludedModels: list[str] = Field(max_length=500)
-
-
 class UserCreate(_In):
     username: str = Field(max_length=200)
     password: str = Field(max_length=1000)
@@ -87,7 +83,3 @@ class RoleChange(_In):
 class SettingIn(_In):
     key: str
     value: bool | int | str
-
-
-class AliasesIn(_In):
-    aliases: dict[str, list[dict[str, object]]]

@@ -5,14 +5,16 @@ from __future__ import annotations
 from starlette.routing import BaseRoute
 
 from services.dashboard.accounts import api as accounts_api
-from services.dashboard.api import admin, keys, pricing, providers, proxy, usage
+from services.dashboard.api import admin, keys, overview, pricing, providers, usage
+from services.dashboard.proxies import api as proxies_api
 
 routes: list[BaseRoute] = [
     *accounts_api.routes,
     *keys.routes,
     *providers.routes,
     *admin.routes,
-    *proxy.routes,
+    *overview.routes,
+    *proxies_api.routes,
     *usage.routes,
     *pricing.routes,
 ]

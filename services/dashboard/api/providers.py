@@ -9,16 +9,11 @@ from starlette.routing import Route
 
 from services.core.crypto import CryptoError, unseal
 from services.core.errors import ValidationFailed
-from services.dashboard import (
-    custom_providers,
-    model_discovery,
-    provider_groups,
-    provider_keys,
-    proxy_sync,
-)
+from services.dashboard import custom_providers, model_discovery, provider_groups, provider_keys
 from services.dashboard.accounts import guard
 from services.dashboard.custom_providers import ProviderInput, to_json
 from services.dashboard.provider_keys import KeyView
+from services.dashboard.proxies import sync as proxy_sync
 from services.dashboard.schemas import (
     CustomProviderIn,
     FetchModelsIn,

@@ -6,6 +6,7 @@ from starlette.routing import BaseRoute
 
 from services.dashboard.accounts import pages as accounts_pages
 from services.dashboard.pages import admin, keys, overview, pricing, providers, settings_page, usage
+from services.dashboard.proxies import pages as proxies_pages
 
 routes: list[BaseRoute] = [
     *accounts_pages.routes,
@@ -13,6 +14,7 @@ routes: list[BaseRoute] = [
     *keys.routes,
     *providers.routes,
     *admin.routes,
+    *proxies_pages.routes,
     *settings_page.routes,
     *usage.routes,
     *pricing.routes,

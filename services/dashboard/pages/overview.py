@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
-from services.dashboard import catalog, health
+from services.dashboard import health
 from services.dashboard.accounts import guard
-from services.dashboard.api.proxy import overview_data
+from services.dashboard.api.overview import overview_data
 from services.dashboard.pages.usage import overview_summary
-from services.dashboard.queries import model_preferences
+from services.dashboard.proxies import catalog
+from services.dashboard.proxies.queries import model_preferences
 from services.dashboard.web import deps
-from services.dashboard.web.forms import form_action
-from services.dashboard.web.inputs import raw_body
 from services.dashboard.web.templating import render
 
 
@@ -49,23 +48,7 @@ async def health_badge(request: Request) -> Response:
     )
 
 
-@form_action("/dashboard")
-async def toggle_model(request: Request) -> Response:
-    user = await guard.require_user(request)
-    data = await raw_body(request)
-    model = str(data.get("model", "")).strip()[:200]
-    async with deps.pool(request).connection() as conn:
-        hidden = set(await model_preferences.excluded(conn, user.id))
-        if data.get("hidden") == "1":
-            hidden.add(model)
-        else:
-            hidden.discard(model)
-        await model_preferences.set_excluded(conn, user.id, sorted(hidden)[:500])
-    return RedirectResponse("/dashboard", status_code=303)
-
-
 routes = [
     Route("/dashboard", overview_page, methods=["GET"]),
     Route("/dashboard/partials/health", health_badge, methods=["GET"]),
-    Route("/dashboard/models/visibility", toggle_model, methods=["POST"]),
 ]

@@ -16,11 +16,11 @@ from services.dashboard import (
     model_discovery,
     provider_groups,
     provider_keys,
-    proxy_sync,
 )
 from services.dashboard.accounts import guard
 from services.dashboard.accounts.queries.users import User
 from services.dashboard.api.providers import provider_input
+from services.dashboard.proxies import sync as proxy_sync
 from services.dashboard.queries import provider_groups as group_rows
 from services.dashboard.queries import provider_keys as key_rows
 from services.dashboard.queries.custom_providers import CustomProvider

@@ -12,8 +12,8 @@ from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
 from services.core.db import Pool
-from services.dashboard.proxy_client import ManagementClient
-from services.dashboard.proxy_sync import ProxySync
+from services.dashboard.proxies.client import ManagementClient
+from services.dashboard.proxies.sync import ProxySync
 from services.dashboard.settings import DashboardSettings
 from services.dashboard.ssrf import UpstreamPolicy
 

@@ -6,7 +6,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from services.core.errors import ValidationFailed
-from services.dashboard.proxy_settings import ProxySettings, from_config, merge_into, parse, preview
+from services.dashboard.proxies.config import ProxySettings, from_config, merge_into, parse, preview
 
 OPERATOR_FILE = """\
 # operator comment

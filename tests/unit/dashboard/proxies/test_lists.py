@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.dashboard.proxy_lists import reconcile_api_keys, reconcile_compat, reconcile_keyed
+from services.dashboard.proxies.lists import reconcile_api_keys, reconcile_compat, reconcile_keyed
 from services.dashboard.web.secrets_display import digest
 
 
@@ -47,7 +47,7 @@ def test_compat_removes_detached_direct_keys() -> None:
 
 
 def test_defaults_filled_in_by_the_proxy_do_not_count_as_a_change() -> None:
-    from services.dashboard.proxy_client import same_value
+    from services.dashboard.proxies.client import same_value
 
     ours = [{"name": "p", "base-url": "https://p", "api-key-entries": [{"api-key": "k"}]}]
     theirs = [

@@ -7,7 +7,7 @@ from typing import Any
 
 import structlog
 
-from services.dashboard.proxy_client import ManagementClient, ProxyUnavailable
+from services.dashboard.proxies.client import ManagementClient, ProxyUnavailable
 
 log = structlog.get_logger(__name__)
 

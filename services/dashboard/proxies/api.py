@@ -1,5 +1,4 @@
-"""Proxy-facing routes: health, overview, model catalog and preferences, model aliases, proxy
-settings."""
+"""Proxy-facing routes: the model catalog and preferences, model aliases, proxy settings."""
 
 from __future__ import annotations
 
@@ -8,51 +7,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from services.core.errors import ValidationFailed
-from services.dashboard import catalog, health, model_aliases, proxy_settings
 from services.dashboard.accounts import audit, guard
-from services.dashboard.accounts.queries import users
-from services.dashboard.queries import api_keys, custom_providers, model_preferences, provider_keys
-from services.dashboard.schemas import AliasesIn, Preferences
+from services.dashboard.proxies import aliases as model_aliases
+from services.dashboard.proxies import catalog
+from services.dashboard.proxies import config as proxy_settings
+from services.dashboard.proxies.queries import model_preferences
+from services.dashboard.proxies.schemas import AliasesIn, Preferences
 from services.dashboard.web import deps
 from services.dashboard.web.inputs import body, raw_body
-from services.dashboard.web.responses import OrjsonResponse, ok
-
-
-async def get_health(request: Request) -> Response:
-    res = deps.resources(request)
-    result = await health.check(res.pool, res.client)
-    checks = [
-        {"name": c.name, "ok": c.ok, "latencyMs": c.latency_ms, "error": c.error}
-        for c in result.checks
-    ]
-    data = {"status": "ok" if result.ok else "degraded", "checks": checks, "failed": result.failed}
-    if result.ok:
-        return ok(data)
-    message = "unavailable: " + ", ".join(result.failed)
-    return OrjsonResponse(
-        {
-            "data": data,
-            "error": {"code": "unavailable", "message": message, "details": result.failed},
-        },
-        503,
-    )
-
-
-async def overview(request: Request) -> Response:
-    user = await guard.require_user(request)
-    return ok(await overview_data(request, user.id, user.is_admin))
-
-
-async def overview_data(request: Request, user_id: int, is_admin: bool) -> dict[str, object]:
-    async with deps.pool(request).connection() as conn:
-        counts = {
-            "apiKeys": await api_keys.count_active(conn, None if is_admin else user_id),
-            "providerKeys": await provider_keys.count_all(conn),
-            "customProviders": await custom_providers.count_all(conn),
-        }
-        if is_admin:
-            counts["users"] = await users.count(conn)
-    return {"counts": counts}
+from services.dashboard.web.responses import ok
 
 
 async def list_models(request: Request) -> Response:
@@ -124,8 +87,6 @@ async def put_proxy_settings(request: Request) -> Response:
 
 
 routes = [
-    Route("/health", get_health, methods=["GET"]),
-    Route("/overview", overview, methods=["GET"]),
     Route("/models", list_models, methods=["GET"]),
     Route("/model-preferences", get_preferences, methods=["GET"]),
     Route("/model-preferences", put_preferences, methods=["PUT"]),

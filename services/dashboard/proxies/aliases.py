@@ -9,7 +9,7 @@ from services.core.db import Pool
 from services.core.errors import ValidationFailed
 from services.dashboard.accounts import audit
 from services.dashboard.accounts.audit import Actor
-from services.dashboard.proxy_sync import ProxySync, config_lock
+from services.dashboard.proxies.sync import ProxySync, config_lock
 
 CHANNEL = re.compile(r"[a-z0-9-]{1,40}")
 NAME = "oauth-model-alias"
