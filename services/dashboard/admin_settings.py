@@ -6,12 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from starlette.requests import Request
+
 from services.core.db import Connection, Pool
 from services.core.errors import ValidationFailed
 from services.dashboard.accounts import audit
 from services.dashboard.accounts.audit import Actor
 from services.dashboard.queries import system_settings
 from services.dashboard.ssrf import UpstreamPolicy
+from services.dashboard.web import deps
 
 MAX_PROVIDER_KEYS = "max_provider_keys_per_user"
 ALLOW_PRIVATE = "allow_private_upstreams"
@@ -79,6 +82,12 @@ async def max_provider_keys(conn: Connection) -> int:
 async def upstream_policy(conn: Connection, allowed: frozenset[str]) -> UpstreamPolicy:
     """The rules for upstream URLs users save: the admin setting plus FETCH_MODELS_ALLOW."""
     return UpstreamPolicy(bool(await _read(conn, ALLOW_PRIVATE)), allowed)
+
+
+async def request_policy(request: Request) -> UpstreamPolicy:
+    """What user-supplied upstream URLs may address (admin setting + FETCH_MODELS_ALLOW)."""
+    async with deps.pool(request).connection() as conn:
+        return await upstream_policy(conn, deps.settings(request).fetch_models_allowed)
 
 
 async def read_all(pool: Pool) -> dict[str, Any]:

@@ -19,15 +19,15 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from services.core.db import Pool, open_pool
+from services.core.db import open_pool
 from services.core.errors import AppError
 from services.core.logging import register_secret
 from services.dashboard import api, maintenance, pages
 from services.dashboard.proxies.client import ManagementClient
+from services.dashboard.proxies.link import ProxyLink
 from services.dashboard.proxies.sync import ProxySync, catalog_key
 from services.dashboard.settings import DashboardSettings
 from services.dashboard.web import errors, templating
-from services.dashboard.web.deps import Resources
 from services.dashboard.web.middleware import (
     CsrfMiddleware,
     NulGuardMiddleware,
@@ -65,10 +65,10 @@ def create_app(settings: DashboardSettings, *, resync_interval_s: float = 60.0) 
             ) as pool,
             aiohttp.ClientSession(timeout=timeout) as http,
         ):
-            resources = _resources(settings, pool, http)
-            app.state.resources = resources
+            proxies = _proxy_link(settings, http)
+            app.state.pool, app.state.proxies = pool, proxies
             task = asyncio.create_task(
-                maintenance.run_forever(pool, resources.sync, resync_interval_s)
+                maintenance.run_forever(pool, proxies.sync, resync_interval_s)
             )
             log.info("dashboard_started", proxies=len(settings.proxy_urls))
             try:
@@ -102,11 +102,11 @@ def create_app(settings: DashboardSettings, *, resync_interval_s: float = 60.0) 
     return app
 
 
-def _resources(settings: DashboardSettings, pool: Pool, http: aiohttp.ClientSession) -> Resources:
+def _proxy_link(settings: DashboardSettings, http: aiohttp.ClientSession) -> ProxyLink:
     key = catalog_key(settings.management_api_key.get_secret_value())
     register_secret(key)
     client = ManagementClient(
         http, settings.proxy_urls, settings.management_api_key.get_secret_value()
     )
     sync = ProxySync(client, settings.encryption_key, digest(key), settings.fetch_models_allowed)
-    return Resources(pool=pool, http=http, client=client, sync=sync, catalog_key=key)
+    return ProxyLink(client=client, sync=sync, catalog_key=key)

@@ -15,6 +15,7 @@ from services.dashboard.accounts.api import user_json, with_session
 from services.dashboard.accounts.auth import revoke_all_sessions
 from services.dashboard.accounts.queries import audit_log
 from services.dashboard.accounts.queries.audit_log import AuditEntry, AuditFilter
+from services.dashboard.proxies.link import link
 from services.dashboard.schemas import RoleChange, SettingIn, UserCreate
 from services.dashboard.web import deps, rate_limit
 from services.dashboard.web.inputs import body, int_param
@@ -78,9 +79,8 @@ def _user_id(request: Request) -> int:
 
 async def delete_user(request: Request) -> Response:
     admin = await guard.require_admin(request)
-    res = deps.resources(request)
     deleted = await users_admin.delete_user(
-        res.pool, res.sync, guard.actor(request, admin), _user_id(request)
+        deps.pool(request), link(request).sync, guard.actor(request, admin), _user_id(request)
     )
     return ok({"deleted": deleted.id, "username": deleted.username})
 

@@ -9,6 +9,7 @@ from starlette.routing import Route
 from services.core.errors import ValidationFailed
 from services.dashboard import client_keys
 from services.dashboard.accounts import guard
+from services.dashboard.proxies.link import link
 from services.dashboard.queries.api_keys import ApiKey
 from services.dashboard.schemas import KeyCreate, KeyRename
 from services.dashboard.web import deps, rate_limit
@@ -40,8 +41,9 @@ async def create_key(request: Request) -> Response:
     await rate_limit.enforce(deps.pool(request), rate_limit.KEY_CREATE, f"user:{user.id}")
     data = await body(request, KeyCreate)
     name = client_keys.check_name(data.name, default="Default")
-    res = deps.resources(request)
-    issued = await client_keys.issue(res.pool, res.sync, guard.actor(request, user), name)
+    issued = await client_keys.issue(
+        deps.pool(request), link(request).sync, guard.actor(request, user), name
+    )
     # The only time the key itself is ever sent: the caller must copy it now.
     return ok({**key_json(issued.key), "key": issued.secret}, status=201)
 
@@ -67,8 +69,9 @@ async def revoke_key(request: Request) -> Response:
         raise ValidationFailed(
             "id is required", details=[{"field": "id", "message": "required"}]
         ) from exc
-    res = deps.resources(request)
-    await client_keys.revoke(res.pool, res.sync, guard.actor(request, user), key_id)
+    await client_keys.revoke(
+        deps.pool(request), link(request).sync, guard.actor(request, user), key_id
+    )
     return ok({"revoked": key_id})
 
 

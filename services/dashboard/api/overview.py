@@ -9,14 +9,14 @@ from starlette.routing import Route
 from services.dashboard import health
 from services.dashboard.accounts import guard
 from services.dashboard.accounts.queries import users
+from services.dashboard.proxies.link import link
 from services.dashboard.queries import api_keys, custom_providers, provider_keys
 from services.dashboard.web import deps
 from services.dashboard.web.responses import OrjsonResponse, ok
 
 
 async def get_health(request: Request) -> Response:
-    res = deps.resources(request)
-    result = await health.check(res.pool, res.client)
+    result = await health.check(deps.pool(request), link(request).client)
     checks = [
         {"name": c.name, "ok": c.ok, "latencyMs": c.latency_ms, "error": c.error}
         for c in result.checks

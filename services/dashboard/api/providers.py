@@ -9,11 +9,18 @@ from starlette.routing import Route
 
 from services.core.crypto import CryptoError, unseal
 from services.core.errors import ValidationFailed
-from services.dashboard import custom_providers, model_discovery, provider_groups, provider_keys
+from services.dashboard import (
+    admin_settings,
+    custom_providers,
+    model_discovery,
+    provider_groups,
+    provider_keys,
+)
 from services.dashboard.accounts import guard
 from services.dashboard.custom_providers import ProviderInput, to_json
 from services.dashboard.provider_keys import KeyView
 from services.dashboard.proxies import sync as proxy_sync
+from services.dashboard.proxies.link import link
 from services.dashboard.schemas import (
     CustomProviderIn,
     FetchModelsIn,
@@ -60,9 +67,12 @@ async def add_provider_key(request: Request) -> Response:
     new = provider_keys.check_new_key(
         data.provider, data.apiKey, data.name, data.baseUrl, data.target
     )
-    res = deps.resources(request)
     view = await provider_keys.add_key(
-        res.pool, res.sync, deps.settings(request).encryption_key, guard.actor(request, user), new
+        deps.pool(request),
+        link(request).sync,
+        deps.settings(request).encryption_key,
+        guard.actor(request, user),
+        new,
     )
     return ok(
         {"keyHash": view.key_hash, "keyIdentifier": view.key_identifier, "provider": view.provider},
@@ -72,10 +82,9 @@ async def add_provider_key(request: Request) -> Response:
 
 async def delete_provider_key(request: Request) -> Response:
     user = await guard.require_user(request)
-    res = deps.resources(request)
     await provider_keys.delete_key(
-        res.pool,
-        res.sync,
+        deps.pool(request),
+        link(request).sync,
         guard.actor(request, user),
         request.path_params["keyHash"],
         request.query_params.get("provider") or None,
@@ -108,9 +117,12 @@ async def create_custom(request: Request) -> Response:
     user = await guard.require_user(request)
     await rate_limit.enforce(deps.pool(request), rate_limit.PROVIDER_WRITE, f"user:{user.id}")
     data = provider_input(await body(request, CustomProviderIn))
-    res = deps.resources(request)
     created = await custom_providers.create(
-        res.pool, res.sync, deps.settings(request).encryption_key, guard.actor(request, user), data
+        deps.pool(request),
+        link(request).sync,
+        deps.settings(request).encryption_key,
+        guard.actor(request, user),
+        data,
     )
     return ok(
         {"provider": to_json(created), "syncStatus": "ok", "syncMessage": "applied to every proxy"},
@@ -136,10 +148,9 @@ async def update_custom(request: Request) -> Response:
     ).connection() as conn:  # PATCH: unspecified fields stay as they are
         current = await custom_providers.get_owned(conn, actor, path_id(request))
     data = provider_input(parse(CustomProviderIn, {**to_json(current), "apiKey": None, **raw}))
-    res = deps.resources(request)
     updated = await custom_providers.update(
-        res.pool,
-        res.sync,
+        deps.pool(request),
+        link(request).sync,
         deps.settings(request).encryption_key,
         guard.actor(request, user),
         path_id(request),
@@ -152,8 +163,9 @@ async def update_custom(request: Request) -> Response:
 
 async def delete_custom(request: Request) -> Response:
     user = await guard.require_user(request)
-    res = deps.resources(request)
-    await custom_providers.delete(res.pool, res.sync, guard.actor(request, user), path_id(request))
+    await custom_providers.delete(
+        deps.pool(request), link(request).sync, guard.actor(request, user), path_id(request)
+    )
     return ok({"deleted": True})
 
 
@@ -178,7 +190,7 @@ async def fetch_models(request: Request) -> Response:
             "baseUrl and apiKey are required", details=[{"field": "apiKey", "message": "required"}]
         )
     models = await model_discovery.fetch_models(
-        base_url, api_key, await deps.upstream_policy(request)
+        base_url, api_key, await admin_settings.request_policy(request)
     )
     return ok({"models": models})
 
@@ -186,15 +198,15 @@ async def fetch_models(request: Request) -> Response:
 async def reorder_custom(request: Request) -> Response:
     user = await guard.require_user(request)
     data = await body(request, ProviderOrder)
-    res = deps.resources(request)
-    await custom_providers.reorder(res.pool, res.sync, guard.actor(request, user), data.providerIds)
+    await custom_providers.reorder(
+        deps.pool(request), link(request).sync, guard.actor(request, user), data.providerIds
+    )
     return ok({"providerIds": data.providerIds})
 
 
 async def resync(request: Request) -> Response:
     await guard.require_user(request)
-    res = deps.resources(request)
-    results = await proxy_sync.resync(res.pool, res.sync)
+    results = await proxy_sync.resync(deps.pool(request), link(request).sync)
     status = 200 if all(r.ok for r in results) else 207
     return ok(
         {"results": [{"proxy": r.proxy, "ok": r.ok, "message": r.message} for r in results]}, status
@@ -220,10 +232,9 @@ async def create_group(request: Request) -> Response:
 async def update_group(request: Request) -> Response:
     user = await guard.require_user(request)
     data = await body(request, GroupPatch)
-    res = deps.resources(request)
     await provider_groups.update(
-        res.pool,
-        res.sync,
+        deps.pool(request),
+        link(request).sync,
         guard.actor(request, user),
         path_id(request),
         data.name,
@@ -235,8 +246,9 @@ async def update_group(request: Request) -> Response:
 
 async def delete_group(request: Request) -> Response:
     user = await guard.require_user(request)
-    res = deps.resources(request)
-    await provider_groups.delete(res.pool, res.sync, guard.actor(request, user), path_id(request))
+    await provider_groups.delete(
+        deps.pool(request), link(request).sync, guard.actor(request, user), path_id(request)
+    )
     return ok({"deleted": True})
 
 

@@ -12,6 +12,7 @@ from services.dashboard import users_admin
 from services.dashboard.accounts import guard, passwords
 from services.dashboard.accounts.queries import audit_log
 from services.dashboard.api.admin import audit_filter
+from services.dashboard.proxies.link import link
 from services.dashboard.web import deps, flash, rate_limit
 from services.dashboard.web.forms import form_action
 from services.dashboard.web.inputs import int_param, path_id, raw_body
@@ -57,9 +58,8 @@ async def change_role(request: Request) -> Response:
 @form_action("/dashboard/users")
 async def delete_user(request: Request) -> Response:
     admin = await guard.require_admin(request)
-    res = deps.resources(request)
     user = await users_admin.delete_user(
-        res.pool, res.sync, guard.actor(request, admin), path_id(request)
+        deps.pool(request), link(request).sync, guard.actor(request, admin), path_id(request)
     )
     return flash.redirect(request, "/dashboard/users", f"User “{user.username}” deleted.")
 

@@ -10,6 +10,7 @@ from services.dashboard import client_keys
 from services.dashboard.accounts import guard
 from services.dashboard.accounts.queries.users import User
 from services.dashboard.client_keys import IssuedKey
+from services.dashboard.proxies.link import link
 from services.dashboard.web import deps, flash, rate_limit
 from services.dashboard.web.forms import form_action
 from services.dashboard.web.inputs import path_id, raw_body
@@ -33,8 +34,9 @@ async def create_key(request: Request) -> Response:
     user = await guard.require_user(request)
     await rate_limit.enforce(deps.pool(request), rate_limit.KEY_CREATE, f"user:{user.id}")
     name = client_keys.check_name((await raw_body(request)).get("name"))
-    res = deps.resources(request)
-    issued = await client_keys.issue(res.pool, res.sync, guard.actor(request, user), name)
+    issued = await client_keys.issue(
+        deps.pool(request), link(request).sync, guard.actor(request, user), name
+    )
     # Rendered directly (not redirected): the secret must never travel in a cookie or URL.
     return await _page(request, user, issued)
 
@@ -50,8 +52,9 @@ async def rename_key(request: Request) -> Response:
 @form_action(BACK)
 async def revoke_key(request: Request) -> Response:
     user = await guard.require_user(request)
-    res = deps.resources(request)
-    await client_keys.revoke(res.pool, res.sync, guard.actor(request, user), path_id(request))
+    await client_keys.revoke(
+        deps.pool(request), link(request).sync, guard.actor(request, user), path_id(request)
+    )
     return flash.redirect(request, BACK, "Key revoked; the proxies no longer accept it.")
 
 

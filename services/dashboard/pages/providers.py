@@ -21,6 +21,7 @@ from services.dashboard.accounts import guard
 from services.dashboard.accounts.queries.users import User
 from services.dashboard.api.providers import provider_input
 from services.dashboard.proxies import sync as proxy_sync
+from services.dashboard.proxies.link import link
 from services.dashboard.queries import provider_groups as group_rows
 from services.dashboard.queries import provider_keys as key_rows
 from services.dashboard.queries.custom_providers import CustomProvider
@@ -44,7 +45,7 @@ async def providers_page(request: Request) -> Response:
         groups = await group_rows.list_for(conn, None if user.is_admin else user.id)
         own = await key_rows.count_for(conn, user.id)
         max_keys = await admin_settings.max_provider_keys(conn)
-    policy = await deps.upstream_policy(request)
+    policy = await admin_settings.request_policy(request)
     keys = await provider_keys.list_keys(pool, actor, None)
     sizes: dict[int, int] = {}
     for p in custom:
@@ -81,9 +82,12 @@ async def add_key(request: Request) -> Response:
         str(data.get("baseUrl", "")) or None,
         str(data.get("target", "")) or None,
     )
-    res = deps.resources(request)
     view = await provider_keys.add_key(
-        res.pool, res.sync, deps.settings(request).encryption_key, guard.actor(request, user), new
+        deps.pool(request),
+        link(request).sync,
+        deps.settings(request).encryption_key,
+        guard.actor(request, user),
+        new,
     )
     return flash.redirect(request, BACK, f"Added the {view.provider} key {view.key_identifier}.")
 
@@ -91,9 +95,12 @@ async def add_key(request: Request) -> Response:
 @form_action(BACK)
 async def delete_key(request: Request) -> Response:
     user = await guard.require_user(request)
-    res = deps.resources(request)
     await provider_keys.delete_key(
-        res.pool, res.sync, guard.actor(request, user), request.path_params["keyHash"], None
+        deps.pool(request),
+        link(request).sync,
+        guard.actor(request, user),
+        request.path_params["keyHash"],
+        None,
     )
     return flash.redirect(request, BACK, "Provider key removed.")
 
@@ -217,18 +224,22 @@ async def save_provider(request: Request) -> Response:
     """Create (no id) or update; a failure shows the form again with what was typed."""
     user = await guard.require_user(request)
     data = await raw_body(request)
-    res = deps.resources(request)
+    proxies = link(request)
     key, actor = deps.settings(request).encryption_key, guard.actor(request, user)
     provider_id = int(request.path_params["id"]) if "id" in request.path_params else None
     current = await _owned(request, user, provider_id) if provider_id else None
     try:
         fields = provider_input(parse(CustomProviderIn, form_fields(data)))
         if current is None:
-            await rate_limit.enforce(res.pool, rate_limit.PROVIDER_WRITE, f"user:{user.id}")
-            saved = await custom_providers.create(res.pool, res.sync, key, actor, fields)
+            await rate_limit.enforce(
+                deps.pool(request), rate_limit.PROVIDER_WRITE, f"user:{user.id}"
+            )
+            saved = await custom_providers.create(
+                deps.pool(request), proxies.sync, key, actor, fields
+            )
         else:
             saved = await custom_providers.update(
-                res.pool, res.sync, key, actor, current.id, fields
+                deps.pool(request), proxies.sync, key, actor, current.id, fields
             )
     except AppError as exc:
         message = {"kind": "error", "text": exc.message}
@@ -258,7 +269,7 @@ async def discover_models(request: Request) -> Response:
         if not base_url or not api_key:
             raise ValidationFailed("enter the base URL and the API key first")
         extra["discovered"] = await model_discovery.fetch_models(
-            base_url, api_key, await deps.upstream_policy(request)
+            base_url, api_key, await admin_settings.request_policy(request)
         )
     except AppError as exc:
         extra["discovery_error"] = f"Discovery failed: {exc.message}"
@@ -270,8 +281,9 @@ async def discover_models(request: Request) -> Response:
 @form_action(BACK)
 async def delete_provider(request: Request) -> Response:
     user = await guard.require_user(request)
-    res = deps.resources(request)
-    await custom_providers.delete(res.pool, res.sync, guard.actor(request, user), path_id(request))
+    await custom_providers.delete(
+        deps.pool(request), link(request).sync, guard.actor(request, user), path_id(request)
+    )
     return flash.redirect(request, BACK, "Provider deleted and removed from the proxy.")
 
 
@@ -279,23 +291,21 @@ async def delete_provider(request: Request) -> Response:
 async def move_provider(request: Request) -> Response:
     user = await guard.require_user(request)
     actor = guard.actor(request, user)
-    res = deps.resources(request)
-    order = [p.id for p in await custom_providers.visible(res.pool, actor)]
+    order = [p.id for p in await custom_providers.visible(deps.pool(request), actor)]
     moving = path_id(request)
     if moving in order:
         i = order.index(moving)
         j = i - 1 if (await raw_body(request)).get("direction") == "up" else i + 1
         if 0 <= j < len(order):
             order[i], order[j] = order[j], order[i]
-            await custom_providers.reorder(res.pool, res.sync, actor, order)
+            await custom_providers.reorder(deps.pool(request), link(request).sync, actor, order)
     return flash.redirect(request, BACK, "Order saved; the proxy list follows it.")
 
 
 @form_action(BACK)
 async def resync(request: Request) -> Response:
     await guard.require_user(request)
-    res = deps.resources(request)
-    results = await proxy_sync.resync(res.pool, res.sync)
+    results = await proxy_sync.resync(deps.pool(request), link(request).sync)
     failed = [r for r in results if not r.ok]
     if failed:
         return flash.redirect(
@@ -322,11 +332,16 @@ async def create_group(request: Request) -> Response:
 @form_action(BACK)
 async def toggle_group(request: Request) -> Response:
     user = await guard.require_user(request)
-    res = deps.resources(request)
-    async with res.pool.connection() as conn:
+    async with deps.pool(request).connection() as conn:
         group = await provider_groups.owned(conn, guard.actor(request, user), path_id(request))
     await provider_groups.update(
-        res.pool, res.sync, guard.actor(request, user), group.id, None, None, not group.is_active
+        deps.pool(request),
+        link(request).sync,
+        guard.actor(request, user),
+        group.id,
+        None,
+        None,
+        not group.is_active,
     )
     state = (
         "off: its providers are removed from the proxy"
@@ -339,8 +354,9 @@ async def toggle_group(request: Request) -> Response:
 @form_action(BACK)
 async def delete_group(request: Request) -> Response:
     user = await guard.require_user(request)
-    res = deps.resources(request)
-    await provider_groups.delete(res.pool, res.sync, guard.actor(request, user), path_id(request))
+    await provider_groups.delete(
+        deps.pool(request), link(request).sync, guard.actor(request, user), path_id(request)
+    )
     return flash.redirect(request, BACK, "Group deleted.")
 
 

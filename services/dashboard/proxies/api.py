@@ -11,6 +11,7 @@ from services.dashboard.accounts import audit, guard
 from services.dashboard.proxies import aliases as model_aliases
 from services.dashboard.proxies import catalog
 from services.dashboard.proxies import config as proxy_settings
+from services.dashboard.proxies.link import link
 from services.dashboard.proxies.queries import model_preferences
 from services.dashboard.proxies.schemas import AliasesIn, Preferences
 from services.dashboard.web import deps
@@ -20,9 +21,9 @@ from services.dashboard.web.responses import ok
 
 async def list_models(request: Request) -> Response:
     user = await guard.require_user(request)
-    res = deps.resources(request)
-    result = await catalog.load(res.client, res.catalog_key)
-    async with res.pool.connection() as conn:
+    proxies = link(request)
+    result = await catalog.load(proxies.client, proxies.catalog_key)
+    async with deps.pool(request).connection() as conn:
         hidden = set(await model_preferences.excluded(conn, user.id))
     models = [{"id": m, "hidden": m in hidden} for m in result.models]
     return ok({"models": models, "source": result.source})
@@ -50,21 +51,22 @@ async def put_preferences(request: Request) -> Response:
 
 async def get_aliases(request: Request) -> Response:
     await guard.require_admin(request)
-    return ok({"aliases": await model_aliases.read(deps.resources(request).sync)})
+    return ok({"aliases": await model_aliases.read(link(request).sync)})
 
 
 async def put_aliases(request: Request) -> Response:
     admin = await guard.require_admin(request)
     data = await body(request, AliasesIn)
     aliases = model_aliases.check(data.aliases)
-    res = deps.resources(request)
-    await model_aliases.save(res.pool, res.sync, guard.actor(request, admin), aliases)
+    await model_aliases.save(
+        deps.pool(request), link(request).sync, guard.actor(request, admin), aliases
+    )
     return ok({"aliases": aliases})
 
 
 async def get_proxy_settings(request: Request) -> Response:
     await guard.require_admin(request)
-    current = await proxy_settings.read(deps.resources(request).sync)
+    current = await proxy_settings.read(link(request).sync)
     return ok(
         {"settings": current.model_dump(by_alias=True), "yaml": proxy_settings.preview(current)}
     )
@@ -79,8 +81,9 @@ async def preview_proxy_settings(request: Request) -> Response:
 async def put_proxy_settings(request: Request) -> Response:
     admin = await guard.require_admin(request)
     values = proxy_settings.parse((await raw_body(request)).get("settings") or {})
-    res = deps.resources(request)
-    await proxy_settings.save(res.pool, res.sync, guard.actor(request, admin), values)
+    await proxy_settings.save(
+        deps.pool(request), link(request).sync, guard.actor(request, admin), values
+    )
     return ok(
         {"settings": values.model_dump(by_alias=True), "yaml": proxy_settings.preview(values)}
     )

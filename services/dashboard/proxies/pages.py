@@ -13,6 +13,7 @@ from services.dashboard.accounts import guard
 from services.dashboard.proxies import aliases as model_aliases
 from services.dashboard.proxies import config as proxy_settings
 from services.dashboard.proxies.client import ProxyUnavailable
+from services.dashboard.proxies.link import link
 from services.dashboard.proxies.queries import model_preferences
 from services.dashboard.web import deps, flash
 from services.dashboard.web.forms import form_action, is_htmx
@@ -36,7 +37,7 @@ async def config_page(request: Request) -> Response:
     admin = await guard.require_admin(request)
     unavailable = None
     try:
-        current = await proxy_settings.read(deps.resources(request).sync)
+        current = await proxy_settings.read(link(request).sync)
     except ProxyUnavailable as exc:
         current, unavailable = proxy_settings.ProxySettings(), exc.message
     context = {
@@ -51,8 +52,9 @@ async def config_page(request: Request) -> Response:
 async def save_config(request: Request) -> Response:
     admin = await guard.require_admin(request)
     values = proxy_settings.parse(_form_settings(await raw_body(request)))
-    res = deps.resources(request)
-    await proxy_settings.save(res.pool, res.sync, guard.actor(request, admin), values)
+    await proxy_settings.save(
+        deps.pool(request), link(request).sync, guard.actor(request, admin), values
+    )
     return flash.redirect(
         request, "/dashboard/config", "Settings saved and applied to every proxy."
     )
@@ -80,7 +82,7 @@ async def aliases_page(request: Request) -> Response:
     admin = await guard.require_admin(request)
     unavailable, current = None, {}
     try:
-        current = await model_aliases.read(deps.resources(request).sync)
+        current = await model_aliases.read(link(request).sync)
     except ProxyUnavailable as exc:
         unavailable = exc.message
     rows = [
@@ -124,8 +126,9 @@ async def save_aliases(request: Request) -> Response:
                 {"name": name, "alias": alias, "fork": i < len(forks) and forks[i] == "true"}
             )
     checked = model_aliases.check(tree)
-    res = deps.resources(request)
-    await model_aliases.save(res.pool, res.sync, guard.actor(request, admin), checked)
+    await model_aliases.save(
+        deps.pool(request), link(request).sync, guard.actor(request, admin), checked
+    )
     return flash.redirect(request, "/dashboard/model-aliases", "Aliases saved to every proxy.")
 
 
