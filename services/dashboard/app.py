@@ -43,6 +43,7 @@ TEMPLATE_DIRS = (
     HERE / "web" / "templates",
     HERE / "accounts" / "templates",
     HERE / "proxies" / "templates",
+    HERE / "keys" / "templates",
     HERE / "templates",
 )
 

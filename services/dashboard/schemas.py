@@ -10,15 +10,6 @@ from pydantic import Field
 from services.dashboard.web.inputs import Body as _In
 
 
-class KeyCreate(_In):
-    name: str | None = None
-
-
-class KeyRename(_In):
-    id: int | None = None
-    name: str
-
-
 class ProviderKeyIn(_In):
     provider: str
     apiKey: str

@@ -5,12 +5,13 @@ from __future__ import annotations
 from starlette.routing import BaseRoute
 
 from services.dashboard.accounts import api as accounts_api
-from services.dashboard.api import admin, keys, overview, pricing, providers, usage
+from services.dashboard.api import admin, overview, pricing, providers, usage
+from services.dashboard.keys import api as keys_api
 from services.dashboard.proxies import api as proxies_api
 
 routes: list[BaseRoute] = [
     *accounts_api.routes,
-    *keys.routes,
+    *keys_api.routes,
     *providers.routes,
     *admin.routes,
     *overview.routes,

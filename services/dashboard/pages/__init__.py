@@ -5,13 +5,14 @@ from __future__ import annotations
 from starlette.routing import BaseRoute
 
 from services.dashboard.accounts import pages as accounts_pages
-from services.dashboard.pages import admin, keys, overview, pricing, providers, settings_page, usage
+from services.dashboard.keys import pages as keys_pages
+from services.dashboard.pages import admin, overview, pricing, providers, settings_page, usage
 from services.dashboard.proxies import pages as proxies_pages
 
 routes: list[BaseRoute] = [
     *accounts_pages.routes,
     *overview.routes,
-    *keys.routes,
+    *keys_pages.routes,
     *providers.routes,
     *admin.routes,
     *proxies_pages.routes,

@@ -21,9 +21,10 @@ import structlog
 from services.core.crypto import CryptoError, unseal
 from services.core.db import Connection, Pool
 from services.dashboard import admin_settings
+from services.dashboard.keys.queries import api_keys
 from services.dashboard.proxies import lists as proxy_lists
 from services.dashboard.proxies.client import ManagementClient, ProxyUnavailable
-from services.dashboard.queries import api_keys, custom_providers, provider_keys, system_settings
+from services.dashboard.queries import custom_providers, provider_keys, system_settings
 from services.dashboard.queries.custom_providers import CustomProvider
 from services.dashboard.ssrf import UpstreamPolicy, stored_refusal
 

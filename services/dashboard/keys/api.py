@@ -7,11 +7,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from services.core.errors import ValidationFailed
-from services.dashboard import client_keys
 from services.dashboard.accounts import guard
+from services.dashboard.keys import client_keys
+from services.dashboard.keys.queries.api_keys import ApiKey
+from services.dashboard.keys.schemas import KeyCreate, KeyRename
 from services.dashboard.proxies.link import link
-from services.dashboard.queries.api_keys import ApiKey
-from services.dashboard.schemas import KeyCreate, KeyRename
 from services.dashboard.web import deps, rate_limit
 from services.dashboard.web.inputs import body, path_id
 from services.dashboard.web.responses import ok

@@ -6,10 +6,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from services.dashboard import client_keys
 from services.dashboard.accounts import guard
 from services.dashboard.accounts.queries.users import User
-from services.dashboard.client_keys import IssuedKey
+from services.dashboard.keys import client_keys
+from services.dashboard.keys.client_keys import IssuedKey
 from services.dashboard.proxies.link import link
 from services.dashboard.web import deps, flash, rate_limit
 from services.dashboard.web.forms import form_action

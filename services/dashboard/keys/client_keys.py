@@ -8,9 +8,9 @@ from services.core.db import Pool
 from services.core.errors import NotFound, ValidationFailed
 from services.dashboard.accounts import audit
 from services.dashboard.accounts.audit import Actor
+from services.dashboard.keys.queries import api_keys
+from services.dashboard.keys.queries.api_keys import ApiKey
 from services.dashboard.proxies.sync import ProxySync, config_lock
-from services.dashboard.queries import api_keys
-from services.dashboard.queries.api_keys import ApiKey
 from services.dashboard.web.secrets_display import digest, generate_client_key, key_prefix
 
 MAX_NAME = 100
