@@ -44,6 +44,7 @@ TEMPLATE_DIRS = (
     HERE / "accounts" / "templates",
     HERE / "proxies" / "templates",
     HERE / "keys" / "templates",
+    HERE / "providers" / "templates",
     HERE / "templates",
 )
 

@@ -10,8 +10,8 @@ from services.dashboard.accounts import audit, passwords
 from services.dashboard.accounts.audit import Actor
 from services.dashboard.accounts.queries import users
 from services.dashboard.accounts.queries.users import User, UserListRow
+from services.dashboard.providers.queries import provider_keys
 from services.dashboard.proxies.sync import ProxySync, config_lock
-from services.dashboard.queries import provider_keys
 
 ROLES = ("admin", "user")
 

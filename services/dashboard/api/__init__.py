@@ -5,14 +5,15 @@ from __future__ import annotations
 from starlette.routing import BaseRoute
 
 from services.dashboard.accounts import api as accounts_api
-from services.dashboard.api import admin, overview, pricing, providers, usage
+from services.dashboard.api import admin, overview, pricing, usage
 from services.dashboard.keys import api as keys_api
+from services.dashboard.providers import api as providers_api
 from services.dashboard.proxies import api as proxies_api
 
 routes: list[BaseRoute] = [
     *accounts_api.routes,
     *keys_api.routes,
-    *providers.routes,
+    *providers_api.routes,
     *admin.routes,
     *overview.routes,
     *proxies_api.routes,

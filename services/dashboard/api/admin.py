@@ -9,12 +9,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from services.core.errors import ValidationFailed
-from services.dashboard import admin_settings, users_admin
+from services.dashboard import users_admin
 from services.dashboard.accounts import guard, passwords
 from services.dashboard.accounts.api import user_json, with_session
 from services.dashboard.accounts.auth import revoke_all_sessions
 from services.dashboard.accounts.queries import audit_log
 from services.dashboard.accounts.queries.audit_log import AuditEntry, AuditFilter
+from services.dashboard.providers import admin_settings
 from services.dashboard.proxies.link import link
 from services.dashboard.schemas import RoleChange, SettingIn, UserCreate
 from services.dashboard.web import deps, rate_limit

@@ -10,8 +10,8 @@ from services.dashboard import health
 from services.dashboard.accounts import guard
 from services.dashboard.accounts.queries import users
 from services.dashboard.keys.queries import api_keys
+from services.dashboard.providers.queries import custom_providers, provider_keys
 from services.dashboard.proxies.link import link
-from services.dashboard.queries import custom_providers, provider_keys
 from services.dashboard.web import deps
 from services.dashboard.web.responses import OrjsonResponse, ok
 

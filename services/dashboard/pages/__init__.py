@@ -6,14 +6,15 @@ from starlette.routing import BaseRoute
 
 from services.dashboard.accounts import pages as accounts_pages
 from services.dashboard.keys import pages as keys_pages
-from services.dashboard.pages import admin, overview, pricing, providers, settings_page, usage
+from services.dashboard.pages import admin, overview, pricing, settings_page, usage
+from services.dashboard.providers import pages as providers_pages
 from services.dashboard.proxies import pages as proxies_pages
 
 routes: list[BaseRoute] = [
     *accounts_pages.routes,
     *overview.routes,
     *keys_pages.routes,
-    *providers.routes,
+    *providers_pages.routes,
     *admin.routes,
     *proxies_pages.routes,
     *settings_page.routes,

@@ -6,8 +6,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from services.dashboard import admin_settings
 from services.dashboard.accounts import auth, guard, passwords, sessions
+from services.dashboard.providers import admin_settings
 from services.dashboard.web import deps, flash, rate_limit
 from services.dashboard.web.forms import form_action
 from services.dashboard.web.inputs import raw_body

@@ -20,13 +20,14 @@ import structlog
 
 from services.core.crypto import CryptoError, unseal
 from services.core.db import Connection, Pool
-from services.dashboard import admin_settings
 from services.dashboard.keys.queries import api_keys
+from services.dashboard.providers import admin_settings
+from services.dashboard.providers.queries import custom_providers, provider_keys
+from services.dashboard.providers.queries.custom_providers import CustomProvider
+from services.dashboard.providers.ssrf import UpstreamPolicy, stored_refusal
 from services.dashboard.proxies import lists as proxy_lists
 from services.dashboard.proxies.client import ManagementClient, ProxyUnavailable
-from services.dashboard.queries import custom_providers, provider_keys, system_settings
-from services.dashboard.queries.custom_providers import CustomProvider
-from services.dashboard.ssrf import UpstreamPolicy, stored_refusal
+from services.dashboard.web.queries import system_settings
 
 log = structlog.get_logger(__name__)
 

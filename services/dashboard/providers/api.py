@@ -9,19 +9,15 @@ from starlette.routing import Route
 
 from services.core.crypto import CryptoError, unseal
 from services.core.errors import ValidationFailed
-from services.dashboard import (
-    admin_settings,
-    custom_providers,
-    model_discovery,
-    provider_groups,
-    provider_keys,
-)
 from services.dashboard.accounts import guard
-from services.dashboard.custom_providers import ProviderInput, to_json
-from services.dashboard.provider_keys import KeyView
-from services.dashboard.proxies import sync as proxy_sync
-from services.dashboard.proxies.link import link
-from services.dashboard.schemas import (
+from services.dashboard.providers import admin_settings
+from services.dashboard.providers import custom as custom_providers
+from services.dashboard.providers import discovery as model_discovery
+from services.dashboard.providers import groups as provider_groups
+from services.dashboard.providers import keys as provider_keys
+from services.dashboard.providers.custom import provider_input, to_json
+from services.dashboard.providers.keys import KeyView
+from services.dashboard.providers.schemas import (
     CustomProviderIn,
     FetchModelsIn,
     GroupIn,
@@ -30,6 +26,8 @@ from services.dashboard.schemas import (
     ProviderKeyIn,
     ProviderOrder,
 )
+from services.dashboard.proxies import sync as proxy_sync
+from services.dashboard.proxies.link import link
 from services.dashboard.web import deps, rate_limit
 from services.dashboard.web.inputs import body, parse, path_id, raw_body
 from services.dashboard.web.responses import ok
@@ -90,21 +88,6 @@ async def delete_provider_key(request: Request) -> Response:
         request.query_params.get("provider") or None,
     )
     return ok({"deleted": True})
-
-
-def provider_input(data: CustomProviderIn) -> ProviderInput:
-    return ProviderInput(
-        name=data.name,
-        provider_id=data.providerId,
-        base_url=data.baseUrl,
-        api_key=data.apiKey or None,
-        prefix=data.prefix,
-        proxy_url=data.proxyUrl,
-        headers=data.headers,
-        models=[(m.upstreamName, m.alias) for m in data.models],
-        excluded_models=data.excludedModels,
-        group_id=data.groupId,
-    )
 
 
 async def list_custom(request: Request) -> Response:

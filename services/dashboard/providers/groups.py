@@ -10,10 +10,10 @@ from services.core.db import Connection, Pool
 from services.core.errors import NotFound, ValidationFailed
 from services.dashboard.accounts import audit
 from services.dashboard.accounts.audit import Actor
-from services.dashboard.custom_providers import to_json
+from services.dashboard.providers.custom import to_json
+from services.dashboard.providers.queries import custom_providers, provider_groups
+from services.dashboard.providers.queries.provider_groups import ProviderGroup
 from services.dashboard.proxies.sync import ProxySync, config_lock
-from services.dashboard.queries import custom_providers, provider_groups
-from services.dashboard.queries.provider_groups import ProviderGroup
 
 COLOR = re.compile(r"#[0-9A-Fa-f]{6}")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.core.errors import BadRequest
-from services.dashboard.ssrf import UpstreamPolicy, fetch_json
+from services.dashboard.providers.ssrf import UpstreamPolicy, fetch_json
 
 MAX_MODELS = 2000
 

@@ -13,13 +13,13 @@ from urllib.parse import urlsplit
 from services.core.crypto import seal
 from services.core.db import Connection, Pool
 from services.core.errors import Forbidden, NotFound, ValidationFailed
-from services.dashboard import admin_settings
 from services.dashboard.accounts import audit
 from services.dashboard.accounts.audit import Actor
+from services.dashboard.providers import admin_settings
+from services.dashboard.providers.queries import provider_keys
+from services.dashboard.providers.queries.provider_keys import NewProviderKey
+from services.dashboard.providers.ssrf import check_field
 from services.dashboard.proxies.sync import COMPAT, KEY_LISTS, ProxySync, config_lock
-from services.dashboard.queries import provider_keys
-from services.dashboard.queries.provider_keys import NewProviderKey
-from services.dashboard.ssrf import check_field
 from services.dashboard.web.secrets_display import digest, mask_secret
 
 PROVIDERS = (*KEY_LISTS, COMPAT)

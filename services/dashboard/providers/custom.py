@@ -12,10 +12,15 @@ from services.core.db import Connection, Pool
 from services.core.errors import Conflict, NotFound, ValidationFailed
 from services.dashboard.accounts import audit
 from services.dashboard.accounts.audit import Actor
+from services.dashboard.providers.queries import custom_providers, provider_groups
+from services.dashboard.providers.queries.custom_providers import (
+    CustomProvider,
+    ModelMapping,
+    ProviderFields,
+)
+from services.dashboard.providers.schemas import CustomProviderIn
+from services.dashboard.providers.ssrf import PROXY_SCHEMES, check_field
 from services.dashboard.proxies.sync import ProxySync, config_lock
-from services.dashboard.queries import custom_providers, provider_groups
-from services.dashboard.queries.custom_providers import CustomProvider, ModelMapping, ProviderFields
-from services.dashboard.ssrf import PROXY_SCHEMES, check_field
 from services.dashboard.web.secrets_display import digest, mask_secret
 
 PROVIDER_ID = re.compile(r"[a-z0-9-]{1,64}")
@@ -38,6 +43,22 @@ class ProviderInput:
     models: list[tuple[str, str | None]]
     excluded_models: list[str]
     group_id: int | None
+
+
+def provider_input(data: CustomProviderIn) -> ProviderInput:
+    """The request body (API or provider form) as a ProviderInput."""
+    return ProviderInput(
+        name=data.name,
+        provider_id=data.providerId,
+        base_url=data.baseUrl,
+        api_key=data.apiKey or None,
+        prefix=data.prefix,
+        proxy_url=data.proxyUrl,
+        headers=data.headers,
+        models=[(m.upstreamName, m.alias) for m in data.models],
+        excluded_models=data.excludedModels,
+        group_id=data.groupId,
+    )
 
 
 def _fail(field: str, message: str) -> None:

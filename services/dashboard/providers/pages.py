@@ -10,23 +10,21 @@ from starlette.routing import Route
 
 from services.core.crypto import CryptoError, unseal
 from services.core.errors import AppError, ValidationFailed
-from services.dashboard import (
-    admin_settings,
-    custom_providers,
-    model_discovery,
-    provider_groups,
-    provider_keys,
-)
 from services.dashboard.accounts import guard
 from services.dashboard.accounts.queries.users import User
-from services.dashboard.api.providers import provider_input
+from services.dashboard.providers import admin_settings
+from services.dashboard.providers import custom as custom_providers
+from services.dashboard.providers import discovery as model_discovery
+from services.dashboard.providers import groups as provider_groups
+from services.dashboard.providers import keys as provider_keys
+from services.dashboard.providers.custom import provider_input
+from services.dashboard.providers.queries import provider_groups as group_rows
+from services.dashboard.providers.queries import provider_keys as key_rows
+from services.dashboard.providers.queries.custom_providers import CustomProvider
+from services.dashboard.providers.schemas import CustomProviderIn
+from services.dashboard.providers.ssrf import stored_refusal
 from services.dashboard.proxies import sync as proxy_sync
 from services.dashboard.proxies.link import link
-from services.dashboard.queries import provider_groups as group_rows
-from services.dashboard.queries import provider_keys as key_rows
-from services.dashboard.queries.custom_providers import CustomProvider
-from services.dashboard.schemas import CustomProviderIn
-from services.dashboard.ssrf import stored_refusal
 from services.dashboard.web import deps, flash, rate_limit
 from services.dashboard.web.forms import form_action, is_htmx
 from services.dashboard.web.inputs import parse, path_id, raw_body

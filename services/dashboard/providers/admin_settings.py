@@ -12,9 +12,9 @@ from services.core.db import Connection, Pool
 from services.core.errors import ValidationFailed
 from services.dashboard.accounts import audit
 from services.dashboard.accounts.audit import Actor
-from services.dashboard.queries import system_settings
-from services.dashboard.ssrf import UpstreamPolicy
+from services.dashboard.providers.ssrf import UpstreamPolicy
 from services.dashboard.web import deps
+from services.dashboard.web.queries import system_settings
 
 MAX_PROVIDER_KEYS = "max_provider_keys_per_user"
 ALLOW_PRIVATE = "allow_private_upstreams"

@@ -7,7 +7,7 @@ import ipaddress
 import pytest
 
 from services.core.errors import BadRequest
-from services.dashboard.ssrf import (
+from services.dashboard.providers.ssrf import (
     PROXY_SCHEMES,
     BlockedAddress,
     UpstreamPolicy,
