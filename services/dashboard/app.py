@@ -23,9 +23,12 @@ from services.core.db import open_pool
 from services.core.errors import AppError
 from services.core.logging import register_secret
 from services.dashboard import api, maintenance, pages
+from services.dashboard.keys.sync import push_api_keys
+from services.dashboard.providers.sync import push_lists
+from services.dashboard.proxies.catalog import catalog_key
 from services.dashboard.proxies.client import ManagementClient
 from services.dashboard.proxies.link import ProxyLink
-from services.dashboard.proxies.sync import ProxySync, catalog_key
+from services.dashboard.proxies.sync import ProxySync
 from services.dashboard.settings import DashboardSettings
 from services.dashboard.web import errors, templating
 from services.dashboard.web.middleware import (
@@ -110,5 +113,9 @@ def _proxy_link(settings: DashboardSettings, http: aiohttp.ClientSession) -> Pro
     client = ManagementClient(
         http, settings.proxy_urls, settings.management_api_key.get_secret_value()
     )
-    sync = ProxySync(client, settings.encryption_key, digest(key), settings.fetch_models_allowed)
+    # A full resync writes api-keys first, then the provider lists (keys, then custom providers).
+    pushers = (push_api_keys, push_lists)
+    sync = ProxySync(
+        client, settings.encryption_key, digest(key), settings.fetch_models_allowed, pushers
+    )
     return ProxyLink(client=client, sync=sync, catalog_key=key)

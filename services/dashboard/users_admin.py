@@ -10,6 +10,8 @@ from services.dashboard.accounts import audit, passwords
 from services.dashboard.accounts.audit import Actor
 from services.dashboard.accounts.queries import users
 from services.dashboard.accounts.queries.users import User, UserListRow
+from services.dashboard.keys.sync import push_api_keys
+from services.dashboard.providers import sync as provider_sync
 from services.dashboard.providers.queries import provider_keys
 from services.dashboard.proxies.sync import ProxySync, config_lock
 
@@ -57,13 +59,13 @@ async def delete_user(pool: Pool, sync: ProxySync, actor: Actor, user_id: int) -
         had_provider_keys = bool(
             [k for k in await provider_keys.list_all(conn) if k.user_id == user_id]
         )
-        await sync.remember_provider_keys(conn)
+        await provider_sync.remember_provider_keys(conn)
         await users.delete(conn, user_id)
-        await sync.push_api_keys(conn)
-        await sync.push_compat(conn)
+        await push_api_keys(sync, conn)
+        await provider_sync.push_compat(sync, conn)
         if had_provider_keys:
             for provider in ("claude", "gemini", "codex"):
-                await sync.push_provider_keys(conn, provider)
+                await provider_sync.push_provider_keys(sync, conn, provider)
         await audit.record(conn, actor, "USER_DELETED", "user", target.username)
     return target
 

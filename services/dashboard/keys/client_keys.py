@@ -10,6 +10,7 @@ from services.dashboard.accounts import audit
 from services.dashboard.accounts.audit import Actor
 from services.dashboard.keys.queries import api_keys
 from services.dashboard.keys.queries.api_keys import ApiKey
+from services.dashboard.keys.sync import push_api_keys
 from services.dashboard.proxies.sync import ProxySync, config_lock
 from services.dashboard.web.secrets_display import digest, generate_client_key, key_prefix
 
@@ -46,7 +47,7 @@ async def issue(pool: Pool, sync: ProxySync, actor: Actor, name: str) -> IssuedK
     secret = generate_client_key()
     async with config_lock(pool) as conn:
         key = await api_keys.create(conn, actor.id, name, digest(secret), key_prefix(secret))
-        await sync.push_api_keys(conn)
+        await push_api_keys(sync, conn)
         await audit.record(conn, actor, "API_KEY_CREATED", "api_key", str(key.id), name=name)
     return IssuedKey(key, secret)
 
@@ -68,5 +69,5 @@ async def revoke(pool: Pool, sync: ProxySync, actor: Actor, key_id: int) -> None
         if key is None or key.revoked_at is not None:
             raise NotFound("API key not found")
         await api_keys.revoke(conn, key_id, actor.id)
-        await sync.push_api_keys(conn)
+        await push_api_keys(sync, conn)
         await audit.record(conn, actor, "API_KEY_REVOKED", "api_key", str(key_id), name=key.name)

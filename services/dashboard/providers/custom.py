@@ -12,6 +12,7 @@ from services.core.db import Connection, Pool
 from services.core.errors import Conflict, NotFound, ValidationFailed
 from services.dashboard.accounts import audit
 from services.dashboard.accounts.audit import Actor
+from services.dashboard.providers import admin_settings
 from services.dashboard.providers.queries import custom_providers, provider_groups
 from services.dashboard.providers.queries.custom_providers import (
     CustomProvider,
@@ -20,6 +21,7 @@ from services.dashboard.providers.queries.custom_providers import (
 )
 from services.dashboard.providers.schemas import CustomProviderIn
 from services.dashboard.providers.ssrf import PROXY_SCHEMES, check_field
+from services.dashboard.providers.sync import push_compat
 from services.dashboard.proxies.sync import ProxySync, config_lock
 from services.dashboard.web.secrets_display import digest, mask_secret
 
@@ -142,7 +144,7 @@ async def check_upstreams(pool: Pool, sync: ProxySync, data: ProviderInput) -> N
     """The base URL and proxy URL the proxies would call must pass the SSRF guard (before the
     config lock: the check may resolve names)."""
     async with pool.connection() as conn:
-        policy = await sync.upstream_policy(conn)
+        policy = await admin_settings.upstream_policy(conn, sync.upstream_allowed)
     await check_field("baseUrl", data.base_url, policy)
     if data.proxy_url and data.proxy_url not in {"direct", "none"}:
         await check_field("proxyUrl", data.proxy_url, policy, PROXY_SCHEMES)
@@ -180,7 +182,7 @@ async def create(
             raise Conflict("you already have a provider with this name", code="name_taken")
         await _check_group(conn, data.group_id, actor.id)
         new_id = await custom_providers.insert(conn, actor.id, _fields(data, key))
-        await sync.push_compat(conn)
+        await push_compat(sync, conn)
         await audit.record(
             conn, actor, "CUSTOM_PROVIDER_CREATED", "custom_provider", data.provider_id
         )
@@ -200,7 +202,7 @@ async def update(
             raise Conflict("a provider with this name already exists", code="name_taken")
         await _check_group(conn, data.group_id, current.user_id)
         await custom_providers.update(conn, provider_id, _fields(data, key))
-        await sync.push_compat(conn)
+        await push_compat(sync, conn)
         await audit.record(
             conn,
             actor,
@@ -218,7 +220,7 @@ async def delete(pool: Pool, sync: ProxySync, actor: Actor, provider_id: int) ->
     async with config_lock(pool) as conn:
         current = await get_owned(conn, actor, provider_id)
         await custom_providers.delete(conn, provider_id)
-        await sync.push_compat(conn)
+        await push_compat(sync, conn)
         await audit.record(
             conn, actor, "CUSTOM_PROVIDER_DELETED", "custom_provider", current.provider_id
         )
@@ -232,7 +234,7 @@ async def reorder(pool: Pool, sync: ProxySync, actor: Actor, ordered: list[int])
         for provider_id in ordered:
             await get_owned(conn, actor, provider_id)
         await custom_providers.set_order(conn, ordered)
-        await sync.push_compat(conn)
+        await push_compat(sync, conn)
         await audit.record(
             conn, actor, "CUSTOM_PROVIDER_REORDERED", "custom_provider", None, order=ordered
         )

@@ -13,6 +13,7 @@ from services.dashboard.accounts.audit import Actor
 from services.dashboard.providers.custom import to_json
 from services.dashboard.providers.queries import custom_providers, provider_groups
 from services.dashboard.providers.queries.provider_groups import ProviderGroup
+from services.dashboard.providers.sync import push_compat
 from services.dashboard.proxies.sync import ProxySync, config_lock
 
 COLOR = re.compile(r"#[0-9A-Fa-f]{6}")
@@ -90,7 +91,7 @@ async def update(
         active = group.is_active if is_active is None else is_active
         await provider_groups.update(conn, group_id, new_name, new_color, active)
         if active != group.is_active:
-            await sync.push_compat(conn)
+            await push_compat(sync, conn)
             await audit.record(
                 conn, actor, "PROVIDER_GROUP_TOGGLED", "provider_group", new_name, isActive=active
             )
@@ -103,7 +104,7 @@ async def delete(pool: Pool, sync: ProxySync, actor: Actor, group_id: int) -> No
     async with config_lock(pool) as conn:
         group = await owned(conn, actor, group_id)
         await provider_groups.delete(conn, group_id)
-        await sync.push_compat(conn)
+        await push_compat(sync, conn)
         await audit.record(conn, actor, "PROVIDER_GROUP_DELETED", "provider_group", group.name)
 
 

@@ -16,10 +16,12 @@ from services.core.errors import Forbidden, NotFound, ValidationFailed
 from services.dashboard.accounts import audit
 from services.dashboard.accounts.audit import Actor
 from services.dashboard.providers import admin_settings
+from services.dashboard.providers import sync as provider_sync
 from services.dashboard.providers.queries import provider_keys
 from services.dashboard.providers.queries.provider_keys import NewProviderKey
 from services.dashboard.providers.ssrf import check_field
-from services.dashboard.proxies.sync import COMPAT, KEY_LISTS, ProxySync, config_lock
+from services.dashboard.providers.sync import COMPAT, KEY_LISTS
+from services.dashboard.proxies.sync import ProxySync, config_lock
 from services.dashboard.web.secrets_display import digest, mask_secret
 
 PROVIDERS = (*KEY_LISTS, COMPAT)
@@ -112,7 +114,7 @@ async def list_keys(pool: Pool, actor: Actor, provider: str | None) -> list[KeyV
 async def add_key(pool: Pool, sync: ProxySync, key: bytes, actor: Actor, new: NewKey) -> KeyView:
     if new.base_url:  # the proxies will call it: the SSRF guard first (it may resolve names)
         async with pool.connection() as conn:
-            policy = await sync.upstream_policy(conn)
+            policy = await admin_settings.upstream_policy(conn, sync.upstream_allowed)
         await check_field("baseUrl", new.base_url, policy)
     async with config_lock(pool) as conn:
         limit = await admin_settings.max_provider_keys(conn)
@@ -133,7 +135,7 @@ async def add_key(pool: Pool, sync: ProxySync, key: bytes, actor: Actor, new: Ne
             new.target,
         )
         await provider_keys.insert(conn, row)
-        await sync.remember_provider_keys(conn)
+        await provider_sync.remember_provider_keys(conn)
         await _push(sync, conn, new.provider)
         await audit.record(
             conn,
@@ -168,7 +170,7 @@ async def delete_key(
             raise NotFound("provider key not found")
         if row.user_id != actor.id and not actor.is_admin:
             raise NotFound("provider key not found")
-        await sync.remember_provider_keys(conn)
+        await provider_sync.remember_provider_keys(conn)
         await provider_keys.delete(conn, row.id)
         await _push(sync, conn, row.provider)
         await audit.record(
@@ -183,9 +185,9 @@ async def delete_key(
 
 async def _push(sync: ProxySync, conn: Connection, provider: str) -> None:
     if provider == COMPAT:
-        await sync.push_compat(conn)
+        await provider_sync.push_compat(sync, conn)
     else:
-        await sync.push_provider_keys(conn, provider)
+        await provider_sync.push_provider_keys(sync, conn, provider)
 
 
 async def _compat_entry_exists(sync: ProxySync, name: str) -> bool:

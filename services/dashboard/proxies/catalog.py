@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +13,17 @@ import structlog
 from services.dashboard.proxies.client import ManagementClient, ProxyUnavailable
 
 log = structlog.get_logger(__name__)
+
+
+def catalog_key(management_key: str) -> str:
+    """The dashboard's own client key, used only to read `/v1/models` for the model catalog.
+
+    Derived from the management key, so every replica computes the same one without storing it;
+    whoever knows the management key controls the proxy anyway.
+    """
+    mac = hmac.new(management_key.encode(), b"dashboard-model-catalog", hashlib.sha256).digest()
+    body = base64.b32encode(mac).decode().rstrip("=").lower()
+    return "sk-" + (body * 2)[:48]
 
 
 @dataclass(frozen=True, slots=True)
