@@ -48,6 +48,7 @@ TEMPLATE_DIRS = (
     HERE / "proxies" / "templates",
     HERE / "keys" / "templates",
     HERE / "providers" / "templates",
+    HERE / "usage" / "templates",
     HERE / "templates",
 )
 

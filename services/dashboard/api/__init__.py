@@ -5,10 +5,11 @@ from __future__ import annotations
 from starlette.routing import BaseRoute
 
 from services.dashboard.accounts import api as accounts_api
-from services.dashboard.api import admin, overview, pricing, usage
+from services.dashboard.api import admin, overview
 from services.dashboard.keys import api as keys_api
 from services.dashboard.providers import api as providers_api
 from services.dashboard.proxies import api as proxies_api
+from services.dashboard.usage import api as usage_api
 
 routes: list[BaseRoute] = [
     *accounts_api.routes,
@@ -17,6 +18,5 @@ routes: list[BaseRoute] = [
     *admin.routes,
     *overview.routes,
     *proxies_api.routes,
-    *usage.routes,
-    *pricing.routes,
+    *usage_api.routes,
 ]

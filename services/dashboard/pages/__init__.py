@@ -6,9 +6,10 @@ from starlette.routing import BaseRoute
 
 from services.dashboard.accounts import pages as accounts_pages
 from services.dashboard.keys import pages as keys_pages
-from services.dashboard.pages import admin, overview, pricing, settings_page, usage
+from services.dashboard.pages import admin, overview, settings_page
 from services.dashboard.providers import pages as providers_pages
 from services.dashboard.proxies import pages as proxies_pages
+from services.dashboard.usage import pages as usage_pages
 
 routes: list[BaseRoute] = [
     *accounts_pages.routes,
@@ -18,6 +19,5 @@ routes: list[BaseRoute] = [
     *admin.routes,
     *proxies_pages.routes,
     *settings_page.routes,
-    *usage.routes,
-    *pricing.routes,
+    *usage_pages.routes,
 ]

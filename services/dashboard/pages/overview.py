@@ -9,10 +9,10 @@ from starlette.routing import Route
 from services.dashboard import health
 from services.dashboard.accounts import guard
 from services.dashboard.api.overview import overview_data
-from services.dashboard.pages.usage import overview_summary
 from services.dashboard.proxies import catalog
 from services.dashboard.proxies.link import link
 from services.dashboard.proxies.queries import model_preferences
+from services.dashboard.usage.summary import overview_summary
 from services.dashboard.web import deps
 from services.dashboard.web.templating import render
 

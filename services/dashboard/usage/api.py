@@ -1,4 +1,5 @@
-"""Usage analytics: /api/usage/history, /events, /export.csv and /collect."""
+"""Usage analytics: /api/usage/history, /events, /export.csv and /collect; model pricing:
+/api/model-pricing (read) and /api/admin/model-pricing (CRUD)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,18 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from services.core.errors import ValidationFailed
-from services.core.queries.usage_history import Scope
-from services.dashboard import usage_collect, usage_csv, usage_history
 from services.dashboard.accounts import guard
-from services.dashboard.usage_history import Report
-from services.dashboard.usage_json import events_json, freshness_json, report_json
-from services.dashboard.usage_window import Window, parse_window
+from services.dashboard.usage import collect as usage_collect
+from services.dashboard.usage import export as usage_csv
+from services.dashboard.usage import history as usage_history
+from services.dashboard.usage import pricing
+from services.dashboard.usage.history import Report
+from services.dashboard.usage.queries.history import Scope
+from services.dashboard.usage.queries.model_pricing import Price
+from services.dashboard.usage.report_json import events_json, freshness_json, report_json
+from services.dashboard.usage.window import Window, parse_window
 from services.dashboard.web import deps
-from services.dashboard.web.inputs import int_param
+from services.dashboard.web.inputs import int_param, path_id, raw_body
 from services.dashboard.web.responses import ok
 
 
@@ -46,8 +51,7 @@ async def load_report(request: Request, *, events_limit: int | None = None) -> R
 async def get_history(request: Request) -> Response:
     report = await load_report(request)
     data = report_json(report)
-    assert report.collector is not None  # read in the report's snapshot
-    data["collector"] = freshness_json(usage_collect.view(report.collector))
+    data["collector"] = freshness_json(usage_collect.report_freshness(report))
     return ok(data)
 
 
@@ -108,10 +112,69 @@ async def get_freshness(request: Request) -> Response:
     return ok(freshness_json(await usage_collect.freshness(deps.pool(request))))
 
 
+def price_json(price: Price) -> dict[str, object]:
+    return {
+        "id": price.id,
+        "provider": price.provider,
+        "model": price.model,
+        "displayName": price.display_name,
+        "inputPerMTok": price.input_per_mtok,
+        "outputPerMTok": price.output_per_mtok,
+        "cachedInputPerMTok": price.cached_input_per_mtok,
+        "cacheWritePerMTok": price.cache_write_per_mtok,
+        "reasoningPerMTok": price.reasoning_per_mtok,
+        "currency": price.currency,
+        "source": price.source,
+        "effectiveFrom": price.effective_from,
+        "isActive": price.is_active,
+        "inForce": price.in_force,
+        "updatedAt": price.updated_at,
+    }
+
+
+async def list_active(request: Request) -> Response:
+    await guard.require_user(request)
+    prices = await pricing.list_prices(deps.pool(request), active_only=True)
+    return ok({"prices": [price_json(p) for p in prices]})
+
+
+async def list_all(request: Request) -> Response:
+    await guard.require_admin(request)
+    prices = await pricing.list_prices(deps.pool(request), active_only=False)
+    return ok({"prices": [price_json(p) for p in prices]})
+
+
+async def create_price(request: Request) -> Response:
+    admin = await guard.require_admin(request)
+    fields = pricing.check(await raw_body(request))
+    price = await pricing.create(deps.pool(request), guard.actor(request, admin), fields)
+    return ok(price_json(price), status=201)
+
+
+async def update_price(request: Request) -> Response:
+    admin = await guard.require_admin(request)
+    fields = pricing.check(await raw_body(request))
+    price = await pricing.update(
+        deps.pool(request), guard.actor(request, admin), path_id(request), fields
+    )
+    return ok(price_json(price))
+
+
+async def delete_price(request: Request) -> Response:
+    admin = await guard.require_admin(request)
+    price = await pricing.delete(deps.pool(request), guard.actor(request, admin), path_id(request))
+    return ok({"deleted": price.id})
+
+
 routes = [
     Route("/usage/history", get_history, methods=["GET"]),
     Route("/usage/events", list_events, methods=["GET"]),
     Route("/usage/export.csv", export_csv, methods=["GET"]),
     Route("/usage/collect", collect_now, methods=["POST"]),
     Route("/usage/collector", get_freshness, methods=["GET"]),
+    Route("/model-pricing", list_active, methods=["GET"]),
+    Route("/admin/model-pricing", list_all, methods=["GET"]),
+    Route("/admin/model-pricing", create_price, methods=["POST"]),
+    Route("/admin/model-pricing/{id:int}", update_price, methods=["PUT", "PATCH"]),
+    Route("/admin/model-pricing/{id:int}", delete_price, methods=["DELETE"]),
 ]

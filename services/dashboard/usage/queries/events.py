@@ -12,7 +12,7 @@ from psycopg import sql
 from psycopg.rows import class_row
 
 from services.core.db import Connection
-from services.core.queries.usage_history import Scope
+from services.dashboard.usage.queries.history import Scope
 
 MAX_PAGE = 500
 

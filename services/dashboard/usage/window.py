@@ -14,6 +14,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from starlette.requests import Request
+
 from services.core.errors import ValidationFailed
 
 Bucket = Literal["hour", "day"]
@@ -26,6 +28,7 @@ HOUR = timedelta(hours=1)
 HALF_HOUR = timedelta(minutes=30)
 _TZ_NAME = re.compile(r"[A-Za-z0-9_+\-/]{1,64}")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+TZ_COOKIE = "tz"  # set by usage.js from the browser's time zone
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,3 +177,17 @@ def _custom(params: Mapping[str, str], zone: ZoneInfo, tz: str, upto: datetime) 
     aligned = start == start_at and end == min(end_at, upto)
     approximate = not aligned or (bucket == "day" and not _whole_hours(zone, start, end))
     return Window("custom", start, end, tz, bucket, approximate)
+
+
+def viewer_params(request: Request) -> tuple[dict[str, str], str]:
+    """The query with the time zone filled in (query, else the tz cookie, else UTC), and where
+    the zone came from: query | cookie | default."""
+    params = dict(request.query_params)
+    if params.get("tz"):
+        return params, "query"
+    cookie = request.cookies.get(TZ_COOKIE, "")
+    try:
+        params["tz"] = parse_tz(cookie) if cookie else "UTC"
+    except ValidationFailed:
+        params["tz"] = "UTC"
+    return params, "cookie" if cookie and params["tz"] == cookie else "default"

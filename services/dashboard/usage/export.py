@@ -12,10 +12,10 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from services.core.db import Pool
-from services.core.queries.usage_history import EMPTY, Scope
-from services.dashboard.usage_history import BREAKDOWNS, Report, event_page
-from services.dashboard.usage_json import event_json, metrics_json, point_json, row_json
-from services.dashboard.usage_window import Window
+from services.dashboard.usage.history import BREAKDOWNS, Report, event_page
+from services.dashboard.usage.queries.history import EMPTY, Scope
+from services.dashboard.usage.report_json import event_json, metrics_json, point_json, row_json
+from services.dashboard.usage.window import Window
 
 KINDS = ("series", *BREAKDOWNS, "events")
 MAX_EVENT_ROWS = 100_000

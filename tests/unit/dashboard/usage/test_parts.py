@@ -8,10 +8,10 @@ import pytest
 from pydantic import SecretStr
 
 from services.core.errors import ValidationFailed
-from services.core.queries.usage_event_list import Freshness
-from services.dashboard.usage_collect import bearer_matches, view
-from services.dashboard.usage_csv import _cell
-from services.dashboard.usage_history import decode_cursor
+from services.dashboard.usage.collect import bearer_matches, view
+from services.dashboard.usage.export import _cell
+from services.dashboard.usage.history import decode_cursor
+from services.dashboard.usage.queries.events import Freshness
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 

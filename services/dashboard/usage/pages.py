@@ -1,4 +1,5 @@
-"""The usage page: window picker, charts, sortable breakdowns, events, CSV, freshness."""
+"""The usage page: window picker, charts, sortable breakdowns, events, CSV, freshness; and the
+model pricing page (admins): the price list with effective dates, add, edit, delete."""
 
 from __future__ import annotations
 
@@ -10,35 +11,22 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from services.core.errors import ValidationFailed
-from services.core.queries.usage_history import Scope
-from services.dashboard import usage_collect, usage_history
 from services.dashboard.accounts import guard
 from services.dashboard.accounts.queries import users as users_q
-from services.dashboard.accounts.queries.users import User
-from services.dashboard.usage_history import Report
-from services.dashboard.usage_json import events_json, point_json, row_json
-from services.dashboard.usage_window import WINDOWS, Window, parse_tz, parse_window
+from services.dashboard.usage import collect as usage_collect
+from services.dashboard.usage import history as usage_history
+from services.dashboard.usage import pricing
+from services.dashboard.usage.history import Report
+from services.dashboard.usage.queries.history import Scope
+from services.dashboard.usage.report_json import events_json, point_json, row_json
+from services.dashboard.usage.window import WINDOWS, Window, parse_window, viewer_params
 from services.dashboard.web import deps, flash
 from services.dashboard.web.forms import form_action
+from services.dashboard.web.inputs import path_id, raw_body
 from services.dashboard.web.templating import render
 
-TZ_COOKIE = "tz"  # set by usage.js from the browser's time zone
 PAGE = "/dashboard/usage"
-
-
-def viewer_params(request: Request) -> tuple[dict[str, str], str]:
-    """The query with the time zone filled in (query, else the tz cookie, else UTC), and where
-    the zone came from: query | cookie | default."""
-    params = dict(request.query_params)
-    if params.get("tz"):
-        return params, "query"
-    cookie = request.cookies.get(TZ_COOKIE, "")
-    try:
-        params["tz"] = parse_tz(cookie) if cookie else "UTC"
-    except ValidationFailed:
-        params["tz"] = "UTC"
-    return params, "cookie" if cookie and params["tz"] == cookie else "default"
+PRICING = "/dashboard/pricing"
 
 
 def _link(params: dict[str, Any]) -> str:
@@ -110,12 +98,6 @@ def _dates(window: Window) -> tuple[str, str]:
     )
 
 
-def _freshness(report: Report) -> usage_collect.FreshnessView:
-    """The collector's state as read in the report's own snapshot."""
-    assert report.collector is not None
-    return usage_collect.view(report.collector)
-
-
 async def usage_page(request: Request) -> Response:
     user = await guard.require_user(request)
     params, tz_source = viewer_params(request)
@@ -138,7 +120,7 @@ async def usage_page(request: Request) -> Response:
         "chart": _chart_data(report),
         "dates": _dates(window),
         "events": events_json(report.events, window) if report.events else {"items": []},
-        "freshness": _freshness(report),
+        "freshness": usage_collect.report_freshness(report),
         "people": people,
         "show_users": user.is_admin and scope.user_id is None,
     }
@@ -165,25 +147,6 @@ async def events_partial(request: Request) -> Response:
     return deps.templates(request).TemplateResponse(request, "partials/usage_events.html", context)
 
 
-async def overview_summary(request: Request, user: User) -> dict[str, Any]:
-    """The overview's usage card: the last 7 days in the viewer's zone, with daily points."""
-    params, _ = viewer_params(request)
-    window = parse_window({"window": "7d", "tz": params["tz"]}, datetime.now(UTC))
-    scope = usage_history.scope_for(user, {}, window)
-    pool = deps.pool(request)
-    report = await usage_history.summary(pool, window, scope)
-    success = [
-        (p.metrics.requests - p.metrics.failures) / p.metrics.requests if p.metrics.requests else 1
-        for p in report.series
-    ]
-    return {
-        "totals": report.totals,
-        "points": [p.metrics for p in report.series],
-        "success": success,
-        "freshness": _freshness(report),
-    }
-
-
 @form_action(PAGE)
 async def collect_now(request: Request) -> Response:
     admin = await guard.require_admin(request)
@@ -191,8 +154,55 @@ async def collect_now(request: Request) -> Response:
     return flash.redirect(request, PAGE, "The collector was asked to collect now.")
 
 
+async def pricing_page(request: Request) -> Response:
+    admin = await guard.require_admin(request)
+    prices = await pricing.list_prices(deps.pool(request), active_only=False)
+    context = {
+        "prices": prices,
+        "show_deleted": request.query_params.get("deleted") == "1",
+        "now": datetime.now(UTC),
+    }
+    return render(request, "pricing.html", context, user=admin, active="pricing")
+
+
+async def edit_page(request: Request) -> Response:
+    admin = await guard.require_admin(request)
+    price = await pricing.get_price(deps.pool(request), path_id(request))
+    return render(request, "pricing_edit.html", {"price": price}, user=admin, active="pricing")
+
+
+@form_action(PRICING)
+async def create_price(request: Request) -> Response:
+    admin = await guard.require_admin(request)
+    fields = pricing.check(await raw_body(request))
+    price = await pricing.create(deps.pool(request), guard.actor(request, admin), fields)
+    return flash.redirect(request, PRICING, f"Price for {price.provider}/{price.model} added.")
+
+
+@form_action(lambda request: f"{PRICING}/{request.path_params['id']}")
+async def update_price(request: Request) -> Response:
+    admin = await guard.require_admin(request)
+    fields = pricing.check(await raw_body(request))
+    price = await pricing.update(
+        deps.pool(request), guard.actor(request, admin), path_id(request), fields
+    )
+    return flash.redirect(request, PRICING, f"Price for {price.provider}/{price.model} saved.")
+
+
+@form_action(PRICING)
+async def delete_price(request: Request) -> Response:
+    admin = await guard.require_admin(request)
+    price = await pricing.delete(deps.pool(request), guard.actor(request, admin), path_id(request))
+    return flash.redirect(request, PRICING, f"Price for {price.provider}/{price.model} deleted.")
+
+
 routes = [
     Route(PAGE, usage_page, methods=["GET"]),
     Route(f"{PAGE}/events", events_partial, methods=["GET"]),
     Route(f"{PAGE}/collect", collect_now, methods=["POST"]),
+    Route(PRICING, pricing_page, methods=["GET"]),
+    Route(PRICING, create_price, methods=["POST"]),
+    Route(PRICING + "/{id:int}", edit_page, methods=["GET"]),
+    Route(PRICING + "/{id:int}", update_price, methods=["POST"]),
+    Route(PRICING + "/{id:int}/delete", delete_price, methods=["POST"]),
 ]

@@ -16,12 +16,12 @@ from typing import TypeVar
 
 from services.core.db import Connection, Pool, Snapshot, shared_snapshot
 from services.core.errors import Forbidden, ValidationFailed
-from services.core.queries import usage_event_list as events_q
-from services.core.queries import usage_history as history_q
-from services.core.queries.usage_event_list import Event, Freshness
-from services.core.queries.usage_history import EMPTY, Group, Metrics, Scope
 from services.dashboard.accounts.queries.users import User
-from services.dashboard.usage_window import Window
+from services.dashboard.usage.queries import events as events_q
+from services.dashboard.usage.queries import history as history_q
+from services.dashboard.usage.queries.events import Event, Freshness
+from services.dashboard.usage.queries.history import EMPTY, Group, Metrics, Scope
+from services.dashboard.usage.window import Window
 
 BREAKDOWNS = ("model", "apiKey", "user", "provider", "credential")
 _KIND_TO_BREAKDOWN = {

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.core.errors import ValidationFailed
-from services.dashboard.usage_window import parse_window
+from services.dashboard.usage.window import parse_window
 
 NOW = datetime(2026, 3, 30, 14, 37, 12, tzinfo=UTC)  # the day after Europe's spring DST change
 

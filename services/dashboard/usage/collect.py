@@ -14,9 +14,10 @@ from pydantic import SecretStr
 
 from services.core.db import Pool
 from services.core.errors import Unauthorized
-from services.core.queries import usage_event_list as events_q
-from services.core.queries.usage_event_list import Freshness
-from services.dashboard.queries import collector_wake
+from services.dashboard.usage.history import Report
+from services.dashboard.usage.queries import collector_wake
+from services.dashboard.usage.queries import events as events_q
+from services.dashboard.usage.queries.events import Freshness
 
 FRESH_S = 120  # the collector drains every few seconds while it runs
 STALE_S = 900
@@ -82,3 +83,9 @@ async def wake(pool: Pool, reason: str) -> FreshnessView:
     async with pool.connection() as conn:
         await collector_wake.request_wake(conn, reason)
         return view(await events_q.freshness(conn))
+
+
+def report_freshness(report: Report) -> FreshnessView:
+    """The collector's state as read in the report's own snapshot."""
+    assert report.collector is not None
+    return view(report.collector)

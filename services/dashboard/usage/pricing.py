@@ -18,8 +18,8 @@ from services.core.db import Pool
 from services.core.errors import NotFound, ValidationFailed
 from services.dashboard.accounts import audit
 from services.dashboard.accounts.audit import Actor
-from services.dashboard.queries import model_pricing as pricing_q
-from services.dashboard.queries.model_pricing import Price, PriceFields
+from services.dashboard.usage.queries import model_pricing as pricing_q
+from services.dashboard.usage.queries.model_pricing import Price, PriceFields
 from services.dashboard.web.inputs import parse
 
 ALWAYS = datetime(1970, 1, 1, tzinfo=UTC)  # "effective for every event"

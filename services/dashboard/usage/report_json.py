@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from services.core.queries.usage_event_list import Event
-from services.core.queries.usage_history import Metrics
-from services.dashboard.usage_collect import FreshnessView
-from services.dashboard.usage_history import EventPage, Point, Report, Row
-from services.dashboard.usage_window import Window
+from services.dashboard.usage.collect import FreshnessView
+from services.dashboard.usage.history import EventPage, Point, Report, Row
+from services.dashboard.usage.queries.events import Event
+from services.dashboard.usage.queries.history import Metrics
+from services.dashboard.usage.window import Window
 
 
 def _ratio(part: int, whole: int) -> float | None:
