@@ -1,4 +1,5 @@
-"""The dashboard application: `create_app(settings)` wires routes, middleware and errors.
+"""The dashboard application: `create_app(settings)` assembles each feature's routes (its pages,
+and its JSON API under /api), the middleware and the error handlers.
 
 No I/O happens here; the Postgres pool, the proxies' HTTP session and the background resync
 start in the lifespan.
@@ -16,20 +17,32 @@ import structlog
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.routing import Mount
+from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from services.core.db import open_pool
 from services.core.errors import AppError
 from services.core.logging import register_secret
-from services.dashboard import api, maintenance, pages
+from services.dashboard.accounts import api as accounts_api
+from services.dashboard.accounts import pages as accounts_pages
+from services.dashboard.admin import api as admin_api
+from services.dashboard.admin import maintenance
+from services.dashboard.admin import pages as admin_pages
+from services.dashboard.keys import api as keys_api
+from services.dashboard.keys import pages as keys_pages
 from services.dashboard.keys.sync import push_api_keys
+from services.dashboard.providers import api as providers_api
+from services.dashboard.providers import pages as providers_pages
 from services.dashboard.providers.sync import push_lists
+from services.dashboard.proxies import api as proxies_api
+from services.dashboard.proxies import pages as proxies_pages
 from services.dashboard.proxies.catalog import catalog_key
 from services.dashboard.proxies.client import ManagementClient
 from services.dashboard.proxies.link import ProxyLink
 from services.dashboard.proxies.sync import ProxySync
 from services.dashboard.settings import DashboardSettings
+from services.dashboard.usage import api as usage_api
+from services.dashboard.usage import pages as usage_pages
 from services.dashboard.web import errors, templating
 from services.dashboard.web.middleware import (
     CsrfMiddleware,
@@ -41,16 +54,25 @@ from services.dashboard.web.secrets_display import digest
 log = structlog.get_logger(__name__)
 HERE = Path(__file__).parent
 MAX_BODY = 2 * 1024 * 1024
-# Each package keeps its pages' templates; web/templates holds the shell (base, errors, flashes).
-TEMPLATE_DIRS = (
-    HERE / "web" / "templates",
-    HERE / "accounts" / "templates",
-    HERE / "proxies" / "templates",
-    HERE / "keys" / "templates",
-    HERE / "providers" / "templates",
-    HERE / "usage" / "templates",
-    HERE / "templates",
-)
+FEATURES = ("accounts", "keys", "providers", "usage", "proxies", "admin")
+# Each feature keeps its pages' templates; web/templates holds the shell (base, errors, flashes).
+TEMPLATE_DIRS = (HERE / "web" / "templates", *(HERE / name / "templates" for name in FEATURES))
+API_ROUTES: list[BaseRoute] = [
+    *accounts_api.routes,
+    *keys_api.routes,
+    *providers_api.routes,
+    *usage_api.routes,
+    *proxies_api.routes,
+    *admin_api.routes,
+]
+PAGE_ROUTES: list[BaseRoute] = [
+    *accounts_pages.routes,
+    *keys_pages.routes,
+    *providers_pages.routes,
+    *usage_pages.routes,
+    *proxies_pages.routes,
+    *admin_pages.routes,
+]
 
 
 def create_app(settings: DashboardSettings, *, resync_interval_s: float = 60.0) -> Starlette:
@@ -86,9 +108,9 @@ def create_app(settings: DashboardSettings, *, resync_interval_s: float = 60.0) 
 
     app = Starlette(
         routes=[
-            Mount("/api", routes=api.routes),
+            Mount("/api", routes=API_ROUTES),
             Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
-            *pages.routes,
+            *PAGE_ROUTES,
         ],
         middleware=[
             Middleware(RequestContextMiddleware),

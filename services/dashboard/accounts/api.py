@@ -7,27 +7,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from services.dashboard.accounts import auth, guard, passwords, sessions
-from services.dashboard.accounts.queries.users import User
 from services.dashboard.accounts.schemas import Credentials, PasswordChange
 from services.dashboard.web import deps, rate_limit
 from services.dashboard.web.inputs import body
 from services.dashboard.web.responses import ok
-
-
-def user_json(user: User) -> dict[str, object]:
-    return {
-        "id": user.id,
-        "username": user.username,
-        "isAdmin": user.is_admin,
-        "role": user.role,
-        "createdAt": user.created_at,
-    }
-
-
-def with_session(request: Request, response: Response, token: str) -> Response:
-    s = deps.settings(request)
-    sessions.set_cookie(response, request, token, s.jwt_secret.get_secret_value(), s.session_days)
-    return response
 
 
 async def setup_status(request: Request) -> Response:
@@ -46,7 +29,7 @@ async def setup(request: Request) -> Response:
         password,
         deps.settings(request).session_days,
     )
-    return with_session(request, ok(user_json(user), status=201), token)
+    return sessions.with_session(request, ok(auth.user_json(user), status=201), token)
 
 
 async def login(request: Request) -> Response:
@@ -59,7 +42,7 @@ async def login(request: Request) -> Response:
         data.password,
         deps.settings(request).session_days,
     )
-    return with_session(request, ok(user_json(user)), token)
+    return sessions.with_session(request, ok(auth.user_json(user)), token)
 
 
 async def logout(request: Request) -> Response:
@@ -73,7 +56,7 @@ async def logout(request: Request) -> Response:
 
 
 async def me(request: Request) -> Response:
-    return ok(user_json(await guard.require_user(request)))
+    return ok(auth.user_json(await guard.require_user(request)))
 
 
 async def change_password(request: Request) -> Response:
@@ -88,7 +71,7 @@ async def change_password(request: Request) -> Response:
         new,
         deps.settings(request).session_days,
     )
-    return with_session(request, ok({"changed": True}), token)
+    return sessions.with_session(request, ok({"changed": True}), token)
 
 
 routes = [

@@ -102,3 +102,14 @@ async def revoke_all_sessions(pool: Pool, actor: Actor, session_days: int) -> tu
         token = await sessions.start(conn, actor.user, session_days, actor.ip, actor.user_agent)
         await audit.record(conn, actor, "SESSIONS_REVOKED", "sessions", "all", sessionsEnded=ended)
     return ended, token
+
+
+def user_json(user: User) -> dict[str, object]:
+    """How the API shows a user."""
+    return {
+        "id": user.id,
+        "username": user.username,
+        "isAdmin": user.is_admin,
+        "role": user.role,
+        "createdAt": user.created_at,
+    }

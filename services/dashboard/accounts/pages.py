@@ -1,4 +1,5 @@
-"""Pages outside the shell: setup, sign-in, sign-out, and the root redirect."""
+"""Pages outside the shell: setup, sign-in, sign-out, the root redirect; and the password form
+of the settings page."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from services.core.errors import AppError
 from services.dashboard.accounts import auth, guard, passwords, sessions
 from services.dashboard.accounts.schemas import Credentials
 from services.dashboard.web import deps, flash, rate_limit
+from services.dashboard.web.forms import form_action
 from services.dashboard.web.inputs import parse, raw_body
 from services.dashboard.web.templating import render
+
+SETTINGS = "/dashboard/settings"
 
 
 def safe_next(value: str | None) -> str:
@@ -30,10 +34,7 @@ async def favicon(request: Request) -> Response:
 
 
 def _signed_in(request: Request, target: str, token: str) -> Response:
-    response = RedirectResponse(target, status_code=303)
-    s = deps.settings(request)
-    sessions.set_cookie(response, request, token, s.jwt_secret.get_secret_value(), s.session_days)
-    return response
+    return sessions.with_session(request, RedirectResponse(target, status_code=303), token)
 
 
 async def setup_page(request: Request) -> Response:
@@ -116,6 +117,26 @@ async def logout_submit(request: Request) -> Response:
     return response
 
 
+@form_action(SETTINGS)
+async def change_password(request: Request) -> Response:
+    """The password form of the settings page."""
+    user = await guard.require_user(request)
+    await rate_limit.enforce(deps.pool(request), rate_limit.PASSWORD, f"user:{user.id}")
+    data = await raw_body(request)
+    new = passwords.check_password(data.get("newPassword"), "newPassword")
+    token = await auth.change_password(
+        deps.pool(request),
+        guard.actor(request, user),
+        str(data.get("currentPassword", "")),
+        new,
+        deps.settings(request).session_days,
+    )
+    response = flash.redirect(
+        request, SETTINGS, "Password changed; your other sessions are signed out."
+    )
+    return sessions.with_session(request, response, token)
+
+
 routes = [
     Route("/", root, methods=["GET"]),
     Route("/favicon.ico", favicon, methods=["GET"]),
@@ -124,4 +145,5 @@ routes = [
     Route("/login", login_page, methods=["GET"]),
     Route("/login", login_submit, methods=["POST"]),
     Route("/logout", logout_submit, methods=["POST"]),
+    Route(f"{SETTINGS}/password", change_password, methods=["POST"]),
 ]

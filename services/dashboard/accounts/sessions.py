@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from itsdangerous import BadSignature, Signer
 from starlette.requests import Request
@@ -12,9 +13,11 @@ from starlette.responses import Response
 from services.core.db import Connection
 from services.dashboard.accounts.queries import sessions as session_rows
 from services.dashboard.accounts.queries.users import User
+from services.dashboard.web import deps
 from services.dashboard.web.secrets_display import digest
 
 COOKIE = "session"
+R = TypeVar("R", bound=Response)
 _SALT = "dashboard-session"
 
 
@@ -65,6 +68,13 @@ def set_cookie(response: Response, request: Request, token: str, secret: str, da
         samesite="lax",
         secure=secure,
     )
+
+
+def with_session(request: Request, response: R, token: str) -> R:
+    """`response`, carrying the session cookie of `token` (JWT_SECRET, SESSION_DAYS)."""
+    s = deps.settings(request)
+    set_cookie(response, request, token, s.jwt_secret.get_secret_value(), s.session_days)
+    return response
 
 
 def clear_cookie(response: Response) -> None:

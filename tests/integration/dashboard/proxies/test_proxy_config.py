@@ -1,4 +1,4 @@
-"""Proxy settings editor, model aliases, model catalog and preferences, health."""
+"""Proxy settings, model aliases, the model catalog and model preferences over HTTP."""
 
 from __future__ import annotations
 
@@ -82,19 +82,3 @@ def test_catalog_uses_the_dashboard_key_and_preferences_hide_models(
     assert (
         alice.put("/api/model-preferences", json={"excludedModels": ["x"] * 501}).status_code == 400
     )
-
-
-def test_health_ok_then_degraded(anon: Browser, fake_proxy: FakeManagementAPI) -> None:
-    ok = anon.get("/api/health")
-    assert ok.status_code == 200 and ok.json()["data"]["status"] == "ok"
-    fake_proxy.healthy = False
-    down = anon.get("/api/health")
-    assert down.status_code == 503
-    body = down.json()
-    assert body["data"]["failed"] == ["proxy"] and body["error"]["message"] == "unavailable: proxy"
-
-
-def test_overview_counts(admin: Browser, alice: Browser) -> None:
-    alice.post("/api/user/api-keys", json={"name": "a"})
-    assert alice.get("/api/overview").json()["data"]["counts"]["apiKeys"] == 1
-    assert admin.get("/api/overview").json()["data"]["counts"]["users"] == 2

@@ -1,26 +1,26 @@
-"""Admin routes: /api/admin/users, /settings, /revoke-sessions, /audit."""
+"""Admin routes: /api/admin/users, /settings, /revoke-sessions, /audit; and /api/health,
+/api/overview (every signed-in user)."""
 
 from __future__ import annotations
-
-from datetime import datetime
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from services.core.errors import ValidationFailed
-from services.dashboard import users_admin
-from services.dashboard.accounts import guard, passwords
-from services.dashboard.accounts.api import user_json, with_session
+from services.dashboard.accounts import auth, guard, passwords, sessions
 from services.dashboard.accounts.auth import revoke_all_sessions
 from services.dashboard.accounts.queries import audit_log
-from services.dashboard.accounts.queries.audit_log import AuditEntry, AuditFilter
+from services.dashboard.admin import health
+from services.dashboard.admin import users as users_admin
+from services.dashboard.admin.audit import audit_filter, audit_json
+from services.dashboard.admin.overview import overview_data
+from services.dashboard.admin.schemas import RoleChange, SettingIn, UserCreate
 from services.dashboard.providers import admin_settings
 from services.dashboard.proxies.link import link
-from services.dashboard.schemas import RoleChange, SettingIn, UserCreate
 from services.dashboard.web import deps, rate_limit
 from services.dashboard.web.inputs import body, int_param
-from services.dashboard.web.responses import ok
+from services.dashboard.web.responses import OrjsonResponse, ok
 
 
 async def list_users(request: Request) -> Response:
@@ -65,7 +65,7 @@ async def create_user(request: Request) -> Response:
         passwords.check_password(data.password),
         "admin" if data.isAdmin else "user",
     )
-    return ok(user_json(user), 201)
+    return ok(auth.user_json(user), 201)
 
 
 def _user_id(request: Request) -> int:
@@ -93,7 +93,7 @@ async def change_role(request: Request) -> Response:
     user = await users_admin.set_role(
         deps.pool(request), guard.actor(request, admin), _user_id(request), role
     )
-    return ok(user_json(user))
+    return ok(auth.user_json(user))
 
 
 async def get_settings(request: Request) -> Response:
@@ -115,47 +115,7 @@ async def revoke_sessions(request: Request) -> Response:
     ended, token = await revoke_all_sessions(
         deps.pool(request), guard.actor(request, admin), deps.settings(request).session_days
     )
-    return with_session(request, ok({"revoked": ended}), token)
-
-
-def audit_filter(request: Request) -> AuditFilter:
-    q = request.query_params
-
-    def when(name: str) -> datetime | None:
-        raw = q.get(name)
-        if not raw:
-            return None
-        try:
-            return datetime.fromisoformat(raw)
-        except ValueError as exc:
-            raise ValidationFailed(
-                f"{name} must be an ISO date", details=[{"field": name, "message": "invalid date"}]
-            ) from exc
-
-    before = int_param(request, "before", 0, 0, 2**62)
-    return AuditFilter(
-        action=q.get("action") or None,
-        actor=q.get("actor") or None,
-        target=q.get("target") or None,
-        since=when("from"),
-        until=when("to"),
-        before_id=before or None,
-        limit=int_param(request, "limit", 50, 1, 200),
-    )
-
-
-def audit_json(entry: AuditEntry) -> dict[str, object]:
-    return {
-        "id": entry.id,
-        "createdAt": entry.created_at,
-        "userId": entry.actor_user_id,
-        "username": entry.actor_username,
-        "action": entry.action,
-        "targetType": entry.target_type,
-        "target": entry.target,
-        "metadata": entry.metadata,
-        "ipAddress": entry.ip_address,
-    }
+    return sessions.with_session(request, ok({"revoked": ended}), token)
 
 
 async def list_audit(request: Request) -> Response:
@@ -170,6 +130,30 @@ async def list_audit(request: Request) -> Response:
     )
 
 
+async def get_health(request: Request) -> Response:
+    result = await health.check(deps.pool(request), link(request).client)
+    checks = [
+        {"name": c.name, "ok": c.ok, "latencyMs": c.latency_ms, "error": c.error}
+        for c in result.checks
+    ]
+    data = {"status": "ok" if result.ok else "degraded", "checks": checks, "failed": result.failed}
+    if result.ok:
+        return ok(data)
+    message = "unavailable: " + ", ".join(result.failed)
+    return OrjsonResponse(
+        {
+            "data": data,
+            "error": {"code": "unavailable", "message": message, "details": result.failed},
+        },
+        503,
+    )
+
+
+async def overview(request: Request) -> Response:
+    user = await guard.require_user(request)
+    return ok(await overview_data(request, user.id, user.is_admin))
+
+
 routes = [
     Route("/admin/users", list_users, methods=["GET"]),
     Route("/admin/users", create_user, methods=["POST"]),
@@ -180,4 +164,6 @@ routes = [
     Route("/admin/settings", put_settings, methods=["PUT"]),
     Route("/admin/revoke-sessions", revoke_sessions, methods=["POST"]),
     Route("/admin/audit", list_audit, methods=["GET"]),
+    Route("/health", get_health, methods=["GET"]),
+    Route("/overview", overview, methods=["GET"]),
 ]
