@@ -39,7 +39,6 @@ SPECS: dict[str, Spec] = {
     # Off by default: a user's upstream URL may then name only public addresses (docs/security.md).
     ALLOW_PRIVATE: Spec(False),
 }
-DEFAULTS: dict[str, Value] = {key: spec.default for key, spec in SPECS.items()}
 _TRUE, _FALSE = {"true", "on", "1", "yes"}, {"false", "off", "0", "no", ""}
 
 

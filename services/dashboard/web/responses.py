@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import asdict, is_dataclass
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -29,7 +28,3 @@ class OrjsonResponse(Response):
 def ok(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """A success answer: every API route wraps its payload as `{"data": ...}`."""
     return OrjsonResponse({"data": data}, status_code=status, headers=headers)
-
-
-def iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None

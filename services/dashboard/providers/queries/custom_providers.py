@@ -223,13 +223,6 @@ async def set_order(conn: Connection, ordered_ids: list[int]) -> None:
         )
 
 
-async def set_group(conn: Connection, provider_id: int, group_id: int | None) -> None:
-    await conn.execute(
-        "UPDATE custom_providers SET group_id = %s, updated_at = now() WHERE id = %s",
-        (group_id, provider_id),
-    )
-
-
 async def count_all(conn: Connection) -> int:
     cur = await conn.execute("SELECT count(*) FROM custom_providers")
     row = await cur.fetchone()

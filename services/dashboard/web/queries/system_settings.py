@@ -15,11 +15,6 @@ async def get(conn: Connection, key: str, default: Any = None) -> Any:
     return row[0] if row else default
 
 
-async def get_many(conn: Connection, keys: list[str]) -> dict[str, Any]:
-    cur = await conn.execute("SELECT key, value FROM system_settings WHERE key = ANY(%s)", (keys,))
-    return {str(row[0]): row[1] for row in await cur.fetchall()}
-
-
 async def put(conn: Connection, key: str, value: Any, user_id: int | None = None) -> None:
     await conn.execute(
         "INSERT INTO system_settings (key, value, updated_by) VALUES (%s, %s, %s)"
