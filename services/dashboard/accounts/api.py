@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from services.dashboard.accounts import auth, guard, passwords, sessions
+from services.dashboard.accounts import auth, guard, sessions
 from services.dashboard.accounts.schemas import Credentials, PasswordChange
 from services.dashboard.web import deps, rate_limit
 from services.dashboard.web.inputs import body
@@ -20,13 +20,11 @@ async def setup_status(request: Request) -> Response:
 async def setup(request: Request) -> Response:
     await rate_limit.enforce(deps.pool(request), rate_limit.SETUP, deps.client_ip(request) or "-")
     data = await body(request, Credentials)
-    username = passwords.check_username(data.username)
-    password = passwords.check_password(data.password)
     user, token = await auth.create_first_admin(
         deps.pool(request),
         guard.actor(request, None),
-        username,
-        password,
+        data.username,
+        data.password,
         deps.settings(request).session_days,
     )
     return sessions.with_session(request, ok(auth.user_json(user), status=201), token)
@@ -63,12 +61,11 @@ async def change_password(request: Request) -> Response:
     user = await guard.require_user(request)
     await rate_limit.enforce(deps.pool(request), rate_limit.PASSWORD, f"user:{user.id}")
     data = await body(request, PasswordChange)
-    new = passwords.check_password(data.newPassword, "newPassword")
     token = await auth.change_password(
         deps.pool(request),
         guard.actor(request, user),
         data.currentPassword,
-        new,
+        data.newPassword,
         deps.settings(request).session_days,
     )
     return sessions.with_session(request, ok({"changed": True}), token)

@@ -20,10 +20,11 @@ async def setup_required(pool: Pool) -> bool:
 
 
 async def create_first_admin(
-    pool: Pool, actor: Actor, username: str, password: str, session_days: int
+    pool: Pool, actor: Actor, username: object, password: object, session_days: int
 ) -> tuple[User, str]:
     """Create the first admin and sign them in; refused once any user exists."""
-    hashed = await passwords.hash_password(password)
+    username = passwords.check_username(username)
+    hashed = await passwords.hash_password(passwords.check_password(password))
     async with pool.connection() as conn, conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(%s)", (SETUP_LOCK_KEY,))
         if await users.count(conn) > 0:
@@ -69,9 +70,10 @@ async def sign_out(pool: Pool, actor: Actor, token: str | None) -> None:
 
 
 async def change_password(
-    pool: Pool, actor: Actor, current: str, new: str, session_days: int
+    pool: Pool, actor: Actor, current: str, new: object, session_days: int
 ) -> str:
     """Set a new password, end every session of the user, and return a fresh one for the caller."""
+    new = passwords.check_password(new, "newPassword")
     user = actor.user
     assert user is not None
     if current == new:

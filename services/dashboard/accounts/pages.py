@@ -8,7 +8,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from services.core.errors import AppError
-from services.dashboard.accounts import auth, guard, passwords, sessions
+from services.dashboard.accounts import auth, guard, sessions
 from services.dashboard.accounts.schemas import Credentials
 from services.dashboard.web import deps, flash, rate_limit
 from services.dashboard.web.forms import form_action
@@ -50,13 +50,11 @@ async def setup_submit(request: Request) -> Response:
             deps.pool(request), rate_limit.SETUP, deps.client_ip(request) or "-"
         )
         creds = parse(Credentials, data)
-        username = passwords.check_username(creds.username)
-        password = passwords.check_password(creds.password)
         _, token = await auth.create_first_admin(
             deps.pool(request),
             guard.actor(request, None),
-            username,
-            password,
+            creds.username,
+            creds.password,
             deps.settings(request).session_days,
         )
     except AppError as exc:
@@ -123,12 +121,11 @@ async def change_password(request: Request) -> Response:
     user = await guard.require_user(request)
     await rate_limit.enforce(deps.pool(request), rate_limit.PASSWORD, f"user:{user.id}")
     data = await raw_body(request)
-    new = passwords.check_password(data.get("newPassword"), "newPassword")
     token = await auth.change_password(
         deps.pool(request),
         guard.actor(request, user),
         str(data.get("currentPassword", "")),
-        new,
+        data.get("newPassword"),
         deps.settings(request).session_days,
     )
     response = flash.redirect(

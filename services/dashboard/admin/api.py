@@ -7,8 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from services.core.errors import ValidationFailed
-from services.dashboard.accounts import auth, guard, passwords, sessions
+from services.dashboard.accounts import auth, guard, sessions
 from services.dashboard.accounts.auth import revoke_all_sessions
 from services.dashboard.accounts.queries import audit_log
 from services.dashboard.admin import health
@@ -19,7 +18,7 @@ from services.dashboard.admin.schemas import RoleChange, SettingIn, UserCreate
 from services.dashboard.providers import admin_settings
 from services.dashboard.proxies.link import link
 from services.dashboard.web import deps, rate_limit
-from services.dashboard.web.inputs import body, int_param
+from services.dashboard.web.inputs import body, int_param, path_or_query_id
 from services.dashboard.web.responses import OrjsonResponse, ok
 
 
@@ -61,27 +60,20 @@ async def create_user(request: Request) -> Response:
     user = await users_admin.create_user(
         deps.pool(request),
         guard.actor(request, admin),
-        passwords.check_username(data.username),
-        passwords.check_password(data.password),
+        data.username,
+        data.password,
         "admin" if data.isAdmin else "user",
     )
     return ok(auth.user_json(user), 201)
 
 
-def _user_id(request: Request) -> int:
-    raw = request.path_params.get("id", request.query_params.get("userId"))
-    try:
-        return int(str(raw))
-    except (TypeError, ValueError) as exc:
-        raise ValidationFailed(
-            "userId is required", details=[{"field": "userId", "message": "required"}]
-        ) from exc
-
-
 async def delete_user(request: Request) -> Response:
     admin = await guard.require_admin(request)
     deleted = await users_admin.delete_user(
-        deps.pool(request), link(request).sync, guard.actor(request, admin), _user_id(request)
+        deps.pool(request),
+        link(request).sync,
+        guard.actor(request, admin),
+        path_or_query_id(request, "userId"),
     )
     return ok({"deleted": deleted.id, "username": deleted.username})
 
@@ -91,7 +83,7 @@ async def change_role(request: Request) -> Response:
     data = await body(request, RoleChange)
     role = "admin" if data.isAdmin else "user"
     user = await users_admin.set_role(
-        deps.pool(request), guard.actor(request, admin), _user_id(request), role
+        deps.pool(request), guard.actor(request, admin), path_or_query_id(request, "userId"), role
     )
     return ok(auth.user_json(user))
 

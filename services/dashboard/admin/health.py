@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from services.core.db import Pool
@@ -33,13 +34,18 @@ class Health:
         return [c.name for c in self.checks if not c.ok]
 
 
+def labels(urls: Sequence[str]) -> list[str]:
+    """How pages name the proxies: "proxy" when there is one, else "proxy 1", "proxy 2"..."""
+    return ["proxy"] if len(urls) == 1 else [f"proxy {i + 1}" for i in range(len(urls))]
+
+
 async def check(pool: Pool, client: ManagementClient) -> Health:
-    labels = (
-        ["proxy"] if len(client.urls) == 1 else [f"proxy {i + 1}" for i in range(len(client.urls))]
-    )
     checks = await asyncio.gather(
         _database(pool),
-        *(_proxy(client, url, label) for url, label in zip(client.urls, labels, strict=True)),
+        *(
+            _proxy(client, url, label)
+            for url, label in zip(client.urls, labels(client.urls), strict=True)
+        ),
     )
     return Health(list(checks))
 

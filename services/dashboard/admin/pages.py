@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from services.dashboard.accounts import auth, guard, passwords, sessions
+from services.dashboard.accounts import auth, guard, sessions
 from services.dashboard.accounts.queries import audit_log
 from services.dashboard.admin import health
 from services.dashboard.admin import users as users_admin
@@ -18,7 +18,6 @@ from services.dashboard.admin.overview import overview_data
 from services.dashboard.providers import admin_settings
 from services.dashboard.proxies import catalog
 from services.dashboard.proxies.link import link
-from services.dashboard.proxies.queries import model_preferences
 from services.dashboard.usage.summary import overview_summary
 from services.dashboard.web import deps, flash, rate_limit
 from services.dashboard.web.forms import form_action
@@ -40,13 +39,15 @@ async def create_user(request: Request) -> Response:
     admin = await guard.require_admin(request)
     await rate_limit.enforce(deps.pool(request), rate_limit.USER_CREATE, f"user:{admin.id}")
     data = await raw_body(request)
-    username = passwords.check_username(data.get("username"))
-    password = passwords.check_password(data.get("password"))
     role = "admin" if data.get("isAdmin") in ("true", "on") else "user"
-    await users_admin.create_user(
-        deps.pool(request), guard.actor(request, admin), username, password, role
+    user = await users_admin.create_user(
+        deps.pool(request),
+        guard.actor(request, admin),
+        data.get("username"),
+        data.get("password"),
+        role,
     )
-    return flash.redirect(request, "/dashboard/users", f"User “{username}” created.")
+    return flash.redirect(request, "/dashboard/users", f"User “{user.username}” created.")
 
 
 @form_action("/dashboard/users")
@@ -94,20 +95,16 @@ async def overview_page(request: Request) -> Response:
     user = await guard.require_user(request)
     proxies = link(request)
     result = await health.check(deps.pool(request), proxies.client)
-    models = await catalog.load(proxies.client, proxies.catalog_key)
-    async with deps.pool(request).connection() as conn:
-        hidden = set(await model_preferences.excluded(conn, user.id))
-    names = (
-        ["proxy"]
-        if len(proxies.client.urls) == 1
-        else [f"proxy {i + 1}" for i in range(len(proxies.client.urls))]
+    models, source = await catalog.for_user(
+        deps.pool(request), proxies.client, proxies.catalog_key, user.id
     )
+    urls = proxies.client.urls
     context = {
         **await overview_data(request, user.id, user.is_admin),
         "health": result,
-        "models": [{"id": m, "hidden": m in hidden} for m in models.models],
-        "source": models.source,
-        "addresses": dict(zip(names, proxies.client.urls, strict=True)),
+        "models": models,
+        "source": source,
+        "addresses": dict(zip(health.labels(urls), urls, strict=True)),
         "usage": await overview_summary(request, user),
     }
     return render(request, "overview.html", context, user=user, active="overview")

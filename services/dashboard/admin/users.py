@@ -33,7 +33,12 @@ async def list_users(pool: Pool, page: int, limit: int) -> Page:
     return Page(rows, page, limit, total)
 
 
-async def create_user(pool: Pool, actor: Actor, username: str, password: str, role: str) -> User:
+async def create_user(
+    pool: Pool, actor: Actor, username: object, password: object, role: str
+) -> User:
+    """Create a user (username and password checked by the account rules)."""
+    username = passwords.check_username(username)
+    password = passwords.check_password(password)
     if role not in ROLES:
         raise ValidationFailed(
             "role must be admin or user", details=[{"field": "role", "message": "invalid"}]

@@ -13,7 +13,7 @@ from services.dashboard.keys.queries.api_keys import ApiKey
 from services.dashboard.keys.schemas import KeyCreate, KeyRename
 from services.dashboard.proxies.link import link
 from services.dashboard.web import deps, rate_limit
-from services.dashboard.web.inputs import body, path_id
+from services.dashboard.web.inputs import body, path_id, path_or_query_id
 from services.dashboard.web.responses import ok
 from services.dashboard.web.secrets_display import masked_prefix
 
@@ -62,13 +62,7 @@ async def rename_key(request: Request) -> Response:
 
 async def revoke_key(request: Request) -> Response:
     user = await guard.require_user(request)
-    raw = request.path_params.get("id", request.query_params.get("id"))
-    try:
-        key_id = int(str(raw))
-    except (TypeError, ValueError) as exc:
-        raise ValidationFailed(
-            "id is required", details=[{"field": "id", "message": "required"}]
-        ) from exc
+    key_id = path_or_query_id(request, "id")
     await client_keys.revoke(
         deps.pool(request), link(request).sync, guard.actor(request, user), key_id
     )

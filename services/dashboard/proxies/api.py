@@ -22,11 +22,10 @@ from services.dashboard.web.responses import ok
 async def list_models(request: Request) -> Response:
     user = await guard.require_user(request)
     proxies = link(request)
-    result = await catalog.load(proxies.client, proxies.catalog_key)
-    async with deps.pool(request).connection() as conn:
-        hidden = set(await model_preferences.excluded(conn, user.id))
-    models = [{"id": m, "hidden": m in hidden} for m in result.models]
-    return ok({"models": models, "source": result.source})
+    models, source = await catalog.for_user(
+        deps.pool(request), proxies.client, proxies.catalog_key, user.id
+    )
+    return ok({"models": models, "source": source})
 
 
 async def get_preferences(request: Request) -> Response:

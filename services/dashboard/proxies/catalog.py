@@ -10,7 +10,9 @@ from typing import Any
 
 import structlog
 
+from services.core.db import Pool
 from services.dashboard.proxies.client import ManagementClient, ProxyUnavailable
+from services.dashboard.proxies.queries import model_preferences
 
 log = structlog.get_logger(__name__)
 
@@ -45,6 +47,17 @@ async def load(client: ManagementClient, catalog_key: str) -> Catalog:
         except ProxyUnavailable:
             continue
     return Catalog([], "unavailable")
+
+
+async def for_user(
+    pool: Pool, client: ManagementClient, catalog_key: str, user_id: int
+) -> tuple[list[dict[str, Any]], str]:
+    """The catalog as `user_id` sees it (each model flagged `hidden` when they hid it), and its
+    source."""
+    catalog = await load(client, catalog_key)
+    async with pool.connection() as conn:
+        hidden = set(await model_preferences.excluded(conn, user_id))
+    return [{"id": m, "hidden": m in hidden} for m in catalog.models], catalog.source
 
 
 def models_in_config(config: dict[str, Any]) -> list[str]:

@@ -106,6 +106,17 @@ def int_param(request: Request, name: str, default: int, low: int, high: int) ->
     return value
 
 
+def path_or_query_id(request: Request, query_name: str) -> int:
+    """`{id}` of the path, else the query parameter `query_name` (the seed's DELETE ?id= form)."""
+    raw = request.path_params.get("id", request.query_params.get(query_name))
+    try:
+        return int(str(raw))
+    except (TypeError, ValueError) as exc:
+        raise ValidationFailed(
+            f"{query_name} is required", details=[{"field": query_name, "message": "required"}]
+        ) from exc
+
+
 def path_id(request: Request, name: str = "id") -> int:
     try:
         return int(request.path_params[name])

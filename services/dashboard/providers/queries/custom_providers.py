@@ -59,16 +59,21 @@ class ProviderFields:
     api_key: tuple[str, str, str] | None  # (sha256, sealed, masked)
 
 
+_SELECT = (
+    "SELECT p.id, p.user_id, u.username AS owner, p.group_id, p.provider_id, p.name,"
+    " p.base_url, p.prefix, p.proxy_url, p.headers, p.api_key_sha256, p.api_key_encrypted,"
+    " p.api_key_masked, p.sort_order, p.created_at, p.updated_at,"
+    " coalesce(g.is_active, true) AS group_active"
+    " FROM custom_providers p JOIN users u ON u.id = p.user_id"
+    " LEFT JOIN provider_groups g ON g.id = p.group_id"
+)
+
+
 async def list_all(conn: Connection, user_id: int | None = None) -> list[CustomProvider]:
     """Providers in proxy order (of one user when given), with mappings and patterns."""
     async with conn.cursor(row_factory=class_row(CustomProvider)) as cur:
         await cur.execute(
-            "SELECT p.id, p.user_id, u.username AS owner, p.group_id, p.provider_id, p.name, "
-            "p.base_url, p.prefix, p.proxy_url, p.headers, p.api_key_sha256, "
-            "p.api_key_encrypted, p.api_key_masked, p.sort_order, p.created_at, p.updated_at, "
-            "coalesce(g.is_active, true) AS group_active FROM custom_providers p JOIN users u "
-            "ON u.id = p.user_id LEFT JOIN provider_groups g ON g.id = p.group_id WHERE "
-            "%(u)s::bigint IS NULL OR p.user_id = %(u)s"
+            _SELECT + " WHERE %(u)s::bigint IS NULL OR p.user_id = %(u)s"
             " ORDER BY p.sort_order, p.id",
             {"u": user_id},
         )
@@ -79,12 +84,7 @@ async def list_all(conn: Connection, user_id: int | None = None) -> list[CustomP
 async def get(conn: Connection, provider_id: int) -> CustomProvider | None:
     async with conn.cursor(row_factory=class_row(CustomProvider)) as cur:
         await cur.execute(
-            "SELECT p.id, p.user_id, u.username AS owner, p.group_id, p.provider_id, p.name, "
-            "p.base_url, p.prefix, p.proxy_url, p.headers, p.api_key_sha256, "
-            "p.api_key_encrypted, p.api_key_masked, p.sort_order, p.created_at, p.updated_at, "
-            "coalesce(g.is_active, true) AS group_active FROM custom_providers p JOIN users u "
-            "ON u.id = p.user_id LEFT JOIN provider_groups g ON g.id = p.group_id WHERE p.id = "
-            "%s",
+            _SELECT + " WHERE p.id = %s",
             (provider_id,),
         )
         row = await cur.fetchone()

@@ -65,14 +65,18 @@ async def insert(conn: Connection, key: NewProviderKey) -> int:
     return int(row[0])
 
 
+_SELECT = (
+    "SELECT k.id, k.user_id, u.username AS owner, k.provider, k.name, k.key_sha256,"
+    " k.masked_label, k.secret_encrypted, k.base_url, k.target, k.created_at"
+    " FROM provider_keys k JOIN users u ON u.id = k.user_id"
+)
+
+
 async def list_all(conn: Connection, provider: str | None = None) -> list[ProviderKey]:
     """Every key (of one provider when given), oldest first: the order they are pushed in."""
     async with conn.cursor(row_factory=class_row(ProviderKey)) as cur:
         await cur.execute(
-            "SELECT k.id, k.user_id, u.username AS owner, k.provider, k.name, k.key_sha256, "
-            "k.masked_label, k.secret_encrypted, k.base_url, k.target, k.created_at FROM "
-            "provider_keys k JOIN users u ON u.id = k.user_id"
-            " WHERE %(p)s::text IS NULL OR k.provider = %(p)s ORDER BY k.id",
+            _SELECT + " WHERE %(p)s::text IS NULL OR k.provider = %(p)s ORDER BY k.id",
             {"p": provider},
         )
         return await cur.fetchall()
@@ -81,10 +85,7 @@ async def list_all(conn: Connection, provider: str | None = None) -> list[Provid
 async def by_hash(conn: Connection, key_sha256: str) -> ProviderKey | None:
     async with conn.cursor(row_factory=class_row(ProviderKey)) as cur:
         await cur.execute(
-            "SELECT k.id, k.user_id, u.username AS owner, k.provider, k.name, k.key_sha256, "
-            "k.masked_label, k.secret_encrypted, k.base_url, k.target, k.created_at FROM "
-            "provider_keys k JOIN users u ON u.id = k.user_id"
-            " WHERE k.key_sha256 = %s",
+            _SELECT + " WHERE k.key_sha256 = %s",
             (key_sha256,),
         )
         return await cur.fetchone()
