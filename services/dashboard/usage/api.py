@@ -12,9 +12,8 @@ from starlette.routing import Route
 from services.core.errors import ValidationFailed
 from services.dashboard.accounts import guard
 from services.dashboard.usage import collect as usage_collect
-from services.dashboard.usage import export as usage_csv
+from services.dashboard.usage import csv_export, pricing
 from services.dashboard.usage import history as usage_history
-from services.dashboard.usage import pricing
 from services.dashboard.usage.history import Report
 from services.dashboard.usage.queries.history import Scope
 from services.dashboard.usage.queries.model_pricing import Price
@@ -72,9 +71,9 @@ def _filename(window: Window, kind: str) -> str:
 
 async def export_csv(request: Request) -> Response:
     kind = request.query_params.get("kind") or "series"
-    if kind not in usage_csv.KINDS:
+    if kind not in csv_export.KINDS:
         raise ValidationFailed(
-            f"kind must be one of {', '.join(usage_csv.KINDS)}",
+            f"kind must be one of {', '.join(csv_export.KINDS)}",
             details=[{"field": "kind", "message": "unknown"}],
         )
     headers = {"Content-Disposition": 'attachment; filename="{}"'}
@@ -83,13 +82,13 @@ async def export_csv(request: Request) -> Response:
         headers["Content-Disposition"] = headers["Content-Disposition"].format(
             _filename(window, kind)
         )
-        body = usage_csv.events_csv(deps.pool(request), window, scope)
+        body = csv_export.events_csv(deps.pool(request), window, scope)
         return StreamingResponse(body, media_type="text/csv; charset=utf-8", headers=headers)
     report = await load_report(request, events_limit=0)
     headers["Content-Disposition"] = headers["Content-Disposition"].format(
         _filename(report.window, kind)
     )
-    text = usage_csv.aggregate_csv(report, kind)
+    text = csv_export.aggregate_csv(report, kind)
     return Response(text, media_type="text/csv; charset=utf-8", headers=headers)
 
 

@@ -9,7 +9,7 @@ from pydantic import SecretStr
 
 from services.core.errors import ValidationFailed
 from services.dashboard.usage.collect import bearer_matches, view
-from services.dashboard.usage.export import _cell
+from services.dashboard.usage.csv_export import _cell
 from services.dashboard.usage.history import decode_cursor
 from services.dashboard.usage.queries.events import Freshness
 
