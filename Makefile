@@ -28,10 +28,11 @@ fmt: install ## Format and autofix
 	.venv/bin/ruff format services tests bench tools
 	.venv/bin/ruff check --fix services tests bench tools
 
-lint: install ## Verify formatting, lint and types (no changes)
+lint: install ## Verify formatting, lint, types and import contracts (no changes)
 	.venv/bin/ruff format --check services tests bench tools
 	.venv/bin/ruff check services tests bench tools
 	.venv/bin/mypy
+	.venv/bin/lint-imports --no-logo --cache-dir .cache/import-linter
 
 test: install lint ## Lint, then unit, integration and end-to-end tests (ARGS= passes to pytest)
 	$(PY) -m pytest tests/unit tests/integration tests/e2e -q $(ARGS)
@@ -72,5 +73,5 @@ bench: install ## Run the benchmarks and print figures
 	$(PY) -m bench.proxy_overhead
 
 clean: ## Remove caches (keeps .run data)
-	rm -rf .mypy_cache .ruff_cache .pytest_cache .hypothesis test-artifacts
+	rm -rf .mypy_cache .ruff_cache .pytest_cache .hypothesis test-artifacts .cache/import-linter .import_linter_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

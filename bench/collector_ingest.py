@@ -26,8 +26,8 @@ from pathlib import Path
 
 from services.collector.worker import Collector
 from services.core.db import connect
+from services.core.latency_histogram import HIST_BUCKETS
 from services.core.migrate import migrate
-from services.core.queries.usage_events import HIST_BUCKETS
 from tests.integration.collector.helpers import API_KEY, settings_for
 from tools import localpg
 

@@ -19,9 +19,9 @@ import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer, make_mocked_request
 
-from services.proxy.app import create_app
 from services.proxy.config.store import ConfigStore
-from services.proxy.cors import add_cors_headers
+from services.proxy.http.app import create_app
+from services.proxy.http.cors import add_cors_headers
 from services.proxy.settings import ProxySettings
 
 KEY = "sk-bench-client-key-0123456789abcdef"

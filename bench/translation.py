@@ -15,7 +15,7 @@ from collections.abc import Callable
 from unittest import mock
 
 from services.proxy.translate import rules, translate_request
-from tests.unit.translate import bodies
+from tests.unit.proxy.translate import bodies
 
 CLIENTS: dict[str, Callable[[], dict]] = {
     "anthropic": bodies.claude_code,

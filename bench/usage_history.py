@@ -30,8 +30,8 @@ import httpx
 import nacl.pwhash
 
 from services.core.db import connect
+from services.core.latency_histogram import HIST_BUCKETS
 from services.core.migrate import migrate
-from services.core.queries.usage_events import HIST_BUCKETS
 from tests.integration.dashboard.conftest import PASSWORD
 from tests.integration.usage.asgi import dashboard, sign_in
 from tools import localpg

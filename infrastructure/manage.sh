@@ -25,16 +25,18 @@ say() {
 
 usage() {
     cat <<'USAGE'
-Usage: ./manage.sh <command> [args]
+Usage: ./manage.sh <command> [args]     (./manage.sh <command> --help for one command)
 
   init [--force]        write .env with strong random secrets (mode 600); refuses to
                         overwrite an existing .env unless --force
   up [service...]       start the stack (or some services) and wait until healthy
   down                  stop and remove the containers (volumes are kept)
   restart [service...]  restart services
-  ps | status           list the services and their health
-  logs [args...]        show logs, e.g. `logs -f dashboard`
-  pull                  pull the third-party images (postgres, docker-socket-proxy)
+  ps | status [service...]
+                        list the services, their health and exit codes
+  logs [options] [service...]
+                        show logs, e.g. `logs -f --tail 100 dashboard`
+  pull [service...]     pull the third-party images (postgres, docker-socket-proxy)
   backup [name]         dump the database, the proxy's config and auth files and .env
                         into backups/<name>_<timestamp>.tar.gz (mode 600)
   restore <file> [--yes]
@@ -43,6 +45,106 @@ Usage: ./manage.sh <command> [args]
   rotate-backups [N]    keep the newest N backups (default 7), delete the rest
   compose <args...>     run any docker compose command on this stack
 USAGE
+}
+
+# The usage of one command.
+command_usage() {
+    case "$1" in
+        init) cat <<'TEXT'
+Usage: ./manage.sh init [--force]
+Write .env from .env.example with strong random secrets (mode 600).
+  --force   replace an existing .env (the database password must then match the volume)
+TEXT
+            ;;
+        up) cat <<'TEXT'
+Usage: ./manage.sh up [service...]
+Build the gateway image if it is missing, start the stack (or the services named) and wait
+until every container is healthy.
+TEXT
+            ;;
+        down) cat <<'TEXT'
+Usage: ./manage.sh down
+Stop and remove the containers and networks; the volumes (data) are kept.
+TEXT
+            ;;
+        restart) cat <<'TEXT'
+Usage: ./manage.sh restart [service...]
+Restart the services named (all when none is named).
+TEXT
+            ;;
+        ps | status) cat <<'TEXT'
+Usage: ./manage.sh ps [service...]     (alias: status)
+List the containers with their state, health and exit code (the one-shot migrate too).
+TEXT
+            ;;
+        logs) cat <<'TEXT'
+Usage: ./manage.sh logs [options] [service...]
+Show the services' logs. Options:
+  -f, --follow        keep following new lines (Ctrl-C stops)
+  -t, --timestamps    show timestamps
+  --tail N            only the last N lines of each service
+  --since T, --until T
+                      only lines after / before T (e.g. 10m, 2026-01-01T00:00:00)
+  --no-color, --no-log-prefix
+TEXT
+            ;;
+        pull) cat <<'TEXT'
+Usage: ./manage.sh pull [service...]
+Pull newer third-party images (postgres, docker-socket-proxy); the gateway image is built
+here (./manage.sh compose build --pull).
+TEXT
+            ;;
+        backup) cat <<'TEXT'
+Usage: ./manage.sh backup [name]
+Dump the database, the proxy's config and auth files and .env into
+$BACKUP_DIR/<name>_<timestamp>.tar.gz (mode 600). name: letters, digits, '.', '_', '-'
+(default: the compose project name).
+TEXT
+            ;;
+        restore) cat <<'TEXT'
+Usage: ./manage.sh restore <file> [--yes]
+Replace the database and the proxy's config and auth files with a backup, then start the
+stack. A missing .env is restored from the backup.
+  -y, --yes   do not ask for confirmation (needed when not run from a terminal)
+TEXT
+            ;;
+        rotate-backups) cat <<'TEXT'
+Usage: ./manage.sh rotate-backups [N]
+Keep the newest N backups in $BACKUP_DIR (default 7) and delete the older ones.
+TEXT
+            ;;
+        compose) cat <<'TEXT'
+Usage: ./manage.sh compose <args...>
+Run any docker compose command on this stack (its files and .env are passed for you),
+e.g. `./manage.sh compose build --pull`. Compose's own help: ./manage.sh compose help
+TEXT
+            ;;
+    esac
+}
+
+# Answers --help/-h anywhere in the arguments (for `compose`, only as its first argument).
+wants_help() {
+    local arg
+    for arg in "$@"; do
+        case "$arg" in -h | --help) return 0 ;; esac
+    done
+    return 1
+}
+
+# A usage error: names the command and the offending argument, exits 2.
+refuse() {
+    echo "manage.sh $1: $2" >&2
+    echo "Run './manage.sh $1 --help' for its usage." >&2
+    exit 2
+}
+
+# Services are positional; any other option is refused rather than guessed at.
+services_only() {
+    local command="$1" arg
+    shift
+    for arg in "$@"; do
+        case "$arg" in -*) refuse "$command" "unknown option '$arg'" ;; esac
+    done
 }
 
 require_docker() {
@@ -75,8 +177,14 @@ random_hex() {
 }
 
 cmd_init() {
-    local force=0
-    [ "${1:-}" = "--force" ] && force=1
+    local force=0 arg
+    for arg in "$@"; do
+        case "$arg" in
+            --force) force=1 ;;
+            -*) refuse init "unknown option '$arg'" ;;
+            *) refuse init "unexpected argument '$arg'" ;;
+        esac
+    done
     if [ -e "$ENV_FILE" ] && [ "$force" -ne 1 ]; then
         die "$ENV_FILE already exists; keep it, or run './manage.sh init --force' to replace it (the database password must then match the existing volume)"
     fi
@@ -99,8 +207,18 @@ cmd_init() {
     say "wrote $ENV_FILE with new secrets (mode 600); review DASHBOARD_URL and API_URL"
 }
 
-cmd_backup() {
+backup_name() {
+    [ $# -le 1 ] || refuse backup "takes one name at most, got: $*"
     local name="${1:-${COMPOSE_PROJECT_NAME:-llm-gateway}}"
+    case "$name" in -*) refuse backup "unknown option '$name'" ;; esac
+    # The name becomes part of a file name in $BACKUP_DIR: no paths, no surprises.
+    [[ "$name" =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] \
+        || refuse backup "the name may hold letters, digits, '.', '_' and '-' only, got '$name'"
+    echo "$name"
+}
+
+cmd_backup() {
+    local name="$1"
     local stamp work archive
     stamp="$(date +%Y%m%d_%H%M%S)"
     mkdir -p "$BACKUP_DIR"
@@ -131,14 +249,19 @@ confirm() {
 }
 
 cmd_restore() {
-    local file="" yes=0
+    local file="" yes=0 arg
     for arg in "$@"; do
         case "$arg" in
             --yes | -y) yes=1 ;;
-            *) file="$arg" ;;
+            -*) refuse restore "unknown option '$arg'" ;;
+            *)
+                [ -z "$file" ] || refuse restore "takes one backup file, got '$file' and '$arg'"
+                file="$arg"
+                ;;
         esac
     done
-    [ -n "$file" ] || die "usage: ./manage.sh restore <backup.tar.gz> [--yes]"
+    [ -n "$file" ] || refuse restore "which backup? ./manage.sh restore <backup.tar.gz> [--yes]"
+    require_docker
     [ -f "$file" ] || die "backup file not found: $file"
     local work
     WORK="$(mktemp -d)"
@@ -179,8 +302,10 @@ cmd_restore() {
 }
 
 cmd_rotate() {
+    [ $# -le 1 ] || refuse rotate-backups "takes one number at most, got: $*"
     local keep="${1:-7}"
-    [[ "$keep" =~ ^[0-9]+$ ]] || die "rotate-backups wants a number, got '$keep'"
+    case "$keep" in -*) refuse rotate-backups "unknown option '$keep'" ;; esac
+    [[ "$keep" =~ ^[0-9]+$ ]] || refuse rotate-backups "wants a number, got '$keep'"
     [ -d "$BACKUP_DIR" ] || { say "no backups in $BACKUP_DIR"; return 0; }
     local files=() file
     # Names end in a sortable timestamp; newest first.
@@ -198,34 +323,93 @@ cmd_rotate() {
     say "kept $((index < keep ? index : keep)) backup(s)"
 }
 
+# Compose prints a progress line per image and repeats the error; say once what went wrong.
+cmd_pull() {
+    local out
+    if out="$(compose pull --ignore-buildable --quiet "$@" 2>&1)"; then
+        say "images pulled; './manage.sh up' starts the services whose image changed"
+        return 0
+    fi
+    local last registry
+    last="$(printf '%s\n' "$out" | grep -v '^[[:space:]]*$' | tail -n 1)"
+    registry="$(printf '%s\n' "$out" | sed -nE 's#.*"(https?://[^/"]+)/.*#\1#p' | head -n 1)"
+    if [ -n "$registry" ] && printf '%s\n' "$out" | grep -qiE \
+        'no such host|connection refused|i/o timeout|network is unreachable|no route to host|TLS handshake timeout|server misbehaving'; then
+        die "pull failed: the registry $registry cannot be reached (${last##*: }); the images in use are unchanged"
+    fi
+    die "pull failed: ${last:-docker compose pull exited with an error}"
+}
+
+# Options of `logs` that compose accepts and that only read: anything else is refused.
+check_logs_args() {
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            -f | --follow | -t | --timestamps | --no-color | --no-log-prefix) ;;
+            --tail=* | --since=* | --until=*) ;;
+            --tail | --since | --until)
+                [ $# -ge 2 ] || refuse logs "$1 needs a value"
+                shift
+                ;;
+            -*) refuse logs "unknown option '$1'" ;;
+        esac
+        shift
+    done
+}
+
+# Checks the arguments of a stack command before anything runs.
+check_args() {
+    local command="$1"
+    shift
+    case "$command" in
+        up | restart | ps | status | pull) services_only "$command" "$@" ;;
+        down)
+            services_only down "$@"
+            [ $# -eq 0 ] || refuse down "takes no arguments, got: $*"
+            ;;
+        logs) check_logs_args "$@" ;;
+        backup) backup_name "$@" >/dev/null ;;
+    esac
+}
+
 main() {
     local command="${1:-help}"
     [ $# -gt 0 ] && shift
     case "$command" in
-        help | -h | --help) usage ;;
-        init) cmd_init "$@" ;;
-        rotate-backups) cmd_rotate "$@" ;;
-        up | down | restart | ps | status | logs | pull | backup | compose)
-            require_docker
-            require_env
-            case "$command" in
-                up) compose up -d --wait "$@" ;;
-                down) compose down --remove-orphans "$@" ;;
-                restart) compose restart "$@" ;;
-                ps | status) compose ps "$@" ;;
-                logs) compose logs "$@" ;;
-                pull) compose pull --ignore-buildable "$@" ;;
-                backup) cmd_backup "$@" ;;
-                compose) compose "$@" ;;
-            esac
+        help | -h | --help)
+            usage
+            return 0
             ;;
-        restore)
-            require_docker
-            cmd_restore "$@"
+        init | up | down | restart | ps | status | logs | pull | backup | restore | rotate-backups) ;;
+        compose)
+            case "${1:-}" in -h | --help) command_usage compose && return 0 ;; esac
             ;;
         *)
             usage >&2
             die "unknown command: $command"
+            ;;
+    esac
+    if [ "$command" != compose ] && wants_help "$@"; then
+        command_usage "$command"
+        return 0
+    fi
+    case "$command" in
+        init) cmd_init "$@" ;;
+        rotate-backups) cmd_rotate "$@" ;;
+        restore) cmd_restore "$@" ;;
+        *)
+            check_args "$command" "$@"
+            require_docker
+            require_env
+            case "$command" in
+                up) compose up -d --wait "$@" ;;
+                down) compose down --remove-orphans ;;
+                restart) compose restart "$@" ;;
+                ps | status) compose ps --all "$@" ;;
+                logs) compose logs "$@" ;;
+                pull) cmd_pull "$@" ;;
+                backup) cmd_backup "$(backup_name "$@")" ;;
+                compose) compose "$@" ;;
+            esac
             ;;
     esac
 }

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from services.proxy.files import write_atomic
+from services.proxy.config.files import write_atomic
 
 REPO = Path(__file__).resolve().parents[1]
 SPEC = Path(__file__).resolve().parent / "clis"

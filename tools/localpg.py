@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from services.proxy.files import write_atomic
+from services.proxy.config.files import write_atomic
 
 DEFAULT_USER = "postgres"
 _CONF_MARK = "# --- tools/localpg settings ---"

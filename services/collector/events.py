@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from services.core.queries.usage_events import TEXT_COLUMNS, TOKEN_COLUMNS, NewEvent
+from services.collector.usage_events import TEXT_COLUMNS, TOKEN_COLUMNS, NewEvent
 
 _TOKEN_FIELDS = TOKEN_COLUMNS
 _TEXT_FIELDS = TEXT_COLUMNS
@@ -171,20 +171,19 @@ def _optional_int(raw: dict[str, object], name: str) -> int | None:
 
 def _millis(raw: dict[str, object], name: str) -> int | None:
     value = raw.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _Invalid(f"{name} is not a number")
-    return min(max(int(value), 0), _MAX_INT4)
+    return None if value is None else _clamped(value, name, _MAX_INT4)
 
 
 def _counter(tokens: dict[str, object], name: str) -> int:
     value = tokens.get(name)
-    if value is None:
-        return 0
+    return 0 if value is None else _clamped(value, f"tokens.{name}", _MAX_COUNTER)
+
+
+def _clamped(value: object, label: str, cap: int) -> int:
+    """A number as an int in [0, cap]; anything else is refused."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _Invalid(f"tokens.{name} is not a number")
-    return min(max(int(value), 0), _MAX_COUNTER)
+        raise _Invalid(f"{label} is not a number")
+    return min(max(int(value), 0), cap)
 
 
 def _flag(raw: dict[str, object], name: str) -> bool:

@@ -12,12 +12,12 @@ import contextlib
 
 import structlog
 
+from services.collector import bookkeeping
+from services.collector.bookkeeping import Cursor
 from services.collector.ingest import PageResult, PageStore, ParsedPage, fetch_page
 from services.collector.sources import SourceError, UsageSource
 from services.collector.status import ProxyStatus
 from services.core.db import Connection
-from services.core.queries import collector as collector_q
-from services.core.queries.collector import Cursor
 
 log = structlog.get_logger(__name__)
 
@@ -41,7 +41,7 @@ class ProxyFeed:
             parsed = await ahead  # a SourceError here is the proxy's failure, as usual
             if parsed is not None and parsed.cursor == self.cursor:
                 return parsed
-        known = self.cursor or await collector_q.latest_cursor_for_url(conn, self.source.url)
+        known = self.cursor or await bookkeeping.latest_cursor_for_url(conn, self.source.url)
         cursor, page = await fetch_page(conn, self.source, known, self.limit)
         return self.store.parse(cursor, page)
 

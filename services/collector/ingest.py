@@ -10,13 +10,12 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import structlog
 
+from services.collector import bookkeeping, usage_events
+from services.collector.bookkeeping import Cursor, RejectedEvent
 from services.collector.events import Rejected, TimeWindow, parse_event
 from services.collector.sources import Page, SourceError, UsageSource
+from services.collector.usage_events import NewEvent
 from services.core.db import Connection
-from services.core.queries import collector as collector_q
-from services.core.queries import usage_events
-from services.core.queries.collector import Cursor, RejectedEvent
-from services.core.queries.usage_events import NewEvent
 
 log = structlog.get_logger(__name__)
 
@@ -92,13 +91,13 @@ class PageStore:
         async with conn.transaction():
             inserted, refused = await _record(conn, parsed.good)
             bad.extend(refused)
-            rejected = await collector_q.record_rejected(conn, bad)
+            rejected = await bookkeeping.record_rejected(conn, bad)
             newest = max((e.ts for e in parsed.good), default=None)
             target = Cursor(cursor.instance_id, cursor.proxy_url, parsed.next_seq)
-            seq = await collector_q.advance_cursor(
+            seq = await bookkeeping.advance_cursor(
                 conn, target, stored=inserted, newest_event_at=newest
             )
-            await collector_q.mark_run(
+            await bookkeeping.mark_run(
                 conn, status="collecting", stored=inserted, rejected=rejected
             )
         if bad:
@@ -173,7 +172,7 @@ async def fetch_page(
     page = await source.fetch(after, limit)
     if known is not None and page.instance_id == known.instance_id:
         return known, page
-    stored = await collector_q.get_cursor(conn, page.instance_id)
+    stored = await bookkeeping.get_cursor(conn, page.instance_id)
     cursor = Cursor(page.instance_id, source.url, stored.last_seq if stored else 0)
     if cursor.last_seq != after:
         page = await source.fetch(cursor.last_seq, limit)

@@ -19,6 +19,7 @@ import aiohttp
 import psycopg
 import structlog
 
+from services.collector import bookkeeping, usage_events
 from services.collector.feed import ProxyFeed
 from services.collector.health import HealthServer
 from services.collector.ingest import PageResult, PageStore, retention_cutoff
@@ -26,8 +27,6 @@ from services.collector.settings import CollectorSettings
 from services.collector.sources import SourceError, UsageSource
 from services.collector.status import CollectorStatus, Metrics, ProxyStatus
 from services.core.db import Connection, connect
-from services.core.queries import collector as collector_q
-from services.core.queries import usage_events
 
 log = structlog.get_logger(__name__)
 
@@ -134,7 +133,7 @@ class Collector:
 
     async def _lead(self, conn: Connection, feeds: list[ProxyFeed]) -> None:
         await conn.execute("LISTEN usage_collect")  # WAKE_CHANNEL
-        await collector_q.mark_leader(conn, self.status.leader_id)
+        await bookkeeping.mark_leader(conn, self.status.leader_id)
         for feed in feeds:
             feed.reset()  # another leader may have moved the cursors meanwhile
         self.status.role = "leader"
@@ -206,7 +205,7 @@ class Collector:
         """Wait for NOTIFY usage_collect, the idle interval, a proxy's retry time or stop."""
         failing = [p.last_error for p in self.status.proxies.values() if p.last_error]
         # The row the dashboard reads: a heartbeat, and whether every proxy answered.
-        await collector_q.mark_run(
+        await bookkeeping.mark_run(
             conn, status="error" if failing else "idle", error=failing[0] if failing else None
         )
         now = time.monotonic()

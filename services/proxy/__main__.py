@@ -16,9 +16,9 @@ from pydantic import ValidationError
 
 from services.core.logging import configure_logging, register_secret
 
-from .app import create_app
 from .config.loader import ConfigError
 from .config.store import ConfigStore
+from .http.app import create_app
 from .settings import ProxySettings
 
 log = structlog.get_logger("services.proxy")

@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import secrets
 import time
 from collections.abc import Mapping, Sequence
@@ -40,7 +41,7 @@ import orjson
 from aiohttp import web
 from multidict import CIMultiDict
 
-from tests.fakes import provider_rules
+from tests.fakes import provider_rules, wire_base
 
 DEFAULT_MODELS = ("gpt-fake", "gpt-fake-mini")
 _SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
@@ -78,6 +79,17 @@ class Reply:
     chunk_delay: float = 0.0  # seconds between stream frames
     cut_after: int | None = None  # drop the connection after N frames (non-stream: mid-body)
     hang_after: int | None = None  # wait for fake.release() after N frames (non-stream: first)
+
+
+def reply_from(neutral: wire_base.Reply) -> Reply:
+    """This fake's answer for a format-neutral `wire_base.Reply`: its text, tool and tokens."""
+    calls = [ToolCall(neutral.tool[0], json.dumps(neutral.tool[1]))] if neutral.tool else []
+    return Reply(
+        text=neutral.text,
+        tool_calls=calls,
+        prompt_tokens=neutral.input_tokens,
+        completion_tokens=neutral.output_tokens,
+    )
 
 
 @dataclass

@@ -18,7 +18,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from services.proxy.files import write_atomic
+from services.proxy.config.files import write_atomic
 
 _BASE62 = string.ascii_letters + string.digits
 

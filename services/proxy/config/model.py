@@ -85,7 +85,7 @@ class Timeouts(_Section):
 class RemoteManagement(_Section):
     allow_remote: bool = Field(False, alias="allow-remote")
     secret_key: str = Field("", alias="secret-key")
-    # The Management Center page at /management.html (see services/proxy/control_panel.py).
+    # The Management Center page at /management.html (see management/control_panel.py).
     disable_control_panel: bool = Field(False, alias="disable-control-panel")
     panel_github_repository: str = Field("", alias="panel-github-repository")
     disable_auto_update_panel: bool = Field(False, alias="disable-auto-update-panel")
@@ -163,8 +163,3 @@ class ProxyConfig(_Section):
     @property
     def body_limit_bytes(self) -> int:
         return int(self.request_body_limit_mb * 1024 * 1024)
-
-
-def known_keys(model: type[BaseModel]) -> set[str]:
-    """The YAML key names a section model understands (aliases where set)."""
-    return {field.alias or name for name, field in model.model_fields.items()}

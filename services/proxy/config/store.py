@@ -16,7 +16,7 @@ from pathlib import Path
 import structlog
 from ruamel.yaml.comments import CommentedMap
 
-from ..files import write_atomic
+from .files import write_atomic
 from .loader import (
     ConfigError,
     LoadedConfig,

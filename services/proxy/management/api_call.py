@@ -22,7 +22,7 @@ from yarl import URL
 
 from services.core.errors import AppError, BadRequest, Forbidden, NotFound, UpstreamError
 
-from ..upstream import upstream_session
+from ..upstream.sessions import BodyTooLarge, is_direct, read_capped, upstream_session
 from .bodies import read_object
 from .context import CredentialInfo, ManagementContext
 from .middleware import MANAGEMENT_PREFIX, json_response
@@ -47,7 +47,6 @@ PROVIDER_HOSTS: Mapping[str, tuple[str, ...]] = {
     "openai-compatibility": (),  # its base-url host only
 }
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"})
-_DIRECT = frozenset({"", "direct", "none"})
 
 
 class GatewayTimeout(UpstreamError):
@@ -130,7 +129,7 @@ async def _session_for(
     ctx: ManagementContext, proxy_url: str
 ) -> AsyncIterator[tuple[aiohttp.ClientSession, str | None]]:
     """The shared session (optionally through an HTTP proxy), or a one-off one for SOCKS."""
-    if proxy_url.strip().lower() in _DIRECT:
+    if is_direct(proxy_url):
         yield ctx.http_session(), None
     elif proxy_url.lower().startswith("socks"):
         async with upstream_session(ProxyConnector.from_url(proxy_url)) as session:
@@ -140,12 +139,10 @@ async def _session_for(
 
 
 async def _read_capped(response: aiohttp.ClientResponse, max_bytes: int) -> bytes:
-    buf = bytearray()
-    async for chunk in response.content.iter_chunked(64 * 1024):
-        buf += chunk
-        if len(buf) > max_bytes:
-            raise UpstreamError(f"upstream response exceeds {max_bytes} bytes")
-    return bytes(buf)
+    try:
+        return await read_capped(response, max_bytes)
+    except BodyTooLarge:
+        raise UpstreamError(f"upstream response exceeds {max_bytes} bytes") from None
 
 
 async def perform(ctx: ManagementContext, call: ApiCall) -> dict[str, Any]:

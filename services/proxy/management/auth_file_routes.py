@@ -11,9 +11,9 @@ from aiohttp import BodyPartReader, web
 
 from services.core.errors import AppError, BadRequest, PayloadTooLarge
 
-from ..request_body import refuse_encoded
+from ..inbound.request_body import read_body, refuse_encoded
 from .auth_files import AuthFile, AuthFileStore, describe, validate_name
-from .bodies import is_true, parse_json, read_limited, read_object
+from .bodies import is_true, parse_json, read_object
 from .context import ManagementContext
 from .middleware import MANAGEMENT_PREFIX, json_response
 
@@ -164,7 +164,7 @@ class AuthFileRoutes:
 
     async def _upload_raw(self, request: web.Request) -> list[str]:
         name = validate_name(request.query.get("name", ""))
-        await self._write(name, await read_limited(request, self.store.max_bytes))
+        await self._write(name, await read_body(request, self.store.max_bytes))
         return [name]
 
     async def _upload_parts(self, request: web.Request) -> tuple[list[str], list[dict[str, str]]]:
@@ -261,7 +261,7 @@ async def _read_part(part: BodyPartReader, max_bytes: int) -> bytes:
 async def _names_to_delete(request: web.Request, max_bytes: int) -> list[str]:
     names = request.query.getall("name", [])
     if not names:
-        body = parse_json(raw) if (raw := await read_limited(request, max_bytes)).strip() else {}
+        body = parse_json(raw) if (raw := await read_body(request, max_bytes)).strip() else {}
         if isinstance(body, list):
             names = body
         elif isinstance(body, dict):

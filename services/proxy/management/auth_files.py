@@ -21,7 +21,7 @@ import orjson
 
 from services.core.errors import BadRequest, NotFound, PayloadTooLarge
 
-from ..files import write_atomic
+from ..config.files import write_atomic
 from .context import AuthStats
 
 _NAME = re.compile(r"^[A-Za-z0-9@+=,_\-][A-Za-z0-9@+=,._\- ]{0,199}$")

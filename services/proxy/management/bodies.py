@@ -9,12 +9,7 @@ from aiohttp import web
 
 from services.core.errors import BadRequest
 
-from ..request_body import read_body
-
-
-async def read_limited(request: web.Request, max_bytes: int) -> bytes:
-    """The whole (decoded) body, refusing (413) as soon as it exceeds `max_bytes`."""
-    return await read_body(request, max_bytes)
+from ..inbound.request_body import read_body
 
 
 def parse_json(raw: bytes) -> Any:
@@ -26,7 +21,7 @@ def parse_json(raw: bytes) -> Any:
 
 async def read_json(request: web.Request, max_bytes: int, *, default: Any = ...) -> Any:
     """Parse the JSON body; an empty body is `default` when given, else a 400."""
-    raw = await read_limited(request, max_bytes)
+    raw = await read_body(request, max_bytes)
     if not raw.strip():
         if default is ...:
             raise BadRequest("invalid body: empty")

@@ -32,7 +32,7 @@ from .list_items import (
     merge_field,
     merge_list,
 )
-from .middleware import MANAGEMENT_PREFIX, json_response
+from .middleware import json_response, setting_routes
 from .yaml_edit import (
     assemble_seq,
     child_seq,
@@ -259,13 +259,7 @@ def _list_routes(ctx: ManagementContext, spec: ListSpec) -> list[web.RouteDef]:
         log.info("management_list_item_deleted", setting=spec.key)
         return json_response(OK)
 
-    path = f"{MANAGEMENT_PREFIX}/{spec.key}"
-    return [
-        web.get(path, get_list),
-        web.put(path, put_list),
-        web.patch(path, patch_list),
-        web.delete(path, delete_item),
-    ]
+    return setting_routes(spec.key, get_list, put_list, patch_list, delete_item)
 
 
 def list_routes(ctx: ManagementContext) -> list[web.RouteDef]:

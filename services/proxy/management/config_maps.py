@@ -19,7 +19,7 @@ from services.core.errors import BadRequest, NotFound
 from .bodies import read_json, read_object
 from .config_routes import OK, config_as_json
 from .context import ManagementContext
-from .middleware import MANAGEMENT_PREFIX, json_response
+from .middleware import json_response, setting_routes
 from .yaml_edit import child_map, keep_trailing_comments, merge_map, to_yaml
 
 log = structlog.get_logger(__name__)
@@ -140,13 +140,7 @@ def _map_routes(ctx: ManagementContext, spec: MapSpec) -> list[web.RouteDef]:
         log.info("management_map_channel_deleted", setting=spec.key, channel=channel)
         return json_response(OK)
 
-    path = f"{MANAGEMENT_PREFIX}/{spec.key}"
-    return [
-        web.get(path, get_map),
-        web.put(path, put_map),
-        web.patch(path, patch_map),
-        web.delete(path, delete_channel),
-    ]
+    return setting_routes(spec.key, get_map, put_map, patch_map, delete_channel)
 
 
 def map_routes(ctx: ManagementContext) -> list[web.RouteDef]:

@@ -14,9 +14,10 @@ from ruamel.yaml.comments import CommentedMap
 from services.core.errors import BadRequest
 from services.proxy.config.model import ProxyConfig
 from services.proxy.config.store import ConfigStore
-from services.proxy.credentials import PROVIDER_LISTS, compat_key_index, provider_key_index
+from services.proxy.routing.credentials import PROVIDER_LISTS, compat_key_index, provider_key_index
 
-from .bodies import read_limited, read_object
+from ..inbound.request_body import read_body
+from .bodies import read_object
 from .context import ManagementContext
 from .middleware import MANAGEMENT_PREFIX, json_response
 from .yaml_edit import child_map, set_key
@@ -186,7 +187,7 @@ def config_routes(ctx: ManagementContext) -> list[web.RouteDef]:
         )
 
     async def put_config_yaml(request: web.Request) -> web.Response:
-        raw = await read_limited(request, ctx.limits.config_yaml_max_bytes)
+        raw = await read_body(request, ctx.limits.config_yaml_max_bytes)
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:

@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from services.proxy.config.model import ProxyConfig
-from services.proxy.credentials import PROVIDER_LISTS, compat_key_index, provider_key_index
+from services.proxy.routing.credentials import PROVIDER_LISTS, compat_key_index, provider_key_index
 
 from .context import AuthStats, ManagementContext
 from .middleware import MANAGEMENT_PREFIX, json_response

@@ -22,7 +22,7 @@ import structlog
 from aiohttp import web
 
 from services.core.errors import BadRequest, NotFound
-from services.proxy.logfiles import ERROR_LOG, MAIN_LOG, ROTATED_LOG, line_timestamp
+from services.proxy.observability.logfiles import ERROR_LOG, MAIN_LOG, ROTATED_LOG, line_timestamp
 
 from .bodies import query_int
 from .context import ManagementContext

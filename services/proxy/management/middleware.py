@@ -42,6 +42,19 @@ def json_response(payload: object, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(payload), status=status, content_type="application/json")
 
 
+def setting_routes(
+    key: str, get: Handler, put: Handler, patch: Handler, delete: Handler
+) -> list[web.RouteDef]:
+    """GET, PUT, PATCH and DELETE of one config setting at `/v0/management/<key>`."""
+    path = f"{MANAGEMENT_PREFIX}/{key}"
+    return [
+        web.get(path, get),
+        web.put(path, put),
+        web.patch(path, patch),
+        web.delete(path, delete),
+    ]
+
+
 def error_response(exc: AppError) -> web.Response:
     if exc.code in _CODED_ERRORS:
         body: dict[str, object] = {"error": exc.code, "message": exc.message}

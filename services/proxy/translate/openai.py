@@ -5,8 +5,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import orjson
-
 from services.proxy.translate import media, rules, schema, thinking
 from services.proxy.translate import usage as usage_map
 from services.proxy.translate.codec import StreamReader, StreamWriter, dumps, new_id
@@ -465,10 +463,3 @@ class Writer(StreamWriter):
             usage = dumps(usage_map.to_openai(self.last_usage))
             self.out.append(self._prefix[:-1] + b'[],"usage":' + usage + b"}\n\n")
         self.out.append(b"data: [DONE]\n\n")
-
-
-def json_loads(data: bytes) -> Json:
-    obj = orjson.loads(data)
-    if not isinstance(obj, dict):
-        raise ValueError("body is not a JSON object")
-    return obj

@@ -20,7 +20,7 @@ from pathlib import Path
 import orjson
 import structlog
 
-from ..files import fsync_dir
+from ..config.files import fsync_dir
 from . import segments
 from .event_ids import EventIds
 

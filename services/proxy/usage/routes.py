@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 import orjson
 from aiohttp import web
 
-from ..request_body import read_body
+from ..inbound.request_body import read_body
 from .outbox import MAX_READ, Outbox
 
 DEFAULT_LIMIT = 1000

@@ -18,7 +18,7 @@ from typing import NamedTuple
 import orjson
 import structlog
 
-from ..files import write_atomic
+from ..config.files import write_atomic
 
 log = structlog.get_logger(__name__)
 

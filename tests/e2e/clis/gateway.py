@@ -4,7 +4,6 @@ model alias, with one scripting interface over the four fakes.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -53,17 +52,7 @@ class Upstream:
         if isinstance(self.fake, FakeServer):
             self.fake.push(reply)
             return
-        calls = []
-        if reply.tool:
-            calls = [openai_upstream.ToolCall(reply.tool[0], json.dumps(reply.tool[1]))]
-        self.fake.once(
-            openai_upstream.Reply(
-                text=reply.text,
-                tool_calls=calls,
-                prompt_tokens=reply.input_tokens,
-                completion_tokens=reply.output_tokens,
-            )
-        )
+        self.fake.once(openai_upstream.reply_from(reply))
 
     @property
     def bodies(self) -> list[Any]:

@@ -8,8 +8,9 @@ import time
 from collections.abc import Callable
 
 from services.collector.settings import CollectorSettings
+from services.collector.usage_events import TOKEN_COLUMNS
 from services.core.db import Connection
-from services.core.queries.usage_events import HIST_BUCKETS, TOKEN_COLUMNS
+from services.core.latency_histogram import HIST_BUCKETS
 
 API_KEY = "collector-test-key-0123456789"
 _METRICS = ", ".join(

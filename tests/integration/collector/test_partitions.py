@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from services.collector import usage_events
 from services.collector.worker import Collector
 from services.core.db import connect
-from services.core.queries import usage_events
 from tests.integration.collector.helpers import (
     eventually,
     rollup_mismatches,

@@ -6,7 +6,7 @@ import hashlib
 
 import aiohttp
 
-from services.proxy.app import OUTBOX
+from services.proxy.http.app_objects import OUTBOX
 from tests.fakes.openai_upstream import FakeOpenAI, Reply
 from tests.integration.collector.helpers import ALL_MATCH, eventually, rollup_mismatches
 from tests.integration.proxy.harness import CLIENT_KEY, COLLECTOR_KEY, compat_config, run_proxy

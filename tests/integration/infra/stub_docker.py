@@ -6,6 +6,8 @@ commands that matter here against local resources instead of containers.
   (POSTGRES_USER, POSTGRES_DB) and libpq's PGHOST/PGPORT pointing at a local cluster.
 - `compose run ... --entrypoint X proxy ARGS...` runs X ARGS locally, with the proxy's
   volume root /var/lib/gateway mapped to $STUB_PROXY_ROOT.
+- `compose pull ...` prints $STUB_PULL_ERROR to stderr and fails when that is set (what
+  compose prints when the registry cannot be reached).
 - anything else succeeds without doing anything.
 """
 
@@ -69,6 +71,9 @@ def main(args: list[str]) -> int:
         return _exec(sub)
     if sub[:1] == ["run"]:
         return _run(sub)
+    if sub[:1] == ["pull"] and os.environ.get("STUB_PULL_ERROR"):
+        print(os.environ["STUB_PULL_ERROR"], file=sys.stderr)
+        return 1
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -92,14 +93,17 @@ def test_every_service_has_a_healthcheck_limits_and_a_restart_policy(model):
 
 
 def test_start_order(model):
-    """Everything waits for the one-shot migration; the dashboard for healthy db and proxy."""
+    """Collector and dashboard wait for the one-shot migration, which waits for the database
+    itself; no start waits for a health status (it changes only at a probe interval)."""
     services = model["services"]
-    assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_started"
+    waits = " ".join(services["migrate"]["command"])
+    assert "gateway-healthcheck --database" in waits and "services.core.migrate" in waits
     for name in ("collector", "dashboard"):
         deps = services[name]["depends_on"]
         assert deps["migrate"]["condition"] == "service_completed_successfully", name
-        assert deps["postgres"]["condition"] == "service_healthy", name
-        assert deps["proxy"]["condition"] == "service_healthy", name
+        assert deps["proxy"]["condition"] == "service_started", name
+        assert "postgres" not in deps, name  # the migration's success implies it answers
     assert services["postgres"]["image"] == "postgres:16-alpine"
     assert any(v["target"] == "/var/lib/postgresql/data" for v in services["postgres"]["volumes"])
 
@@ -159,3 +163,74 @@ def test_dockerignore_keeps_secrets_and_state_out_of_the_image():
     ignored = set(Path(INFRA.parent / ".dockerignore").read_text().split())
     for entry in (".git", ".venv", ".run", "infrastructure/.env", "infrastructure/backups"):
         assert entry in ignored, entry
+
+
+OVERRIDES = {
+    "GATEWAY_IMAGE": "registry.test/gateway:1",
+    "PYTHON_IMAGE": "registry.test/python:3.11",
+    "NODE_IMAGE": "registry.test/node:20",
+    "POSTGRES_IMAGE": "registry.test/postgres:16",
+    "DOCKER_SOCKET_PROXY_IMAGE": "registry.test/socket-proxy:1",
+    "PROXY_PORT": "18317",
+    "DASHBOARD_PORT": "13000",
+    "OAUTH_GEMINI_PORT": "18085",
+    "OAUTH_CODEX_PORT": "11455",
+    "OAUTH_CLAUDE_PORT": "15454",
+    "OAUTH_ANTIGRAVITY_PORT": "15112",
+    "OAUTH_IFLOW_PORT": "11452",
+    "DOCKER_SOCKET": "/run/user/1000/docker.sock",
+}
+
+
+def _published(service: dict) -> dict[int, tuple[str, int]]:
+    return {
+        int(p["target"]): (p.get("host_ip", "0.0.0.0"), int(p["published"]))
+        for p in service.get("ports", [])
+    }
+
+
+def test_images_are_variables_with_the_official_defaults(model):
+    services = model["services"]
+    assert services["postgres"]["image"] == "postgres:16-alpine"
+    assert services["docker-proxy"]["image"] == "tecnativa/docker-socket-proxy:latest"
+    for name in ("migrate", "proxy", "collector", "dashboard"):
+        assert services[name]["image"] == "llm-gateway:local", name
+        assert services[name]["build"]["args"] == {
+            "PYTHON_IMAGE": "python:3.11-slim-bookworm",
+            "NODE_IMAGE": "node:20-bookworm-slim",
+        }
+
+
+def test_a_second_stack_can_move_every_image_port_and_the_socket(tmp_path):
+    """With other images, host ports and socket, a test stack runs beside a real one."""
+    env = dummy_env(tmp_path / ".env")
+    env.write_text(env.read_text() + "".join(f"{k}={v}\n" for k, v in OVERRIDES.items()))
+    services = compose_model(env)["services"]
+    assert services["postgres"]["image"] == OVERRIDES["POSTGRES_IMAGE"]
+    assert services["docker-proxy"]["image"] == OVERRIDES["DOCKER_SOCKET_PROXY_IMAGE"]
+    assert services["proxy"]["image"] == OVERRIDES["GATEWAY_IMAGE"]
+    assert services["proxy"]["build"]["args"] == {
+        "PYTHON_IMAGE": OVERRIDES["PYTHON_IMAGE"],
+        "NODE_IMAGE": OVERRIDES["NODE_IMAGE"],
+    }
+    proxy = _published(services["proxy"])
+    assert proxy[8317] == ("127.0.0.1", 18317)
+    assert {target: port for target, (_, port) in proxy.items() if target != 8317} == {
+        8085: 18085, 1455: 11455, 54545: 15454, 51121: 15112, 11451: 11452,
+    }  # fmt: skip
+    assert _published(services["dashboard"]) == {3000: ("127.0.0.1", 13000)}
+    (mount,) = services["docker-proxy"]["volumes"]
+    assert (mount["source"], mount["target"]) == (
+        OVERRIDES["DOCKER_SOCKET"],
+        "/var/run/docker.sock",
+    )
+
+
+def test_health_checks_answer_within_seconds(model):
+    """`up` waits for healthy containers: probes every 10 s at most (every second during the
+    start period on engines that support start_interval), never the 30 s that made `up` take
+    a minute."""
+    for name, service in model["services"].items():
+        check = service["healthcheck"]
+        assert re.fullmatch(r"([1-9]|10)s", check["interval"]), name
+        assert check["start_interval"] == "1s", name

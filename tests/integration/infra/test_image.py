@@ -17,7 +17,8 @@ from tests.conftest import free_port
 from .stack import BIN, INFRA
 
 ENTRYPOINT = INFRA / "docker" / "entrypoint.sh"
-HEALTHCHECK = INFRA / "docker" / "healthcheck.py"
+HEALTHCHECK = INFRA / "docker" / "healthcheck.sh"
+HEALTHCHECK_DB = INFRA / "docker" / "healthcheck.py"
 
 
 def test_hadolint_passes():
@@ -29,7 +30,7 @@ def test_hadolint_passes():
 
 def test_shell_scripts_pass_shellcheck():
     result = subprocess.run(
-        [str(BIN / "shellcheck"), str(INFRA / "manage.sh"), str(ENTRYPOINT)],
+        [str(BIN / "shellcheck"), str(INFRA / "manage.sh"), str(ENTRYPOINT), str(HEALTHCHECK)],
         capture_output=True,
         text=True,
     )
@@ -45,6 +46,18 @@ def test_dockerfile_runs_as_non_root_with_a_healthcheck():
     assert re.search(r"(?m)^FROM \$\{PYTHON_IMAGE\} AS runtime", text)
     assert "python:3.11-slim" in text
     assert "npm ci" in text and "tools.assets" in text
+
+
+def test_dockerfile_builds_with_the_classic_builder_too():
+    """Compose without buildx falls back to the classic builder, which rejects BuildKit-only
+    syntax; a `# syntax=` line would fetch a frontend from Docker Hub."""
+    text = (INFRA / "Dockerfile").read_text()
+    assert not re.search(r"(?im)^#\s*syntax\s*=", text)
+    text = re.sub(r"(?m)^\s*#.*\n", "", text)  # comments may name what is not used
+    assert "--mount" not in text
+    assert not re.search(r"(?m)^(COPY|ADD)\b.*--(chmod|link|parents|exclude)", text)
+    assert "<<" not in text  # heredocs
+    assert re.findall(r"(?m)^ARG (\w+)=", text)[:2] == ["PYTHON_IMAGE", "NODE_IMAGE"]
 
 
 def _entrypoint(config, *command: str) -> subprocess.CompletedProcess[str]:
@@ -81,7 +94,8 @@ def test_entrypoint_execs_the_command_with_its_exit_code(tmp_path):
 
 class _Health(BaseHTTPRequestHandler):
     def do_GET(self):
-        self.send_response(200 if self.path == "/healthz" else 503)
+        raw_path = self.requestline.split()[1]  # self.path folds "//healthz" into "/healthz"
+        self.send_response(200 if raw_path == "/healthz" else 503)
         self.end_headers()
 
     def log_message(self, *args):
@@ -99,16 +113,23 @@ def health_server():
 
 
 def _probe(*args: str, env: dict[str, str] | None = None) -> int:
-    return subprocess.run([sys.executable, str(HEALTHCHECK), *args], env=env).returncode
+    return subprocess.run(["bash", str(HEALTHCHECK), *args], env=env).returncode
 
 
 def test_health_probe_wants_a_2xx(health_server):
     assert _probe(f"{health_server}/healthz") == 0
     assert _probe(f"{health_server}/degraded") == 1
     assert _probe(f"http://127.0.0.1:{free_port()}/healthz") == 1
+    assert _probe("https://127.0.0.1/healthz") == 1  # only plain http inside the container
+    port = health_server.rsplit(":", 1)[1]
+    assert _probe(env={"HEALTHCHECK_URL": f"{health_server}/healthz"}) == 0
+    assert _probe(f"http://127.0.0.1:{port}") == 1  # "/" answers 503 here
 
 
 def test_health_probe_checks_the_database(empty_database_url):
-    assert _probe("--database", env={"DATABASE_URL": empty_database_url}) == 0
-    bad = f"postgresql://nobody@127.0.0.1:{free_port()}/none"
-    assert _probe("--database", env={"DATABASE_URL": bad}) == 1
+    def probe(url: str) -> int:
+        args = [sys.executable, str(HEALTHCHECK_DB), "--database"]
+        return subprocess.run(args, env={"DATABASE_URL": url}).returncode
+
+    assert probe(empty_database_url) == 0
+    assert probe(f"postgresql://nobody@127.0.0.1:{free_port()}/none") == 1

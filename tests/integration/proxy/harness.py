@@ -17,8 +17,8 @@ from typing import Any
 import aiohttp
 from aiohttp.test_utils import TestServer
 
-from services.proxy.app import create_app
 from services.proxy.config.store import ConfigStore
+from services.proxy.http.app import create_app
 from services.proxy.settings import ProxySettings
 from tests.conftest import free_port
 

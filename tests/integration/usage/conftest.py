@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from starlette.testclient import TestClient
 
-from services.core.queries.usage_events import NewEvent
+from services.collector.usage_events import NewEvent
 from services.dashboard.app import create_app
 from tests.fakes.management_api import FakeManagementAPI
 from tests.integration.conftest import PgCluster

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from services.core.queries.usage_events import LATENCY_BOUNDS_MS
+from services.core.latency_histogram import LATENCY_BOUNDS_MS
 
 TOKEN_FIELDS = {
     "inputTokens": "input_tokens",

@@ -12,13 +12,13 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from services.core.db import connect
-from services.core.queries.usage_events import (
+from services.collector.usage_events import (
     TEXT_COLUMNS,
     NewEvent,
     ensure_partitions,
     record,
 )
+from services.core.db import connect
 
 # provider -> models; gpt-5 under "codex" only finds OpenAI's price by the model-only rule,
 # the dated Claude name by its base name, and mystery-model has no price at all.

@@ -18,8 +18,9 @@ from typing import Any
 import psycopg
 import pytest
 
+from services.collector.usage_events import NewEvent
+from services.core.latency_histogram import HIST_BUCKETS, LATENCY_BOUNDS_MS
 from services.core.migrate import MIGRATIONS_DIR, migrate
-from services.core.queries.usage_events import HIST_BUCKETS, LATENCY_BOUNDS_MS, NewEvent
 from tests.integration.dashboard.conftest import Browser
 from tests.integration.usage.recount import p95 as recounted_p95
 from tests.integration.usage.seed import EventSpec, make_event, store

@@ -20,8 +20,8 @@ from typing import Any
 import psycopg
 import pytest
 
+from services.collector.usage_events import ensure_partitions, record
 from services.core import db
-from services.core.queries.usage_events import ensure_partitions, record
 from services.dashboard import app as dashboard_app
 from tests.integration.usage.asgi import dashboard, sign_in
 from tests.integration.usage.seed import EventSpec, make_event

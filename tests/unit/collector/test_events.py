@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.collector.events import Rejected, TimeWindow, parse_event
-from services.core.queries.usage_events import TEXT_COLUMNS, NewEvent
+from services.collector.usage_events import TEXT_COLUMNS, NewEvent
 from tests.fakes.usage_source import make_event
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)

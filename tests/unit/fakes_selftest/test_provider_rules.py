@@ -11,7 +11,7 @@ from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.gemini_upstream import FakeGemini
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.fakes.responses_upstream import FakeResponses
-from tests.unit.translate import bodies
+from tests.unit.proxy.translate import bodies
 
 REAL = {
     "anthropic": bodies.claude_code,

@@ -17,7 +17,7 @@ from psycopg import sql
 from psycopg.rows import class_row
 
 from services.core.db import Connection
-from services.core.queries.usage_events import HIST_BUCKETS
+from services.core.latency_histogram import HIST_BUCKETS
 
 DAY = timedelta(days=1)
 _HIST = "ARRAY[{}]::bigint[]".format(

@@ -1,0 +1,223 @@
+"""The proxy's aiohttp application: wiring, middleware, health and metrics routes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import orjson
+import structlog
+from aiohttp import web
+
+from services.core.errors import AppError
+
+from ..config.loader import LoadedConfig
+from ..config.paths import ProxyPaths
+from ..config.store import ConfigStore
+from ..inbound.request_body import NO_AUTO_DECOMPRESS
+from ..management.control_panel import ControlPanel
+from ..management.wiring import ManagementBridge, install_management
+from ..observability.metrics import Metrics
+from ..routing.cooldowns import Cooldowns
+from ..routing.runtime import RuntimeHolder
+from ..routing.selector import Selector
+from ..settings import ProxySettings
+from ..translate.errors import ClientFormat, error_body
+from ..upstream.executor import Executor
+from ..upstream.sessions import UpstreamClients
+from ..usage.outbox import Outbox
+from ..usage.recorder import Recorder
+from ..usage.routes import usage_routes
+from ..usage.stats import CredentialStats
+from . import anthropic_routes, gemini_routes, openai_routes, responses_routes
+from .app_objects import (
+    COOLDOWNS,
+    EXECUTOR,
+    METRICS,
+    OUTBOX,
+    PANEL,
+    PATHS,
+    RUNTIME,
+    SETTINGS,
+    STORE,
+)
+from .client_requests import REQUEST_ID, request_id
+from .cors import install_cors
+
+log = structlog.get_logger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def client_format(path: str) -> ClientFormat:
+    """The wire format a route's clients expect errors in."""
+    if path.startswith("/v1/messages"):
+        return "anthropic"
+    if path.startswith("/v1beta") or (path.startswith("/v1/models/") and ":" in path):
+        return "gemini"
+    return "openai"
+
+
+@web.middleware
+async def errors_and_metrics(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Render AppErrors in the client's format, count every request, never leak a traceback."""
+    started = time.perf_counter()
+    route = request.match_info.route.resource
+    route_name = route.canonical if route is not None else "unmatched"
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except AppError as exc:
+        status = exc.status
+        return _error_response(request, exc.status, exc.message, exc.code, exc.headers, exc.details)
+    except web.HTTPException as exc:
+        status = exc.status
+        if exc.status < 400:
+            raise
+        return _error_response(request, exc.status, exc.reason, None, {}, None)
+    except Exception:
+        log.exception("request_crashed", path=request.path, request_id=request.get(REQUEST_ID))
+        return _error_response(request, 500, "Internal proxy error", "internal_error", {}, None)
+    finally:
+        request.app[METRICS].request(route_name, status, time.perf_counter() - started)
+
+
+def _error_response(
+    request: web.Request,
+    status: int,
+    message: str,
+    code: str | None,
+    headers: dict[str, str],
+    details: object,
+) -> web.Response:
+    extra = details if isinstance(details, dict) else {}
+    body = error_body(client_format(request.path), status, message, code, **extra)
+    rid = request_id(request)
+    return web.Response(
+        body=body,
+        status=status,
+        content_type="application/json",
+        headers={**headers, "X-Request-Id": rid},
+    )
+
+
+async def healthz(request: web.Request) -> web.Response:
+    outbox = request.app[OUTBOX]
+    body = {"status": "ok"}
+    if outbox.full or outbox.dropping:
+        body["usage_outbox"] = "full" if outbox.full else "dropping"
+    return web.Response(body=orjson.dumps(body), content_type="application/json")
+
+
+async def metrics(request: web.Request) -> web.Response:
+    return web.Response(
+        body=request.app[METRICS].render(), content_type="text/plain", charset="utf-8"
+    )
+
+
+def _gauges(app: web.Application) -> Callable[[], dict[str, float]]:
+    def read() -> dict[str, float]:
+        outbox = app[OUTBOX]
+        runtime = app[RUNTIME].current
+        return {
+            "usage_outbox_depth_events": outbox.depth_events,
+            "usage_outbox_depth_bytes": outbox.depth_bytes,
+            "usage_outbox_full": 1.0 if outbox.full else 0.0,
+            "usage_outbox_dropping": 1.0 if outbox.dropping else 0.0,
+            "usage_events_dropped_total": outbox.dropped_total,
+            "cooldowns_active": len(app[COOLDOWNS].active()),
+            "credentials": len(runtime.credentials),
+            "models": len(runtime.index),
+        }
+
+    return read
+
+
+def _accepted_usage_keys(settings: ProxySettings) -> Callable[[], list[str]]:
+    keys = [settings.secret("collector_api_key"), settings.secret("management_api_key")]
+    return lambda: [k for k in keys if k]
+
+
+def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
+    """Build the app; files and sockets are opened in the cleanup context, not here."""
+    config = store.current.config
+    paths = ProxyPaths.resolve(store.path, config)
+    paths.create()
+    app = web.Application(
+        middlewares=[errors_and_metrics],
+        client_max_size=2**40,  # bodies are capped by read_body, decoded bytes included
+        handler_args=NO_AUTO_DECOMPRESS,
+    )
+    holder = RuntimeHolder(store.current)
+    metrics_ = Metrics()
+    cooldowns = Cooldowns(paths.state / "cooldowns.json")
+    outbox = Outbox(paths.usage, soft_cap_bytes=int(config.usage_outbox_max_mb * 1024 * 1024))
+    upstream = UpstreamClients()
+    app[SETTINGS] = settings
+    app[STORE] = store
+    app[RUNTIME] = holder
+    app[METRICS] = metrics_
+    app[COOLDOWNS] = cooldowns
+    app[OUTBOX] = outbox
+    app[PATHS] = paths
+    stats = CredentialStats()
+    executor = Executor(upstream, cooldowns, Selector(), Recorder(outbox, stats), metrics_)
+    app[EXECUTOR] = executor
+    metrics_.add_gauges(_gauges(app))
+    management_key = settings.secret("management_api_key") or None
+    file_logs = install_management(
+        app,
+        store=store,
+        paths=paths,
+        management_key=lambda: management_key,
+        bridge=ManagementBridge(holder, cooldowns, stats),
+        outbox=outbox,
+        upstream=upstream,
+    )
+    executor.error_log = file_logs.errors.write
+    panel = ControlPanel(
+        paths.state / "static",
+        lambda: store.current.config,
+        upstream,
+        enabled=lambda: bool(management_key),
+    )
+    app[PANEL] = panel
+
+    def on_config(loaded: LoadedConfig) -> None:
+        holder.apply(loaded)
+        metrics_.config_reloads.labels("applied").inc()
+
+    store.subscribe(on_config)
+    store.on_reject(lambda _exc: metrics_.config_reloads.labels("rejected").inc())
+
+    async def resources(app: web.Application) -> AsyncIterator[None]:
+        await upstream.start()
+        await outbox.start()
+        cooldowns.start()
+        store.start()
+        file_logs.start()
+        panel.start()
+        yield
+        await panel.stop()
+        await file_logs.stop()
+        await store.stop()
+        await cooldowns.close()
+        await outbox.close()
+        await upstream.close()
+
+    app.cleanup_ctx.append(resources)
+    app.add_routes(openai_routes.routes)
+    app.add_routes(anthropic_routes.routes)
+    app.add_routes(responses_routes.routes)
+    app.add_routes(gemini_routes.routes)
+    app.add_routes(usage_routes(outbox, _accepted_usage_keys(settings)))
+    app.add_routes(
+        [
+            web.get("/healthz", healthz),
+            web.get("/metrics", metrics),
+            web.get("/management.html", panel.handle),
+        ]
+    )
+    install_cors(app)
+    return app

@@ -1,0 +1,25 @@
+"""The live objects the proxy app shares with its handlers, each under a typed key."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ..config.paths import ProxyPaths
+from ..config.store import ConfigStore
+from ..management.control_panel import ControlPanel
+from ..observability.metrics import Metrics
+from ..routing.cooldowns import Cooldowns
+from ..routing.runtime import RuntimeHolder
+from ..settings import ProxySettings
+from ..upstream.executor import Executor
+from ..usage.outbox import Outbox
+
+SETTINGS = web.AppKey("settings", ProxySettings)
+STORE = web.AppKey("store", ConfigStore)
+RUNTIME = web.AppKey("runtime", RuntimeHolder)
+EXECUTOR = web.AppKey("executor", Executor)
+COOLDOWNS = web.AppKey("cooldowns", Cooldowns)
+METRICS = web.AppKey("metrics", Metrics)
+OUTBOX = web.AppKey("outbox", Outbox)
+PATHS = web.AppKey("paths", ProxyPaths)
+PANEL = web.AppKey("control_panel", ControlPanel)

@@ -1,0 +1,74 @@
+"""A client request turned into a `Call`: its request id, the client key checked, the body read
+(capped, decoded) and parsed, the model (with any thinking suffix) and the stream flag."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from services.core.errors import BadRequest
+
+from ..inbound.request_body import read_body
+from ..routing.codec_contract import Call
+from ..routing.runtime import Runtime
+from ..translate import parse_model_suffix
+from ..translate.errors import ClientFormat
+from .access import authenticate
+from .app_objects import RUNTIME
+
+REQUEST_ID = web.RequestKey("request_id", str)
+
+
+def request_id(request: web.Request) -> str:
+    """The id stamped on every response and log line of this request."""
+    rid = request.get(REQUEST_ID)
+    if rid is None:
+        rid = request[REQUEST_ID] = os.urandom(8).hex()
+    return rid
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"Request body is not valid JSON: {exc}", code="invalid_json") from None
+    if not isinstance(body, dict):
+        raise BadRequest("Request body must be a JSON object", code="invalid_json")
+    return body
+
+
+async def begin_call(
+    request: web.Request,
+    fmt: ClientFormat,
+    *,
+    model: str | None = None,
+    stream: bool | None = None,
+) -> Call:
+    """Authenticate, read and validate the body. The model and stream flag come from the body
+    unless the route gives them (Gemini carries both in the URL)."""
+    runtime: Runtime = request.app[RUNTIME].current
+    api_key_id = authenticate(request, runtime)
+    raw = await read_body(request, runtime.body_limit)
+    body = parse_json_object(raw)
+    if model is None:
+        model = body.get("model")
+        if not isinstance(model, str) or not model.strip():
+            raise BadRequest("The 'model' field is required", code="missing_model")
+    extra: dict[str, Any] = {"raw": raw}
+    if model.endswith(")"):  # name(8192|high|none|auto): thinking asked for in the model id
+        model, extra["thinking"] = parse_model_suffix(model)
+    return Call(
+        request=request,
+        runtime=runtime,
+        client_fmt=fmt,
+        endpoint=f"{request.method} {request.path}",
+        model=model,
+        body=body,
+        stream=body.get("stream") is True if stream is None else stream,
+        api_key_id=api_key_id,
+        request_id=request_id(request),
+        extra=extra,
+    )

@@ -1,0 +1,48 @@
+"""Client-facing OpenAI routes: chat completions, legacy completions, models."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ..routing.codec_contract import Codec
+from ..routing.runtime import Runtime
+from ..upstream.translating_codec import CompletionsCodec, TranslatingCodec
+from .access import authenticate
+from .app_objects import EXECUTOR, RUNTIME
+from .client_requests import begin_call
+
+_CHAT = TranslatingCodec("openai")
+_COMPLETIONS = CompletionsCodec()
+
+
+async def _run(request: web.Request, codec: Codec) -> web.StreamResponse:
+    call = await begin_call(request, "openai")
+    return await request.app[EXECUTOR].run(call, codec)
+
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    return await _run(request, _CHAT)
+
+
+async def completions(request: web.Request) -> web.StreamResponse:
+    return await _run(request, _COMPLETIONS)
+
+
+def wants_anthropic_models(request: web.Request) -> bool:
+    return "anthropic-version" in request.headers or request.headers.get(
+        "User-Agent", ""
+    ).startswith("claude-cli")
+
+
+async def list_models(request: web.Request) -> web.Response:
+    runtime: Runtime = request.app[RUNTIME].current
+    authenticate(request, runtime)
+    body = runtime.models_anthropic if wants_anthropic_models(request) else runtime.models_openai
+    return web.Response(body=body, content_type="application/json")
+
+
+routes = [
+    web.post("/v1/chat/completions", chat_completions),
+    web.post("/v1/completions", completions),
+    web.get("/v1/models", list_models),
+]

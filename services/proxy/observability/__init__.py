@@ -1,0 +1,1 @@
+"""The proxy watching itself: Prometheus metrics and its own log files (main.log, error logs)."""

@@ -1,0 +1,72 @@
+"""One client request on its way through the proxy, and the codec contract per wire format."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from aiohttp import web
+from yarl import URL
+
+from ..translate.errors import ClientFormat
+from ..translate.usage import Usage
+from .registry import Target
+from .runtime import Runtime
+
+
+@dataclass(slots=True)
+class Call:
+    request: web.Request
+    runtime: Runtime
+    client_fmt: ClientFormat
+    endpoint: str
+    model: str  # the id the client asked for
+    body: dict[str, Any]
+    stream: bool
+    api_key_id: str
+    request_id: str
+    bootstrap_left: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamRequest:
+    url: URL
+    headers: dict[str, str]
+    body: bytes
+
+
+class StreamProcessor(Protocol):
+    """Turns upstream stream bytes into client bytes, tracking usage and completion."""
+
+    @property
+    def tokens(self) -> Usage | None: ...
+
+    @property
+    def done(self) -> bool:
+        """True once the upstream's own end of stream was seen."""
+        ...
+
+    def feed(self, chunk: bytes) -> bytes: ...
+
+    def finish(self) -> bytes: ...
+
+    def error(self, message: str, status: int) -> bytes:
+        """An in-stream error in the client's format, ending the stream."""
+        ...
+
+
+class Codec(Protocol):
+    """Everything format-specific about one (client format, upstream format) exchange."""
+
+    client_fmt: ClientFormat
+
+    def build(self, call: Call, target: Target) -> UpstreamRequest: ...
+
+    def response(self, call: Call, target: Target, body: bytes) -> tuple[bytes, Usage | None]: ...
+
+    def stream(self, call: Call, target: Target) -> StreamProcessor: ...
+
+    def passthrough_errors(self, target: Target) -> bool:
+        """True when an upstream error body is already in the client's format."""
+        ...

@@ -1,0 +1,113 @@
+"""The runtime snapshot: everything a request needs, derived once per config load.
+
+Requests read `holder.current` once and use that snapshot to the end, so a reload never
+changes the rules under a request in flight.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+
+import aiohttp
+import orjson
+import structlog
+
+from ..config.loader import LoadedConfig
+from ..config.model import ProxyConfig
+from .credentials import Credential, build_credentials
+from .registry import ModelIndex
+
+log = structlog.get_logger(__name__)
+
+
+def key_digest(entry: str) -> bytes | None:
+    """The SHA-256 digest an `api-keys` entry stands for (`sha256:<hex>` or plaintext)."""
+    entry = entry.strip()
+    if not entry:
+        return None
+    if entry.startswith("sha256:"):
+        try:
+            digest = bytes.fromhex(entry[7:])
+        except ValueError:
+            return None
+        return digest if len(digest) == 32 else None
+    return hashlib.sha256(entry.encode()).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    config: ProxyConfig
+    credentials: tuple[Credential, ...]
+    index: ModelIndex
+    key_digests: frozenset[bytes]
+    models_openai: bytes
+    models_anthropic: bytes
+    body_limit: int
+    # Built once per config: aiohttp timeouts for non-stream and stream attempts.
+    timeout_complete: aiohttp.ClientTimeout
+    timeout_stream: aiohttp.ClientTimeout
+
+    def credential(self, cred_id: str) -> Credential | None:
+        return next((c for c in self.credentials if c.id == cred_id), None)
+
+
+def _models_bodies(index: ModelIndex) -> tuple[bytes, bytes]:
+    created = int(time.time())
+    openai = {
+        "object": "list",
+        "data": [
+            {"id": m.id, "object": "model", "created": created, "owned_by": m.owned_by}
+            for m in index.models
+        ],
+    }
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(created))
+    data = [
+        {"type": "model", "id": m.id, "display_name": m.id, "created_at": stamp}
+        for m in index.models
+    ]
+    anthropic = {
+        "data": data,
+        "has_more": False,
+        "first_id": data[0]["id"] if data else None,
+        "last_id": data[-1]["id"] if data else None,
+    }
+    return orjson.dumps(openai), orjson.dumps(anthropic)
+
+
+def build_runtime(loaded: LoadedConfig) -> Runtime:
+    config = loaded.config
+    credentials = tuple(build_credentials(config))
+    index = ModelIndex(credentials, force_prefix=config.force_model_prefix)
+    digests = frozenset(d for d in (key_digest(k) for k in config.api_keys) if d is not None)
+    models_openai, models_anthropic = _models_bodies(index)
+    log.info(
+        "runtime_built",
+        credentials=len(credentials),
+        models=len(index),
+        client_keys=len(digests),
+    )
+    return Runtime(
+        config=config,
+        credentials=credentials,
+        index=index,
+        key_digests=digests,
+        models_openai=models_openai,
+        models_anthropic=models_anthropic,
+        body_limit=config.body_limit_bytes,
+        timeout_complete=aiohttp.ClientTimeout(
+            total=None, sock_connect=config.timeouts.connect, sock_read=config.timeouts.idle
+        ),
+        timeout_stream=aiohttp.ClientTimeout(total=None, sock_connect=config.timeouts.connect),
+    )
+
+
+class RuntimeHolder:
+    """Holds the current snapshot; the config store's listener swaps it."""
+
+    def __init__(self, loaded: LoadedConfig) -> None:
+        self.current = build_runtime(loaded)
+
+    def apply(self, loaded: LoadedConfig) -> None:
+        self.current = build_runtime(loaded)

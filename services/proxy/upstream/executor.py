@@ -1,0 +1,513 @@
+"""Sends a call upstream: credential selection, failover, retry rounds, streaming relay.
+
+Failover happens only before the first byte reaches the client; after that a failure is
+reported in-stream in the client's format. Every upstream attempt is recorded as a usage
+event and feeds the cooldown table. A 400-class input error is returned at once, never fanned
+out to other credentials.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+
+import aiohttp
+import structlog
+from aiohttp import web
+
+from services.core.errors import NotFound, TooManyRequests, Unavailable
+from services.core.logging import redact_text
+
+from ..observability.metrics import Metrics
+from ..routing.codec_contract import Call, Codec, StreamProcessor
+from ..routing.cooldowns import NETWORK_ERROR, RETRYABLE_STATUSES, Cooldowns
+from ..routing.registry import Target, Tiers
+from ..routing.selector import Selector
+from ..translate.errors import error_body, upstream_message
+from ..translate.rules import Unsupported
+from ..usage.recorder import Recorder
+from .openai_stream import FrameTooLarge
+from .sessions import UpstreamClients, read_capped, redirect_host
+
+log = structlog.get_logger(__name__)
+
+MAX_ERROR_BODY = 1024 * 1024
+MAX_RESPONSE_BODY = 64 * 1024 * 1024
+# Statuses that say "this credential can't serve now": try the next one.
+_FAILOVER = RETRYABLE_STATUSES | {401, 402, 404, NETWORK_ERROR}
+# Statuses that may earn another round over the credentials once every one has failed.
+_ROUND_RETRY = RETRYABLE_STATUSES | {NETWORK_ERROR}
+_SSE_HEADERS = {
+    "Content-Type": "text/event-stream; charset=utf-8",
+    "Cache-Control": "no-cache",
+    "X-Accel-Buffering": "no",
+}
+_KEEPALIVE = b": keep-alive\n\n"
+
+
+@dataclass(slots=True)
+class Failure:
+    """An attempt that produced nothing for the client yet."""
+
+    status: int
+    body: bytes
+    content_type: str
+    message: str
+    retry_after: float | None
+    failover: bool
+    target: Target
+    code: str = "upstream_error"
+
+
+# Writes one request error log (blocking; run in a thread).
+ErrorLog = Callable[[str, str], object]
+
+
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date)."""
+    value = headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+class Executor:
+    def __init__(
+        self,
+        upstream: UpstreamClients,
+        cooldowns: Cooldowns,
+        selector: Selector,
+        recorder: Recorder,
+        metrics: Metrics,
+        error_log: ErrorLog | None = None,
+    ) -> None:
+        self.upstream = upstream
+        self.cooldowns = cooldowns
+        self.selector = selector
+        self.recorder = recorder
+        self.metrics = metrics
+        self.error_log = error_log
+        self._log_tasks: set[asyncio.Task[object]] = set()
+
+    async def run(self, call: Call, codec: Codec) -> web.StreamResponse:
+        runtime = call.runtime
+        tiers = runtime.index.lookup(call.model)
+        if tiers is None:
+            if not runtime.credentials:
+                raise Unavailable("No upstream credential is configured", code="auth_unavailable")
+            raise NotFound(f"The model '{call.model}' does not exist", code="model_not_found")
+        config = runtime.config
+        call.bootstrap_left = config.streaming.bootstrap_retries
+        per_round = config.max_retry_credentials or len(runtime.credentials) or 1
+        last: Failure | None = None
+        for round_no in range(config.request_retry + 1):
+            tried = 0
+            now = time.time()
+            for target in self.selector.order(call.model, tiers, config.routing.strategy):
+                if tried >= per_round:
+                    break
+                if self._cooling(call, target, now):
+                    continue
+                tried += 1
+                result = await self._attempt(call, codec, target)
+                if isinstance(result, web.StreamResponse):
+                    return result
+                last = result
+                if not result.failover:
+                    return self._error_response(call, codec, result)
+            if last is None:
+                raise self._all_cooling(call, tiers)
+            if last.status not in _ROUND_RETRY:
+                break
+            if round_no == config.request_retry:
+                break
+            wait = self._next_reset(call, tiers) - time.time()
+            if wait > config.max_retry_interval:
+                break
+            if wait > 0:
+                await asyncio.sleep(wait)  # back off until the nearest cooldown ends
+        assert last is not None
+        return self._error_response(call, codec, last)
+
+    def _cooling(self, call: Call, target: Target, now: float) -> bool:
+        if call.runtime.config.disable_cooling or target.credential.disable_cooling:
+            return False
+        return self.cooldowns.until(target.credential.id, target.upstream_model) > now
+
+    def _next_reset(self, call: Call, tiers: Tiers) -> float:
+        untils = [
+            self.cooldowns.until(t.credential.id, t.upstream_model) for tier in tiers for t in tier
+        ]
+        return min(untils) if untils else 0.0
+
+    def _all_cooling(self, call: Call, tiers: Tiers) -> TooManyRequests:
+        reset = max(self._next_reset(call, tiers) - time.time(), 1.0)
+        seconds = math.ceil(reset)
+        provider = tiers[0][0].credential.channel if tiers and tiers[0] else ""
+        reset_time = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + seconds))
+        return TooManyRequests(
+            f"All credentials for model {call.model} are cooling down; retry in {seconds}s",
+            code="model_cooldown",
+            headers={"Retry-After": str(seconds)},
+            details={
+                "model": call.model,
+                "reset_time": reset_time,
+                "reset_seconds": seconds,
+                "provider": provider,
+            },
+        )
+
+    def _mark(self, call: Call, target: Target, status: int, retry_after: float | None) -> None:
+        if call.runtime.config.disable_cooling or target.credential.disable_cooling:
+            return
+        self.cooldowns.record_failure(
+            target.credential.id, target.upstream_model, status, retry_after
+        )
+
+    def _fail(
+        self,
+        call: Call,
+        target: Target,
+        started: float,
+        status: int,
+        message: str,
+        *,
+        body: bytes = b"",
+        content_type: str = "",
+        retry_after: float | None = None,
+        failover: bool = True,
+    ) -> Failure:
+        self._mark(call, target, status, retry_after)
+        latency = int((time.monotonic() - started) * 1000)
+        self.recorder.attempt(
+            call,
+            target,
+            status=status or 502,
+            failed=True,
+            tokens=None,
+            latency_ms=latency,
+            ttft_ms=None,
+            reason=message,
+        )
+        self.metrics.upstream_attempt(target.credential.provider, status)
+        log.info(
+            "upstream_failed",
+            request_id=call.request_id,
+            auth_index=target.credential.id,
+            model=target.upstream_model,
+            status=status,
+            reason=message[:200],
+        )
+        return Failure(status, body, content_type, message, retry_after, failover, target)
+
+    async def _attempt(
+        self, call: Call, codec: Codec, target: Target
+    ) -> web.StreamResponse | Failure:
+        runtime = call.runtime
+        timeouts = runtime.config.timeouts
+        try:
+            upstream = codec.build(call, target)
+        except Unsupported as exc:
+            return self._unsupported(call, target, exc)
+        session, proxy = self.upstream.for_proxy(target.credential.proxy_url)
+        started = time.monotonic()
+        client_timeout = runtime.timeout_stream if call.stream else runtime.timeout_complete
+        try:
+            async with asyncio.timeout(timeouts.first_byte):
+                resp = await session.post(
+                    upstream.url,
+                    data=upstream.body,
+                    headers=upstream.headers,
+                    proxy=proxy,
+                    timeout=client_timeout,
+                    allow_redirects=False,
+                )
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            return self._fail(
+                call, target, started, NETWORK_ERROR, f"upstream unreachable: {type(exc).__name__}"
+            )
+        except asyncio.CancelledError:
+            self._client_gone(call, target, started, None, None)
+            raise
+        try:
+            if 300 <= resp.status < 400:
+                return self._redirected(call, target, started, resp)
+            if resp.status != 200:
+                return await self._upstream_error(call, target, started, resp)
+            if call.stream:
+                return await self._relay(call, codec, target, started, resp)
+            return await self._complete(call, codec, target, started, resp)
+        finally:
+            resp.close()
+
+    def _redirected(
+        self, call: Call, target: Target, started: float, resp: aiohttp.ClientResponse
+    ) -> Failure:
+        """A 3xx is a broken upstream for us: redirects are never followed (docs/security.md)."""
+        # The target host goes to the operator's log only, not to the client.
+        log.warning(
+            "upstream_redirect_refused",
+            request_id=call.request_id,
+            auth_index=target.credential.id,
+            status=resp.status,
+            host=redirect_host(resp),
+        )
+        message = (
+            f"upstream answered a redirect ({resp.status}); upstream redirects are not followed"
+        )
+        return self._fail(call, target, started, 502, message)
+
+    def _unsupported(self, call: Call, target: Target, exc: Unsupported) -> Failure:
+        """This upstream cannot take the request (nothing was sent): another credential of the
+        model may speak a format that can; if none does, the client gets this 400."""
+        log.info(
+            "request_unsupported",
+            request_id=call.request_id,
+            auth_index=target.credential.id,
+            model=target.upstream_model,
+            reason=exc.message[:200],
+        )
+        return Failure(400, b"", "", exc.message, None, True, target, exc.code)
+
+    async def _upstream_error(
+        self, call: Call, target: Target, started: float, resp: aiohttp.ClientResponse
+    ) -> Failure:
+        try:
+            body = await read_capped(resp, MAX_ERROR_BODY)
+        except (aiohttp.ClientError, TimeoutError):
+            body = b""
+        status = resp.status
+        return self._fail(
+            call,
+            target,
+            started,
+            status,
+            f"upstream status {status}",
+            body=body,
+            content_type=resp.content_type,
+            retry_after=parse_retry_after(resp.headers),
+            failover=status in _FAILOVER,
+        )
+
+    async def _complete(
+        self, call: Call, codec: Codec, target: Target, started: float, resp: aiohttp.ClientResponse
+    ) -> web.StreamResponse | Failure:
+        try:
+            data = await read_capped(resp, MAX_RESPONSE_BODY)
+            out, tokens = codec.response(call, target, data)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            return self._fail(
+                call, target, started, 502, f"bad upstream response: {type(exc).__name__}"
+            )
+        except asyncio.CancelledError:
+            self._client_gone(call, target, started, None, None)
+            raise
+        self.cooldowns.record_success(target.credential.id, target.upstream_model)
+        latency = int((time.monotonic() - started) * 1000)
+        self.recorder.attempt(
+            call,
+            target,
+            status=200,
+            failed=False,
+            tokens=tokens,
+            latency_ms=latency,
+            ttft_ms=latency,
+        )
+        self.metrics.upstream_attempt(target.credential.provider, 200)
+        return web.Response(
+            body=out,
+            status=200,
+            content_type="application/json",
+            headers={"X-Request-Id": call.request_id},
+        )
+
+    def _client_gone(
+        self,
+        call: Call,
+        target: Target,
+        started: float,
+        proc: StreamProcessor | None,
+        ttft: int | None,
+    ) -> None:
+        latency = int((time.monotonic() - started) * 1000)
+        self.recorder.attempt(
+            call,
+            target,
+            status=499,
+            failed=True,
+            tokens=proc.tokens if proc else None,
+            latency_ms=latency,
+            ttft_ms=ttft,
+            reason="client disconnected",
+        )
+        self.metrics.upstream_attempt(target.credential.provider, 499)
+
+    async def _first_output(
+        self, proc: StreamProcessor, resp: aiohttp.ClientResponse
+    ) -> bytes | None:
+        """Read until the processor yields client bytes; None when the stream ends first."""
+        while True:
+            chunk = await resp.content.readany()
+            if not chunk:
+                tail = proc.finish()
+                return tail or None
+            out = proc.feed(chunk)
+            if out:
+                return out
+
+    async def _relay(
+        self, call: Call, codec: Codec, target: Target, started: float, resp: aiohttp.ClientResponse
+    ) -> web.StreamResponse | Failure:
+        config = call.runtime.config
+        proc = codec.stream(call, target)
+        try:
+            async with asyncio.timeout(config.timeouts.first_byte):
+                first = await self._first_output(proc, resp)
+        except (aiohttp.ClientError, TimeoutError, FrameTooLarge) as exc:
+            first, reason = None, type(exc).__name__
+        except asyncio.CancelledError:
+            self._client_gone(call, target, started, proc, None)
+            raise
+        else:
+            reason = "stream ended before any data"
+        if first is None:
+            failover = call.bootstrap_left > 0
+            call.bootstrap_left -= 1
+            return self._fail(
+                call, target, started, 502, f"bootstrap failed: {reason}", failover=failover
+            )
+        ttft = int((time.monotonic() - started) * 1000)
+        reply = web.StreamResponse(
+            status=200, headers={**_SSE_HEADERS, "X-Request-Id": call.request_id}
+        )
+        try:
+            await reply.prepare(call.request)
+            await reply.write(first)
+            failure = await self._pump(call, proc, resp, reply)
+            if failure is None and not proc.done:
+                failure = "upstream stream ended early"
+            if failure is not None:
+                await reply.write(proc.error(failure, 502))
+            await reply.write_eof()
+        except (ConnectionResetError, aiohttp.ClientConnectionResetError):
+            self._client_gone(call, target, started, proc, ttft)
+            return reply
+        except asyncio.CancelledError:
+            self._client_gone(call, target, started, proc, ttft)
+            raise
+        latency = int((time.monotonic() - started) * 1000)
+        if failure is None:
+            self.cooldowns.record_success(target.credential.id, target.upstream_model)
+        self.recorder.attempt(
+            call,
+            target,
+            status=200 if failure is None else 502,
+            failed=failure is not None,
+            tokens=proc.tokens,
+            latency_ms=latency,
+            ttft_ms=ttft,
+            reason=failure,
+        )
+        self.metrics.upstream_attempt(target.credential.provider, 200 if failure is None else 502)
+        self.metrics.ttft(ttft / 1000)
+        return reply
+
+    async def _pump(
+        self,
+        call: Call,
+        proc: StreamProcessor,
+        resp: aiohttp.ClientResponse,
+        reply: web.StreamResponse,
+    ) -> str | None:
+        """Relay chunks until upstream EOF; returns why the stream failed, or None."""
+        config = call.runtime.config
+        keepalive = config.streaming.keepalive_seconds
+        idle = config.timeouts.idle
+        loop = asyncio.get_running_loop()
+        last_data = loop.time()
+        content = resp.content
+        while True:
+            wait = min(keepalive, idle) if keepalive > 0 else idle
+            try:
+                async with asyncio.timeout(wait):
+                    chunk = await content.readany()
+            except TimeoutError:
+                if loop.time() - last_data >= idle:
+                    return "upstream idle timeout"
+                await reply.write(_KEEPALIVE)
+                continue
+            except (aiohttp.ClientError, FrameTooLarge) as exc:
+                return f"upstream stream broke: {type(exc).__name__}"
+            if not chunk:
+                tail = proc.finish()
+                if tail:
+                    await reply.write(tail)
+                return None
+            last_data = loop.time()
+            try:
+                out = proc.feed(chunk)
+            except FrameTooLarge:
+                return "upstream frame too large"
+            if out:
+                await reply.write(out)
+
+    def _write_error_log(self, call: Call, failure: Failure, status: int) -> None:
+        """Keep a bounded record of a request that failed (off the event loop, fire and forget)."""
+        if self.error_log is None:
+            return
+        text = "\n".join(
+            [
+                "=== REQUEST INFO ===",
+                f"request_id: {call.request_id}",
+                f"time: {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}",
+                f"endpoint: {call.endpoint}",
+                f"model: {call.model}",
+                f"client_ip: {call.request.remote or ''}",
+                "=== UPSTREAM ===",
+                f"auth_index: {failure.target.credential.id}",
+                f"provider: {failure.target.credential.channel}",
+                f"upstream_model: {failure.target.upstream_model}",
+                "=== RESPONSE ===",
+                f"status: {status}",
+                f"message: {failure.message}",
+                redact_text(failure.body[:8192].decode("utf-8", "replace")),
+                "",
+            ]
+        )
+        task = asyncio.get_running_loop().create_task(
+            asyncio.to_thread(self.error_log, call.request_id, text)
+        )
+        self._log_tasks.add(task)
+        task.add_done_callback(self._log_tasks.discard)
+
+    def _error_response(self, call: Call, codec: Codec, failure: Failure) -> web.Response:
+        status = failure.status if failure.status >= 400 else 502
+        self._write_error_log(call, failure, status)
+        headers = {"X-Request-Id": call.request_id}
+        if failure.retry_after is not None and status == 429:
+            headers["Retry-After"] = str(math.ceil(failure.retry_after))
+        json_body = bool(failure.body) and "json" in failure.content_type
+        if json_body and codec.passthrough_errors(failure.target):
+            return web.Response(
+                body=failure.body, status=status, content_type="application/json", headers=headers
+            )
+        message = failure.message if failure.status else "upstream unreachable"
+        if json_body:
+            message = upstream_message(failure.body) or message
+        return web.Response(
+            body=error_body(call.client_fmt, status, message, failure.code),
+            status=status,
+            content_type="application/json",
+            headers=headers,
+        )

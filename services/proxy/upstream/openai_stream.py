@@ -1,0 +1,124 @@
+"""OpenAI chat SSE relayed frame by frame: usage is read on the way, and the usage chunk the
+proxy asked for on the client's behalf is removed from what the client sees.
+
+Frames are relayed as soon as they are complete; bytes of a frame split across reads wait for
+its end. A single frame is capped so a hostile upstream cannot grow the buffer without bound.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from ..translate.openai import error_type as openai_error_type
+from ..translate.usage import Usage, from_openai
+
+MAX_FRAME = 8 * 1024 * 1024
+_USAGE = b'"usage"'
+_DONE = b"data: [DONE]"
+_DONE_DATA = b"[DONE]"  # `data:[DONE]` without the space, or after a comment line, counts too
+
+FrameRewriter = Callable[[dict[str, Any]], dict[str, Any] | None]
+
+
+class FrameTooLarge(Exception):
+    """An upstream SSE frame exceeded MAX_FRAME."""
+
+
+class OpenAIStream:
+    """Feeds upstream bytes, returns the bytes to relay; tracks usage and [DONE]."""
+
+    def __init__(self, *, strip_usage: bool, rewrite: FrameRewriter | None = None) -> None:
+        self.strip_usage = strip_usage
+        self.rewrite = rewrite
+        self.tokens: Usage | None = None
+        self.done = False
+        self.started = False
+        self._tail = b""
+        self._cr = False  # the last read ended in CR: its LF may start the next one
+
+    def feed(self, chunk: bytes) -> bytes:
+        if self._cr:
+            chunk, self._cr = b"\r" + chunk, False
+        if b"\r" in chunk:  # CRLF or CR line ends: relayed as LF so frames split the same way
+            if chunk.endswith(b"\r"):
+                chunk, self._cr = chunk[:-1], True
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        data = self._tail + chunk if self._tail else chunk
+        end = data.rfind(b"\n\n")
+        if end < 0:
+            self._tail = data
+            if len(data) > MAX_FRAME:
+                raise FrameTooLarge
+            return b""
+        complete, self._tail = data[: end + 2], data[end + 2 :]
+        self.started = True
+        if self.rewrite is None and _USAGE not in complete and _DONE_DATA not in complete:
+            return complete  # the common case: relay untouched
+        return b"".join(self._frame(f) for f in complete.split(b"\n\n") if f)
+
+    def _frame(self, frame: bytes) -> bytes:
+        head, payload = _split_frame(frame)
+        if payload is None or payload == b"[DONE]":
+            self.done = self.done or payload == b"[DONE]"
+            return frame + b"\n\n"
+        try:
+            obj = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            return frame + b"\n\n"
+        if not isinstance(obj, dict):
+            return frame + b"\n\n"
+        changed = False
+        usage = obj.get("usage")
+        if usage:
+            if isinstance(usage, dict):
+                self.tokens = from_openai(usage)
+            if self.strip_usage:
+                if not obj.get("choices"):
+                    return head + b"\n\n" if head else b""  # comments still reach the client
+                obj["usage"] = None
+                changed = True
+        if self.rewrite is not None:
+            rewritten = self.rewrite(obj)
+            if rewritten is None:
+                return head + b"\n\n" if head else b""
+            obj, changed = rewritten, True
+        if not changed:
+            return frame + b"\n\n"
+        return (head + b"\n" if head else b"") + b"data: " + orjson.dumps(obj) + b"\n\n"
+
+    def error(self, message: str, status: int) -> bytes:
+        return openai_stream_error(message, status, "upstream_error")
+
+    def finish(self) -> bytes:
+        """Bytes still owed at upstream EOF (a last frame without its blank line)."""
+        tail, self._tail = self._tail, b""
+        if self._cr:
+            self._cr, tail = False, tail + b"\n"
+        if not tail.strip():
+            return b""
+        return self.feed(tail + b"\n\n")
+
+
+def _split_frame(frame: bytes) -> tuple[bytes, bytes | None]:
+    """(the frame's other lines, e.g. keep-alive comments; its data) of one SSE frame. Data
+    lines are joined with newlines as SSE says; None when the frame has no data."""
+    if frame.startswith(b"data: ") and b"\n" not in frame:
+        return b"", frame[6:]  # the common case: one data line
+    head: list[bytes] = []
+    data: list[bytes] = []
+    for line in frame.split(b"\n"):
+        if line.startswith(b"data:"):
+            value = line[5:]
+            data.append(value[1:] if value[:1] == b" " else value)
+        else:
+            head.append(line)
+    return b"\n".join(head), b"\n".join(data) if data else None
+
+
+def openai_stream_error(message: str, status: int, code: str | None = None) -> bytes:
+    """An in-stream error frame the OpenAI SDKs raise as APIError, then the terminator."""
+    error = {"error": {"message": message, "type": openai_error_type(status), "code": code}}
+    return b"data: " + orjson.dumps(error) + b"\n\n" + _DONE + b"\n\n"

@@ -1,0 +1,123 @@
+"""Pooled HTTP clients towards upstreams: one shared session, plus one per SOCKS proxy URL.
+
+HTTP(S) proxies are passed per request on the shared session; SOCKS proxies need their own
+connector, created on first use and kept for the life of the process.
+
+No upstream redirect is ever followed (docs/security.md, "Upstream redirects"): callers pass
+`allow_redirects=False` and treat a 3xx as a failed attempt, and every session made here
+refuses to follow one anyway, so a call site that forgets cannot be turned into a request to
+an address nobody configured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+
+import aiohttp
+from aiohttp_socks import ProxyConnector
+from yarl import URL
+
+_DIRECT = {"", "direct", "none"}
+
+
+class RedirectRefused(aiohttp.ClientError):
+    """An upstream answered a redirect on a request that did not opt out of following it."""
+
+
+class BodyTooLarge(aiohttp.ClientPayloadError):
+    """An upstream body is larger than its reader holds."""
+
+
+async def _refuse_redirect(
+    _session: aiohttp.ClientSession,
+    _context: SimpleNamespace,
+    params: aiohttp.TraceRequestRedirectParams,
+) -> None:
+    # Raised before aiohttp builds the next request: the redirect target is never contacted.
+    raise RedirectRefused(f"upstream redirect refused (status {params.response.status})")
+
+
+def _no_redirects() -> aiohttp.TraceConfig:
+    trace = aiohttp.TraceConfig()
+    trace.on_request_redirect.append(_refuse_redirect)
+    return trace
+
+
+def upstream_session(connector: aiohttp.BaseConnector | None = None) -> aiohttp.ClientSession:
+    """A client session for talking to upstreams: no redirects, no cookies, no env proxies."""
+    return aiohttp.ClientSession(
+        connector=connector or _connector(),
+        timeout=aiohttp.ClientTimeout(total=None),
+        trust_env=False,
+        # Upstream cookies must never leak between credentials, and skipping the jar saves
+        # work on every request.
+        cookie_jar=aiohttp.DummyCookieJar(),
+        trace_configs=[_no_redirects()],
+    )
+
+
+def redirect_host(resp: aiohttp.ClientResponse) -> str:
+    """Where a 3xx answer pointed (host only: the URL may carry a token)."""
+    try:
+        return resp.url.join(URL(resp.headers.get("Location", ""))).host or "?"
+    except ValueError:
+        return "?"
+
+
+async def read_capped(resp: aiohttp.ClientResponse, cap: int) -> bytes:
+    """Read a whole upstream body, refusing to hold more than `cap` (decoded) bytes."""
+    length = resp.content_length
+    if length is not None and length > cap:
+        raise BodyTooLarge(f"upstream body of {length} bytes")
+    if length is not None and "Content-Encoding" not in resp.headers:
+        return await resp.read()  # the length is the body's: one bounded read
+    # A coded body's length is the compressed one; aiohttp inflates in bounded pieces here.
+    buf = bytearray()
+    async for chunk in resp.content.iter_any():
+        buf += chunk
+        if len(buf) > cap:
+            raise BodyTooLarge("upstream body too large")
+    return bytes(buf)
+
+
+def is_direct(proxy_url: str) -> bool:
+    """True when a `proxy-url` setting means no proxy at all."""
+    return proxy_url.strip().lower() in _DIRECT
+
+
+def _connector() -> aiohttp.TCPConnector:
+    return aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=60)
+
+
+class UpstreamClients:
+    """Owns every client session; `for_proxy` picks the session and `proxy=` argument to use."""
+
+    def __init__(self) -> None:
+        self._default: aiohttp.ClientSession | None = None
+        self._socks: dict[str, aiohttp.ClientSession] = {}
+
+    async def start(self) -> None:
+        self._default = upstream_session()
+
+    @property
+    def default(self) -> aiohttp.ClientSession:
+        assert self._default is not None, "UpstreamClients.start() was not awaited"
+        return self._default
+
+    def for_proxy(self, proxy_url: str) -> tuple[aiohttp.ClientSession, str | None]:
+        if is_direct(proxy_url):
+            return self.default, None
+        if proxy_url.startswith(("socks5://", "socks5h://", "socks4://")):
+            session = self._socks.get(proxy_url)
+            if session is None:
+                connector: Any = ProxyConnector.from_url(proxy_url, limit=0)
+                session = upstream_session(connector)
+                self._socks[proxy_url] = session
+            return session, None
+        return self.default, proxy_url
+
+    async def close(self) -> None:
+        sessions = [s for s in (self._default, *self._socks.values()) if s is not None]
+        await asyncio.gather(*(s.close() for s in sessions), return_exceptions=True)

@@ -1,0 +1,464 @@
+"""The Compose stack for real, run the way docs/installation.md tells an operator to: a private
+Docker engine, the gateway image built from infrastructure/Dockerfile, `manage.sh init` and
+`manage.sh up`, then only the published loopback ports: first-admin setup, a provider pointing
+at a fake upstream that runs as a container on the stack's network, a client key, a request
+through the openai SDK, its usage in the dashboard's history. Then the operator's commands:
+ps, logs, restart, down and up, backup and a restore into a fresh stack, pull.
+
+Official images cannot be pulled here, so stand-ins built from Debian packages take their place
+(tests/docker/standins.py; docs/testing.md), set through the same variables an operator would
+use, and the ports move to free ones so this stack runs beside any other. The tests of this
+module run in order on one stack; the figures they measure are printed at the end of the run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+import openai
+import pytest
+
+from tests.conftest import free_port
+from tests.docker import budgets, fake_upstream
+from tests.docker.engine import Engine
+
+pytestmark = pytest.mark.timeout(1800)  # the first test may build every image from scratch
+
+REPO = Path(__file__).resolve().parents[2]
+MANAGE = REPO / "infrastructure" / "manage.sh"
+SERVICES = ("postgres", "migrate", "proxy", "collector", "dashboard", "docker-proxy")
+ADMIN = {"username": "admin", "password": "correct horse battery staple"}
+MODEL = "team-model"
+AUTH_FILE = {"type": "codex", "email": "ops@example.com", "id_token": "eyJhbGciOiJub25lIn0.e30.x"}
+T = TypeVar("T")
+
+
+def eventually(
+    check: Callable[[], T | None],
+    limit: float = 60.0,
+    what: str = "condition",
+    detail: Callable[[], object] = lambda: "",
+) -> T:
+    """Poll `check` until it returns a truthy value; containers give us no event to await."""
+    deadline = time.monotonic() + limit
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not met within {limit:.0f} s {detail()}")
+        time.sleep(0.25)
+
+
+@dataclass
+class Stack:
+    engine: Engine
+    env: dict[str, str]
+    env_file: Path
+    backups: Path
+    project: str
+    ports: dict[str, int]
+    state: dict[str, object] = field(default_factory=dict)  # what earlier tests created
+
+    def manage(
+        self, *args: str, check: bool = True, timeout: float = 900
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            ["bash", str(MANAGE), *args], env=self.env, capture_output=True, text=True,
+            timeout=timeout, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        if check and result.returncode != 0:
+            output = f"{result.stdout}\n{result.stderr}\n{self.diagnostics()}"
+            raise AssertionError(f"manage.sh {' '.join(args)}: exit {result.returncode}\n{output}")
+        return result
+
+    def timed(self, figure: str, *args: str) -> float:
+        started = time.monotonic()
+        self.manage(*args)
+        elapsed = time.monotonic() - started
+        budgets.record(figure, elapsed, "s", f"manage.sh {' '.join(args)}")
+        return elapsed
+
+    def diagnostics(self) -> str:
+        ps = self.engine.docker("ps", "-a", "--format", "{{.Names}} {{.Status}}", check=False)
+        logs = self.manage_raw("logs", "--tail", "15")
+        return f"--- containers\n{ps.stdout}--- logs\n{logs[-6000:]}"
+
+    def manage_raw(self, *args: str) -> str:
+        result = subprocess.run(
+            ["bash", str(MANAGE), *args], env=self.env, capture_output=True, text=True,
+            timeout=120, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        return result.stdout + result.stderr
+
+    @property
+    def dashboard(self) -> str:
+        return f"http://127.0.0.1:{self.ports['dashboard']}"
+
+    @property
+    def proxy(self) -> str:
+        return f"http://127.0.0.1:{self.ports['proxy']}"
+
+    def secret(self, name: str) -> str:
+        for line in self.env_file.read_text().splitlines():
+            if line.startswith(f"{name}="):
+                return line.split("=", 1)[1]
+        raise KeyError(name)
+
+    def web(self) -> httpx.Client:
+        """A browser-like dashboard client (the Origin its CSRF check wants)."""
+        return httpx.Client(base_url=self.dashboard, headers={"Origin": self.dashboard}, timeout=30)
+
+    def management(self) -> httpx.Client:
+        key = self.secret("MANAGEMENT_API_KEY")
+        return httpx.Client(
+            base_url=f"{self.proxy}/v0/management",
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+        )
+
+    def container(self, service: str) -> str:
+        return f"{self.project}-{service}-1"
+
+    @property
+    def fake(self) -> str:
+        return f"{self.project}-fake-upstream"
+
+    def attach_fake(self) -> None:
+        """Join the fake upstream to the stack's outward network (made anew by each `up`)."""
+        self.engine.docker(
+            "network", "connect", "--alias", "fake-upstream", f"{self.project}_frontend", self.fake
+        )
+
+    def detach_fake(self) -> None:
+        """Leave the network before `down`, which cannot remove a network still in use."""
+        self.engine.docker("network", "disconnect", f"{self.project}_frontend", self.fake)
+
+
+@pytest.fixture(scope="module")
+def stack(
+    docker_engine: Engine, standin_images: dict[str, str], tmp_path_factory
+) -> Iterator[Stack]:
+    """The operator's environment: a fresh .env and backups folder, the stand-in images and
+    free host ports as overrides, and the private engine as DOCKER_HOST."""
+    tmp = tmp_path_factory.mktemp("stack")
+    names = ("proxy", "dashboard", "gemini", "codex", "claude", "antigravity", "iflow")
+    ports = {name: free_port() for name in names}
+    project = f"gwe2e{os.getpid()}"
+    env = dict(os.environ) | docker_engine.env | {
+        "ENV_FILE": str(tmp / ".env"),
+        "BACKUP_DIR": str(tmp / "backups"),
+        "COMPOSE_PROJECT_NAME": project,
+        "GATEWAY_IMAGE": "llm-gateway:e2e",
+        "PYTHON_IMAGE": standin_images["python"],
+        "NODE_IMAGE": standin_images["node"],
+        "POSTGRES_IMAGE": standin_images["postgres"],
+        "DOCKER_SOCKET_PROXY_IMAGE": standin_images["socket-proxy"],
+        "DOCKER_SOCKET": str(docker_engine.socket),
+        "PROXY_PORT": str(ports["proxy"]),
+        "DASHBOARD_PORT": str(ports["dashboard"]),
+        "OAUTH_CALLBACK_BIND": "127.0.0.1",
+        "DASHBOARD_URL": f"http://127.0.0.1:{ports['dashboard']}",
+        "API_URL": f"http://127.0.0.1:{ports['proxy']}",
+    } | {f"OAUTH_{n.upper()}_PORT": str(ports[n]) for n in names[2:]}  # fmt: skip
+    stack = Stack(docker_engine, env, tmp / ".env", tmp / "backups", project, ports)
+    yield stack
+    stack.manage("compose", "down", "--volumes", "--remove-orphans", "--timeout", "3", check=False)
+
+
+def _image_size(engine: Engine, image: str) -> int:
+    return int(engine.docker("image", "inspect", "--format", "{{.Size}}", image).stdout)
+
+
+def _record_memory(stack: Stack) -> None:
+    """Memory of each container at rest (after the stack settled)."""
+    out = stack.engine.docker(
+        "stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}", check=True
+    ).stdout
+    for line in out.splitlines():
+        name, usage = line.split(" ", 1)
+        if not name.startswith(f"{stack.project}-"):
+            continue
+        amount, unit = re.match(r"([\d.]+)\s*([KMG]i?B)", usage).groups()  # type: ignore[union-attr]
+        factor = {"KiB": 1 / 1024, "MiB": 1, "GiB": 1024, "kB": 1 / 1000, "MB": 1, "GB": 1000}
+        service = name.removeprefix(f"{stack.project}-").removesuffix("-1")
+        budgets.record(f"memory at rest: {service}", float(amount) * factor[unit], "MiB")
+
+
+def _ps(stack: Stack) -> dict[str, str]:
+    """Service -> its status line in `manage.sh ps` (the table compose prints)."""
+    out = stack.manage("ps").stdout
+    rows = {}
+    for line in out.splitlines()[1:]:
+        for service in SERVICES:
+            if line.startswith(stack.container(service) + " "):
+                rows[service] = line
+    return rows
+
+
+def test_init_build_and_up_from_scratch(stack: Stack):
+    """`manage.sh init` then `up`: every service healthy, the one-shot migrate exited 0."""
+    stack.manage("init")
+    stack.timed("gateway image build (no layer cache)", "compose", "build")
+    python_base = _image_size(stack.engine, stack.env["PYTHON_IMAGE"])
+    size = _image_size(stack.engine, stack.env["GATEWAY_IMAGE"])
+    budgets.record(
+        "gateway image: our layers above the Python base", (size - python_base) / 1e6, "MB"
+    )
+    budgets.record("gateway image: total on the stand-in base", size / 1e6, "MB")
+    stack.timed("up to all healthy (first start: volumes, initdb)", "up")
+    rows = _ps(stack)
+    assert set(rows) == set(SERVICES), stack.manage("ps").stdout
+    assert re.search(r"\bExited \(0\)", rows["migrate"]), rows["migrate"]
+    for service in set(SERVICES) - {"migrate"}:
+        assert "(healthy)" in rows[service], rows[service]
+    assert (size - python_base) / 1e6 < 100, "our layers grew past their 100 MB budget"
+
+
+def _start_fake_upstream(stack: Stack) -> str:
+    """The fake OpenAI upstream as a container on the stack's outward network."""
+    image = fake_upstream.build(stack.engine, stack.env["PYTHON_IMAGE"])
+    stack.engine.docker("create", "--name", stack.fake, image)
+    stack.attach_fake()
+    stack.engine.docker("start", stack.fake)
+
+    # Ready before the first request, so no failed attempt counts in the usage totals.
+    def logs() -> str:
+        result = stack.engine.docker("logs", stack.fake)
+        return result.stdout + result.stderr
+
+    eventually(lambda: "listening" in logs(), what="the fake upstream listening", detail=logs)
+    return f"http://fake-upstream:{fake_upstream.PORT}/v1"
+
+
+def _ask(stack: Stack, key: str) -> str | None:
+    client = openai.OpenAI(base_url=f"{stack.proxy}/v1", api_key=key, max_retries=0, timeout=30)
+    try:
+        reply = client.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "hi"}]
+        )
+    except (
+        openai.AuthenticationError,  # the key is still on its way to the proxy
+        openai.NotFoundError,  # the provider's model too
+        openai.APIConnectionError,  # the proxy restarts
+        openai.InternalServerError,  # the upstream container is still starting
+    ) as exc:
+        stack.state["last_error"] = repr(exc)
+        return None
+    finally:
+        client.close()
+    return reply.choices[0].message.content
+
+
+def _answered(stack: Stack, key: str, what: str) -> str:
+    return eventually(
+        lambda: _ask(stack, key), what=what, detail=lambda: stack.state.get("last_error", "")
+    )
+
+
+def _requests_in_history(web: httpx.Client) -> int:
+    response = web.get("/api/usage/history", params={"window": "24h"})
+    assert response.status_code == 200, response.text
+    return int(response.json()["data"]["totals"]["requests"])
+
+
+def test_admin_provider_key_and_an_sdk_request_recorded_in_usage(stack: Stack):
+    base_url = _start_fake_upstream(stack)
+    with stack.web() as web:
+        assert web.get("/api/setup").json()["data"]["setupRequired"] is True
+        assert web.post("/api/setup", json=ADMIN).status_code == 201
+        # The fake upstream has an address of the stack's private network: allowed only once
+        # an admin says so (as for a provider on the operator's own network).
+        allow = {"key": "allow_private_upstreams", "value": True}
+        assert web.put("/api/admin/settings", json=allow).status_code == 200
+        created = web.post(
+            "/api/custom-providers",
+            json={
+                "name": "Fake upstream",
+                "providerId": "fake-upstream",
+                "baseUrl": base_url,
+                "apiKey": "sk-upstream-secret-key-123456",
+                "models": [{"upstreamName": "gpt-fake", "alias": MODEL}],
+            },
+        )
+        assert created.status_code == 201, created.text
+        key = web.post("/api/user/api-keys", json={"name": "e2e"}).json()["data"]["key"]
+        stack.state["key"] = key
+        answer = _answered(stack, key, "an answer through the proxy")
+        assert answer == "Hello from the fake upstream."
+        # The collector service moves the event into Postgres on its own (no manual collect).
+        eventually(lambda: _requests_in_history(web) >= 1, what="the request in the history")
+        history = web.get("/api/usage/history", params={"window": "24h"}).json()["data"]
+    assert history["totals"]["requests"] == 1
+    assert history["totals"]["inputTokens"] == 12
+    assert history["totals"]["outputTokens"] == 9
+
+
+def test_logs_follow_shows_new_lines_and_is_bounded(stack: Stack):
+    """`manage.sh logs -f` streams lines as they are written; we stop it once one arrived."""
+    follow = subprocess.Popen(
+        ["bash", str(MANAGE), "logs", "-f", "--tail", "0", "proxy"],
+        env=stack.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    seen: list[str] = []
+    found = threading.Event()
+
+    def read() -> None:
+        assert follow.stdout is not None
+        for line in follow.stdout:
+            seen.append(line)
+            if "auth_file_uploaded" in line:
+                found.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        # Nothing tells when compose has attached to the stream: upload (idempotent, logged
+        # each time) until a line arrives.
+        with stack.management() as mgmt:
+
+            def upload_logged() -> bool:
+                params = {"name": "codex-ops.json"}
+                uploaded = mgmt.post("/auth-files", params=params, json=AUTH_FILE)
+                assert uploaded.status_code == 200, uploaded.text
+                return found.wait(1.0)
+
+            eventually(upload_logged, limit=30, what="the upload's log line", detail=lambda: seen)
+    finally:
+        os.killpg(follow.pid, signal.SIGTERM)
+        follow.wait(30)
+        reader.join(10)
+        assert follow.stdout is not None
+        follow.stdout.close()
+    assert AUTH_FILE["id_token"] not in "".join(seen)  # secrets never reach the logs
+
+
+def test_restart_proxy_keeps_keys_and_answers_again(stack: Stack):
+    started = time.monotonic()
+    stack.manage("restart", "proxy")
+    key = str(stack.state["key"])
+    assert _answered(stack, key, "an answer after the restart")
+    budgets.record("restart proxy until it answers", time.monotonic() - started, "s")
+    eventually(lambda: "(healthy)" in _ps(stack)["proxy"], what="proxy healthy again")
+
+
+def _auth_files(stack: Stack) -> list[str]:
+    with stack.management() as mgmt:
+        response = mgmt.get("/auth-files")
+    assert response.status_code == 200, response.text
+    return sorted(f["name"] for f in response.json()["files"])
+
+
+def _assert_everything_is_there(stack: Stack, requests_before: int) -> None:
+    """Users, client keys, usage, the proxy's config (keys, provider) and auth files."""
+    with stack.web() as web:
+        assert web.post("/api/auth/login", json=ADMIN).status_code == 200
+        assert _requests_in_history(web) == requests_before
+        key = str(stack.state["key"])
+        assert _answered(stack, key, "an answer with the old key")
+        eventually(lambda: _requests_in_history(web) == requests_before + 1, what="new usage")
+    assert _auth_files(stack) == ["codex-ops.json"]
+
+
+def test_down_then_up_keeps_everything(stack: Stack):
+    with stack.web() as web:
+        web.post("/api/auth/login", json=ADMIN)
+        requests_before = eventually(lambda: _requests_in_history(web), what="usage")
+    stack.detach_fake()
+    stack.manage("down")
+    assert stack.engine.docker("ps", "-q", "--filter", f"name={stack.project}-").stdout.split() == [
+        stack.engine.docker("inspect", "--format", "{{.Id}}", stack.fake).stdout[:12]
+    ]  # only the fake upstream, which is not part of the stack
+    stack.timed("up to all healthy (existing volumes)", "up")
+    stack.attach_fake()
+    time.sleep(5)  # let the containers settle before measuring memory at rest
+    _record_memory(stack)
+    _assert_everything_is_there(stack, requests_before)
+
+
+def test_backup_then_restore_into_a_fresh_stack(stack: Stack):
+    """A backup restored after the volumes and .env are gone brings everything back."""
+    with stack.web() as web:
+        web.post("/api/auth/login", json=ADMIN)
+        requests_before = _requests_in_history(web)
+    stack.manage("backup", "e2e")
+    (archive,) = stack.backups.glob("e2e_*.tar.gz")
+    stack.detach_fake()
+    stack.manage("compose", "down", "--volumes", "--timeout", "3")
+    volumes = stack.engine.docker("volume", "ls", "-q").stdout.split()
+    assert not [v for v in volumes if v.startswith(f"{stack.project}_")]
+    saved_env = stack.env_file.read_text()
+    stack.env_file.unlink()
+    started = time.monotonic()
+    stack.manage("restore", str(archive), "--yes")
+    budgets.record("restore into a fresh stack", time.monotonic() - started, "s")
+    stack.attach_fake()
+    assert stack.env_file.read_text() == saved_env
+    _assert_everything_is_there(stack, requests_before)
+
+
+def test_pull_says_in_one_line_that_the_registry_cannot_be_reached(stack: Stack):
+    result = stack.manage("pull", check=False)
+    assert result.returncode != 0
+    lines = (result.stdout + result.stderr).strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("manage.sh: pull failed: ")
+    assert "cannot be reached" in lines[0] or "denied" in lines[0], lines[0]
+
+
+def _buildkit_command() -> tuple[str, list[str], dict[str, str]] | None:
+    """A docker CLI that builds with BuildKit here: one with buildx, or a CLI older than 23
+    (BuildKit built in, switched on by DOCKER_BUILDKIT=1)."""
+    for cli in dict.fromkeys(filter(None, (shutil.which("docker"), "/usr/bin/docker"))):
+        if subprocess.run([cli, "buildx", "version"], capture_output=True).returncode == 0:
+            return cli, ["buildx", "build", "--load"], {}
+        version = subprocess.run(
+            [cli, "version", "--format", "{{.Client.Version}}"], capture_output=True, text=True
+        ).stdout
+        if version[:2].isdigit() and int(version.split(".")[0]) < 23:
+            return cli, ["build"], {"DOCKER_BUILDKIT": "1"}
+    return None
+
+
+def test_the_gateway_image_builds_with_buildkit_too(stack: Stack):
+    """The stack test built with the classic builder (compose without buildx); an operator
+    with buildx builds the same Dockerfile with BuildKit."""
+    found = _buildkit_command()
+    if found is None:
+        pytest.skip("no docker CLI here builds with BuildKit (no buildx, CLI 23 or newer)")
+    cli, build, env = found
+    started = time.monotonic()
+    stack.engine.docker(
+        *build, "-f", str(REPO / "infrastructure" / "Dockerfile"), "-t", "llm-gateway:buildkit",
+        "--build-arg", f"PYTHON_IMAGE={stack.env['PYTHON_IMAGE']}",
+        "--build-arg", f"NODE_IMAGE={stack.env['NODE_IMAGE']}", str(REPO), cli=cli, env=env,
+    )  # fmt: skip
+    budgets.record("gateway image build with BuildKit (no cache)", time.monotonic() - started, "s")
+    check = (  # the runtime stage's parts: dependencies, code, executable scripts, non-root
+        "python -c 'import aiohttp, psycopg, starlette, uvicorn, services'"
+        " && test -d services/proxy && test -x /usr/local/bin/gateway-entrypoint"
+        " && test -x /usr/local/bin/gateway-healthcheck && id -u"
+    )
+    out = stack.engine.docker(
+        "run", "--rm", "--entrypoint", "sh", "llm-gateway:buildkit", "-c", check
+    ).stdout  # fmt: skip
+    assert out.strip() == "10001"
+
+
+def test_up_is_healthy_well_within_the_old_minute(stack: Stack):
+    """The aim is under 20 s; on a shared, noisy machine the test enforces only that the old
+    30 s health-check interval (about 62 s to healthy) is gone."""
+    up = budgets.value("up to all healthy (existing volumes)")
+    assert up < 45, f"up took {up:.0f} s"

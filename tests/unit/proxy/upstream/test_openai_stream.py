@@ -1,0 +1,68 @@
+"""The OpenAI SSE relay: untouched bytes, usage read, injected usage chunk stripped."""
+
+from __future__ import annotations
+
+import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.proxy.upstream.openai_stream import OpenAIStream
+
+
+def _frame(obj) -> bytes:
+    return b"data: " + orjson.dumps(obj) + b"\n\n"
+
+
+CHUNKS = [
+    _frame({"id": "c1", "choices": [{"index": 0, "delta": {"content": "Hel"}}]}),
+    _frame(
+        {"id": "c1", "choices": [{"index": 0, "delta": {"content": "lo"}, "finish_reason": "stop"}]}
+    ),
+    _frame(
+        {
+            "id": "c1",
+            "choices": [],
+            "usage": {"prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9},
+        }
+    ),
+    b"data: [DONE]\n\n",
+]
+STREAM = b"".join(CHUNKS)
+
+
+def _run(stream: OpenAIStream, pieces: list[bytes]) -> bytes:
+    return b"".join(stream.feed(p) for p in pieces) + stream.finish()
+
+
+def test_usage_is_read_and_kept_when_the_client_asked():
+    """With the client's own include_usage the bytes are relayed untouched."""
+    relay = OpenAIStream(strip_usage=False)
+    assert _run(relay, [STREAM]) == STREAM
+    assert relay.tokens is not None and relay.tokens.input_tokens == 7
+    assert relay.done
+
+
+def test_injected_usage_chunk_is_stripped():
+    """When the proxy asked for usage itself, the client never sees the usage chunk."""
+    relay = OpenAIStream(strip_usage=True)
+    out = _run(relay, [STREAM])
+    assert out == CHUNKS[0] + CHUNKS[1] + CHUNKS[3]
+    assert relay.tokens is not None and relay.tokens.total_tokens == 9
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=len(STREAM)), max_size=12))
+def test_any_chunking_gives_the_same_output(cuts):
+    """However the upstream bytes are split, the relayed bytes and usage are the same."""
+    points = sorted(set(cuts))
+    pieces = [STREAM[a:b] for a, b in zip([0, *points], [*points, len(STREAM)], strict=True)]
+    relay = OpenAIStream(strip_usage=True)
+    assert _run(relay, pieces) == CHUNKS[0] + CHUNKS[1] + CHUNKS[3]
+    assert relay.tokens is not None and relay.tokens.output_tokens == 2
+
+
+def test_malformed_frames_pass_without_crashing():
+    """A frame that is not JSON is relayed as-is rather than breaking the stream."""
+    relay = OpenAIStream(strip_usage=True)
+    junk = b'data: {"usage": oops\n\n'
+    assert _run(relay, [junk]) == junk
