@@ -61,12 +61,33 @@ _CHAT_MESSAGE = st.one_of(
         }
     ),
     st.fixed_dictionaries({"role": st.sampled_from(["system", "developer"]), "content": TEXT}),
-    _with(
-        {"role": st.just("assistant"), "content": TEXT},
-        tool_calls=st.lists(_CHAT_CALL, min_size=1, max_size=2),
-    ),
-    st.fixed_dictionaries({"role": st.just("tool"), "tool_call_id": NAME, "content": TEXT}),
+    st.fixed_dictionaries({"role": st.just("assistant"), "content": TEXT}),
 )
+
+
+@st.composite
+def _chat_tool_round(draw: st.DrawFn, round_no: int) -> list[Json]:
+    """An assistant turn calling tools, then one tool message answering each call (OpenAI
+    refuses a call left unanswered and an answer to no call)."""
+    calls = draw(st.lists(_CHAT_CALL, min_size=1, max_size=2))
+    for i, call in enumerate(calls):
+        call["id"] = f"call_{round_no}_{i}"
+    assistant = {"role": "assistant", "tool_calls": calls, **draw(_optional(content=TEXT))}
+    answers = [{"role": "tool", "tool_call_id": c["id"], "content": draw(TEXT)} for c in calls]
+    return [assistant, *answers]
+
+
+@st.composite
+def _chat_history(draw: st.DrawFn) -> list[Json]:
+    out: list[Json] = []
+    for round_no in range(draw(st.integers(0, 3))):
+        if draw(st.booleans()):
+            out += draw(_chat_tool_round(round_no))
+        else:
+            out.append(draw(_CHAT_MESSAGE))
+    return out
+
+
 _CHAT_TOOL = st.fixed_dictionaries(
     {
         "type": st.just("function"),
@@ -80,14 +101,14 @@ def chat(model: str) -> st.SearchStrategy[Json]:
     return _with(
         {
             "model": st.just(model),
-            "messages": st.tuples(st.lists(_CHAT_MESSAGE, max_size=3), user).map(
-                lambda t: [*t[0], t[1]]
-            ),
+            "messages": st.tuples(_chat_history(), user).map(lambda t: [*t[0], t[1]]),
         },
         max_tokens=st.integers(16, 500),
         stop=st.one_of(TEXT, st.lists(TEXT, min_size=1, max_size=2)),
         stream=st.booleans(),
-        tools=st.lists(_CHAT_TOOL, min_size=1, max_size=2),
+        tools=st.lists(
+            _CHAT_TOOL, min_size=1, max_size=2, unique_by=lambda t: t["function"]["name"]
+        ),
         tool_choice=st.sampled_from(["auto", "none"]),
         seed=st.integers(0, 1000),
         user=NAME,
@@ -118,18 +139,28 @@ _ITEM = st.one_of(
             "content": st.lists(_INPUT_PART, min_size=1, max_size=2),
         }
     ),
-    st.fixed_dictionaries(
-        {
-            "type": st.just("function_call"),
-            "call_id": NAME,
-            "name": NAME,
-            "arguments": ARGS.map(json.dumps),
-        }
-    ),
-    st.fixed_dictionaries(
-        {"type": st.just("function_call_output"), "call_id": NAME, "output": TEXT}
-    ),
 )
+
+
+@st.composite
+def _responses_history(draw: st.DrawFn) -> list[Json]:
+    """Messages and function calls, each call followed by its output (the Responses API refuses
+    a call without an output and an output without its call)."""
+    out: list[Json] = []
+    for round_no in range(draw(st.integers(0, 3))):
+        if not draw(st.booleans()):
+            out.append(draw(_ITEM))
+            continue
+        call_id = f"call_{round_no}"
+        arguments = json.dumps(draw(ARGS))
+        call = {"type": "function_call", "call_id": call_id, "name": draw(NAME)}
+        out += [
+            {**call, "arguments": arguments},
+            {"type": "function_call_output", "call_id": call_id, "output": draw(TEXT)},
+        ]
+    return out
+
+
 _RESPONSES_TOOL = _with(
     {"type": st.just("function"), "name": NAME}, description=TEXT, parameters=SCHEMA
 )
@@ -137,16 +168,15 @@ _RESPONSES_TOOL = _with(
 
 def responses(model: str) -> st.SearchStrategy[Json]:
     last = st.fixed_dictionaries({"role": st.just("user"), "content": TEXT})
-    items = st.tuples(st.lists(_ITEM, max_size=3), last).map(lambda t: [*t[0], t[1]])
+    items = st.tuples(_responses_history(), last).map(lambda t: [*t[0], t[1]])
     return _with(
         {"model": st.just(model), "input": st.one_of(TEXT, items)},
         instructions=TEXT,
         max_output_tokens=st.integers(16, 500),
         stream=st.booleans(),
-        tools=st.lists(_RESPONSES_TOOL, min_size=1, max_size=2),
+        tools=st.lists(_RESPONSES_TOOL, min_size=1, max_size=2, unique_by=lambda t: t["name"]),
         reasoning=st.just({"effort": "low"}),
-        **SAMPLING,
-    )
+    )  # no temperature or top_p: the reasoning models behind the Responses API refuse them
 
 
 # ------------------------------------------------------------------ Anthropic
@@ -159,41 +189,42 @@ _USER_BLOCK = st.one_of(
             "source": st.just({"type": "base64", "media_type": "image/png", "data": PNG}),
         }
     ),
-    st.fixed_dictionaries(
-        {
-            "type": st.just("tool_result"),
-            "tool_use_id": NAME,
-            "content": st.one_of(TEXT, st.lists(_TEXT_BLOCK, min_size=1, max_size=2)),
-        }
-    ),
 )
-_ASSISTANT_BLOCK = st.one_of(
-    _TEXT_BLOCK,
-    st.fixed_dictionaries(
-        {
-            "type": st.just("tool_use"),
-            "id": NAME.map(lambda s: f"toolu_{s}"),
-            "name": NAME,
-            "input": ARGS,
-        }
-    ),
-)
-_TURNS = st.lists(
-    st.tuples(
-        st.one_of(TEXT, st.lists(_USER_BLOCK, min_size=1, max_size=2)),
-        st.one_of(TEXT, st.lists(_ASSISTANT_BLOCK, min_size=1, max_size=2)),
-    ),
-    max_size=2,
-)
+_TOOL_USE = st.fixed_dictionaries({"type": st.just("tool_use"), "name": NAME, "input": ARGS})
+_RESULT_CONTENT = st.one_of(TEXT, st.lists(_TEXT_BLOCK, min_size=1, max_size=2))
 
 
-def _conversation(turns: list[tuple[Any, Any]], last: str, note: str | None) -> list[Json]:
+@st.composite
+def _conversation(draw: st.DrawFn) -> list[Json]:
+    """User and assistant turns; each assistant tool_use is answered by a tool_result at the
+    start of the next user turn (Claude refuses a call left unanswered or an answer to no call).
+    Claude Code also puts system entries inside messages, so one may come before the last turn."""
     out: list[Json] = []
-    for user, assistant in turns:
-        out += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
-    if note is not None:  # Claude Code puts system entries inside messages
-        out.append({"role": "system", "content": note})
-    return [*out, {"role": "user", "content": last}]
+    answers: list[Json] = []
+    for turn in range(draw(st.integers(0, 2))):
+        user = draw(st.one_of(TEXT, st.lists(_USER_BLOCK, min_size=1, max_size=2)))
+        out.append({"role": "user", "content": _after(answers, user)})
+        calls = draw(st.lists(_TOOL_USE, max_size=2))
+        for i, call in enumerate(calls):
+            call["id"] = f"toolu_{turn}_{i}"
+        text = draw(st.lists(_TEXT_BLOCK, min_size=0 if calls else 1, max_size=1))
+        out.append({"role": "assistant", "content": [*text, *calls]})
+        answers = [_result(c["id"], draw(_RESULT_CONTENT)) for c in calls]
+    if not answers and draw(st.booleans()):
+        out.append({"role": "system", "content": draw(TEXT)})
+    return [*out, {"role": "user", "content": _after(answers, draw(TEXT))}]
+
+
+def _result(tool_use_id: str, content: Any) -> Json:
+    return {"type": "tool_result", "tool_use_id": tool_use_id, "content": content}
+
+
+def _after(answers: list[Json], content: Any) -> Any:
+    """A user turn's content with the previous turn's tool results first."""
+    if not answers:
+        return content
+    blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
+    return [*answers, *blocks]
 
 
 _ANTHROPIC_TOOL = _with({"name": NAME, "input_schema": SCHEMA}, description=TEXT)
@@ -202,20 +233,20 @@ _ANTHROPIC_TOOL = _with({"name": NAME, "input_schema": SCHEMA}, description=TEXT
 def messages(model: str, *, counting: bool = False) -> st.SearchStrategy[Json]:
     required = {
         "model": st.just(model),
-        "messages": st.builds(_conversation, _TURNS, TEXT, st.none() | TEXT),
+        "messages": _conversation(),
     }
     if not counting:
         required["max_tokens"] = st.integers(16, 500)
     return _with(
         required,
         system=st.one_of(TEXT, st.lists(_TEXT_BLOCK, min_size=1, max_size=2)),
-        tools=st.lists(_ANTHROPIC_TOOL, min_size=1, max_size=2),
+        tools=st.lists(_ANTHROPIC_TOOL, min_size=1, max_size=2, unique_by=lambda t: t["name"]),
         stream=st.just(False) if counting else st.booleans(),
         stop_sequences=st.lists(TEXT, min_size=1, max_size=2),
         top_k=st.integers(1, 40),
         metadata=st.just({"user_id": "u-1"}),
         **SAMPLING,
-    )
+    ).filter(lambda b: "temperature" not in b or "top_p" not in b)  # Claude takes one of them
 
 
 # ------------------------------------------------------------------ Gemini
@@ -223,23 +254,31 @@ _PART = st.one_of(
     st.fixed_dictionaries({"text": TEXT}),
     st.just({"inlineData": {"mimeType": "image/png", "data": PNG}}),
 )
-_MODEL_PART = st.one_of(
-    st.fixed_dictionaries({"text": TEXT}),
-    st.fixed_dictionaries({"functionCall": st.fixed_dictionaries({"name": NAME, "args": ARGS})}),
-)
-_GEMINI_TURNS = st.lists(
-    st.tuples(
-        st.lists(_PART, min_size=1, max_size=2), st.lists(_MODEL_PART, min_size=1, max_size=2)
-    ),
-    max_size=2,
+_CALL_PART = st.fixed_dictionaries(
+    {"functionCall": st.fixed_dictionaries({"name": NAME, "args": ARGS})}
 )
 
 
-def _contents(turns: list[tuple[Any, Any]], last: str) -> list[Json]:
+@st.composite
+def _contents(draw: st.DrawFn) -> list[Json]:
+    """User and model turns; a model turn with function calls is followed by a user turn with
+    exactly as many function responses (Gemini refuses anything else)."""
     out: list[Json] = []
-    for user, model in turns:
-        out += [{"role": "user", "parts": user}, {"role": "model", "parts": model}]
-    return [*out, {"role": "user", "parts": [{"text": last}]}]
+    for _ in range(draw(st.integers(0, 2))):
+        out.append({"role": "user", "parts": draw(st.lists(_PART, min_size=1, max_size=2))})
+        calls = draw(st.lists(_CALL_PART, max_size=2))
+        if not calls:
+            out.append({"role": "model", "parts": [{"text": draw(TEXT)}]})
+            continue
+        out.append({"role": "model", "parts": calls})
+        answers = [_response(c["functionCall"]["name"], draw(TEXT)) for c in calls]
+        out.append({"role": "user", "parts": answers})
+        out.append({"role": "model", "parts": [{"text": draw(TEXT)}]})
+    return [*out, {"role": "user", "parts": [{"text": draw(TEXT)}]}]
+
+
+def _response(name: str, text: str) -> Json:
+    return {"functionResponse": {"name": name, "response": {"result": text}}}
 
 
 _DECLARATION = _with(
@@ -251,13 +290,17 @@ _DECLARATION = _with(
 
 def generate(*, counting: bool = False) -> st.SearchStrategy[Json]:
     body = _with(
-        {"contents": st.builds(_contents, _GEMINI_TURNS, TEXT)},
+        {"contents": _contents()},
         systemInstruction=st.fixed_dictionaries(
             {"parts": st.lists(st.fixed_dictionaries({"text": TEXT}), min_size=1, max_size=2)}
         ),
         tools=st.lists(
             st.fixed_dictionaries(
-                {"functionDeclarations": st.lists(_DECLARATION, min_size=1, max_size=2)}
+                {
+                    "functionDeclarations": st.lists(
+                        _DECLARATION, min_size=1, max_size=2, unique_by=lambda d: d["name"]
+                    )
+                }
             ),
             min_size=1,
             max_size=1,
