@@ -127,6 +127,9 @@ class ProxyConfig(_Section):
     force_model_prefix: bool = Field(False, alias="force-model-prefix")
     proxy_url: str = Field("", alias="proxy-url")
     request_body_limit_mb: float = Field(32.0, alias="request-body-limit-mb", gt=0)
+    # Real clients nest 10-12 levels. The ceiling keeps every closing-bracket run the proxy
+    # serialises far below what overflowed orjson 3.11.x (~128), whatever version is installed.
+    request_json_depth_limit: int = Field(64, alias="request-json-depth-limit", ge=16, le=100)
     timeouts: Timeouts = Field(default_factory=Timeouts)
 
     remote_management: RemoteManagement = Field(

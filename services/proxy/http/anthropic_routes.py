@@ -17,13 +17,13 @@ _ANTHROPIC = TranslatingCodec("anthropic")
 
 async def messages(request: web.Request) -> web.StreamResponse:
     """Anthropic Messages (Claude Code sends `?beta=true`; the query is ignored)."""
-    call = await begin_call(request, "anthropic")
+    call = await begin_call(request, "anthropic", "messages")
     return await request.app[EXECUTOR].run(call, _ANTHROPIC)
 
 
 async def count_tokens(request: web.Request) -> web.Response:
     """Anthropic count_tokens: the upstream counts when it is Anthropic; else an estimate."""
-    call = await begin_call(request, "anthropic")
+    call = await begin_call(request, "anthropic", "count_tokens")
     target = first_target(call.runtime, call.model, "anthropic")
     result = None
     if target is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 from aiohttp import web
 
-from services.core.errors import BadRequest, NotFound
+from services.core.errors import NotFound
 
 from ..routing.runtime import Runtime
 from ..translate import estimate_input_tokens
@@ -58,13 +58,13 @@ async def gemini_action(request: web.Request) -> web.StreamResponse:
     if action not in ("generateContent", "streamGenerateContent"):
         raise NotFound(f"Unknown Gemini method '{action}'", code="not_found")
     stream = action == "streamGenerateContent"
-    call = await begin_call(request, "gemini", model=model, stream=stream)
+    call = await begin_call(request, "gemini", "generate", model=model, stream=stream)
     codec = _GEMINI if not stream or request.query.get("alt", "sse") == "sse" else _GEMINI_JSON
     return await request.app[EXECUTOR].run(call, codec)
 
 
 async def _gemini_count(request: web.Request, model: str) -> web.Response:
-    call = await begin_call(request, "gemini", model=model, stream=False)
+    call = await begin_call(request, "gemini", "gemini_count", model=model, stream=False)
     target = first_target(call.runtime, call.model, "gemini")
     result = None
     if target is not None:
@@ -74,8 +74,6 @@ async def _gemini_count(request: web.Request, model: str) -> web.Response:
             request.app[EXECUTOR].upstream, call, target, url, orjson.dumps(body)
         )
     if result is None:
-        if not isinstance(call.body.get("contents", []), list):
-            raise BadRequest("'contents' must be a list", code="invalid_argument")
         result = {"totalTokens": estimate_input_tokens(call.body, "gemini")}
     return web.Response(body=orjson.dumps(result), content_type="application/json")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ..door import Endpoint
 from ..routing.codec_contract import Codec
 from ..routing.runtime import Runtime
 from ..upstream.translating_codec import CompletionsCodec, TranslatingCodec
@@ -15,17 +16,17 @@ _CHAT = TranslatingCodec("openai")
 _COMPLETIONS = CompletionsCodec()
 
 
-async def _run(request: web.Request, codec: Codec) -> web.StreamResponse:
-    call = await begin_call(request, "openai")
+async def _run(request: web.Request, codec: Codec, endpoint: Endpoint) -> web.StreamResponse:
+    call = await begin_call(request, "openai", endpoint)
     return await request.app[EXECUTOR].run(call, codec)
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
-    return await _run(request, _CHAT)
+    return await _run(request, _CHAT, "chat")
 
 
 async def completions(request: web.Request) -> web.StreamResponse:
-    return await _run(request, _COMPLETIONS)
+    return await _run(request, _COMPLETIONS, "completions")
 
 
 def wants_anthropic_models(request: web.Request) -> bool:

@@ -12,7 +12,7 @@ _RESPONSES = TranslatingCodec("responses")
 
 
 async def responses(request: web.Request) -> web.StreamResponse:
-    call = await begin_call(request, "responses")
+    call = await begin_call(request, "responses", "responses")
     return await request.app[EXECUTOR].run(call, _RESPONSES)
 
 

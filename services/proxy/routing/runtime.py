@@ -45,6 +45,7 @@ class Runtime:
     models_openai: bytes
     models_anthropic: bytes
     body_limit: int
+    json_depth_limit: int
     # Built once per config: aiohttp timeouts for non-stream and stream attempts.
     timeout_complete: aiohttp.ClientTimeout
     timeout_stream: aiohttp.ClientTimeout
@@ -96,6 +97,7 @@ def build_runtime(loaded: LoadedConfig) -> Runtime:
         models_openai=models_openai,
         models_anthropic=models_anthropic,
         body_limit=config.body_limit_bytes,
+        json_depth_limit=config.request_json_depth_limit,
         timeout_complete=aiohttp.ClientTimeout(
             total=None, sock_connect=config.timeouts.connect, sock_read=config.timeouts.idle
         ),
