@@ -180,6 +180,10 @@ class RefreshFailed(Exception):
         self.retry_after = retry_after
 
 
+class QuotaFailed(Exception):
+    """The quota lookup got no usable answer (its status only; no body, it may echo a token)."""
+
+
 class OAuthProvider:
     """Base class of every provider; every hook defaults to NotSupported."""
 
