@@ -8,15 +8,15 @@ not implement raises `NotSupported`, which the routes answer with a 501 naming t
 
 What a provider implements, in the order an account lives:
 
-| hook | used by | for |
-|---|---|---|
-| `info` | everything | auth-file type, starter route name, callback route and port, lead times, wire format, api-call hosts |
-| `authorize`, `exchange` | redirect logins (web, pasted URL, CLI) | the authorize URL; code -> auth file |
-| `device_start`, `device_poll` | device logins | RFC 8628 style start and one poll |
-| `tokens` | token store | the token fields of an auth file |
-| `refresh` | refresher | one refresh attempt -> new tokens and the fields to write back |
-| `upstream` | credential builder | base URL, static headers, models and the `UpstreamAdapter` of an account |
-| `quota` | `GET /v0/management/quota` | normalized quota windows |
+- `info` (everything): auth-file type, starter route, callback route and port, lead times,
+  wire format, api-call hosts.
+- `authorize`, `exchange` (redirect logins: web, pasted URL, CLI): the authorize URL; code ->
+  auth file.
+- `device_start`, `device_poll` (device logins): RFC 8628 style start and one poll.
+- `tokens` (token store): the token fields of an auth file.
+- `refresh` (refresher): one refresh attempt -> new tokens and the fields to write back.
+- `upstream` (credential builder): base URL, static headers, models and the `UpstreamAdapter`.
+- `quota` (`GET /v0/management/quota`): normalized quota windows.
 
 Hooks get plain data (the file's JSON as `Account`) and an `OAuthHttp` (host overrides, the
 account's proxy, caps): they never touch files, sessions or runtime state.
@@ -157,7 +157,7 @@ class Upstream:
     key: str = ""  # distinguishes several credentials of one file ("" for the only one)
 
 
-class NotSupported(Exception):  # noqa: N818  # a state, not an error of the caller
+class NotSupported(Exception):  # a state, not an error of the caller
     """This provider does not implement that hook (yet)."""
 
 
@@ -165,7 +165,7 @@ class LoginError(Exception):
     """A login failed; the message is shown to the user (no secrets in it)."""
 
 
-class RefreshRejected(Exception):  # noqa: N818
+class RefreshRejected(Exception):
     """The provider refused the refresh token (invalid_grant and equivalents): the account
     stays unavailable until someone signs it in again."""
 
