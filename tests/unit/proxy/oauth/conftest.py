@@ -97,6 +97,8 @@ async def send(
     """`body` from a client of `client_fmt`, sent through the codec and the credential's
     adapter to the provider's fake; the answer as the client would get it."""
     codec = TranslatingCodec(client_fmt)  # type: ignore[arg-type]
+    if stream and client_fmt != "gemini":  # Gemini clients stream by the URL, others by the body
+        body = {**body, "stream": True}
     request = SimpleNamespace(headers=CIMultiDict(client_headers or {}))
     model, thinking = parse_model_suffix(model)  # as http/client_requests.py does
     call = Call(request, None, client_fmt, "", model, body, stream, "k", "req-1")  # type: ignore[arg-type]
