@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from ..http import Reply
-from ..provider import RefreshFailed, RefreshRejected
+from ..provider import DevicePoll, RefreshFailed, RefreshRejected
 
 # Error codes by which token endpoints say "this refresh token will never work again".
 REJECTED_CODES = frozenset(
@@ -168,3 +168,17 @@ def _is_number(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def device_outcome(reply: Reply) -> DevicePoll:
+    """RFC 8628 §3.5 errors of a poll (a 5xx is "try again at the next interval")."""
+    codes = error_codes(reply)
+    if "slow_down" in codes:
+        return DevicePoll("slow_down")
+    if "authorization_pending" in codes or reply.status >= 500:
+        return DevicePoll("pending")
+    if "expired_token" in codes:
+        return DevicePoll("expired", message="The code expired before it was approved")
+    if "access_denied" in codes:
+        return DevicePoll("denied", message="The login was denied")
+    return DevicePoll("denied", message=f"Device login failed: status {reply.status}")

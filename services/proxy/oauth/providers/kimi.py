@@ -21,7 +21,7 @@ from yarl import URL
 from ...routing.upstream_adapter import FailureHint, StreamProcessor, UpstreamRequest
 from ...translate import parse_model_suffix
 from ..auth_files import safe_name
-from ..http import OAuthHttp, Reply, TransportError
+from ..http import OAuthHttp, TransportError
 from ..provider import (
     Account,
     DeviceAuthorization,
@@ -35,7 +35,7 @@ from ..provider import (
     Upstream,
     rfc3339,
 )
-from .common import error_codes, expires_at, number, refresh_error, text
+from .common import device_outcome, expires_at, number, refresh_error, text
 
 AUTH = "https://auth.kimi.com"
 DEVICE_URL = f"{AUTH}/api/oauth/device_authorization"
@@ -214,20 +214,6 @@ class Kimi(OAuthProvider):
                 label=account.text("email") or account.text("label") or account.name,
             )
         ]
-
-
-def device_outcome(reply: Reply) -> DevicePoll:
-    """RFC 8628 §3.5 errors of a poll (a 5xx is "try again at the next interval")."""
-    codes = error_codes(reply)
-    if "slow_down" in codes:
-        return DevicePoll("slow_down")
-    if "authorization_pending" in codes or reply.status >= 500:
-        return DevicePoll("pending")
-    if "expired_token" in codes:
-        return DevicePoll("expired", message="The code expired before it was approved")
-    if "access_denied" in codes:
-        return DevicePoll("denied", message="The login was denied")
-    return DevicePoll("denied", message=f"Device login failed: status {reply.status}")
 
 
 def _new_account(answer: Mapping[str, Any], device_id: str) -> NewAccount:
