@@ -71,6 +71,9 @@ def _report(report: QuotaReport) -> dict[str, Any]:
     }
 
 
+LOGIN_OPTIONS = ("project_id",)
+
+
 def oauth_routes(ctx: ManagementContext) -> list[web.RouteDef]:
     oauth = ctx.oauth
     base = MANAGEMENT_PREFIX
@@ -82,8 +85,10 @@ def oauth_routes(ctx: ManagementContext) -> list[web.RouteDef]:
 
         async def start(request: web.Request) -> web.Response:
             web_ui = is_true(request.query.get("is_webui"))
+            # Starter options a provider's exchange reads (Gemini CLI: `project_id`).
+            options = {k: request.query[k] for k in LOGIN_OPTIONS if k in request.query}
             try:
-                reply = await oauth.start_login(provider, web_ui=web_ui)
+                reply = await oauth.start_login(provider, web_ui=web_ui, options=options)
             except NotSupported as exc:
                 raise NotImplementedYet(str(exc), details={"status": "error"}) from None
             except (LoginError, AppError) as exc:

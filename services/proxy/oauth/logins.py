@@ -16,8 +16,8 @@ import contextlib
 import re
 import secrets
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
@@ -150,9 +150,15 @@ class Logins:
     # -- starting ----------------------------------------------------------------------------
 
     async def start(
-        self, provider: OAuthProvider, *, forward: bool = False
+        self,
+        provider: OAuthProvider,
+        *,
+        forward: bool = False,
+        options: Mapping[str, str] | None = None,
     ) -> tuple[LoginSession, dict[str, Any]]:
-        """A new login; returns the session and the starter's reply body."""
+        """A new login; returns the session and the starter's reply body. `options` (the
+        starter's query, such as Gemini CLI's `project_id`) reach the provider's exchange in
+        `Authorization.extra`."""
         self._expire()
         state = new_state(provider)
         session = LoginSession(state, provider, self.clock() + PENDING_TTL, forward=forward)
@@ -169,7 +175,10 @@ class Logins:
             }
             worker = self._device_worker(session)
         else:
-            session.authorization = provider.authorize(state)
+            authorization = provider.authorize(state)
+            if options:
+                authorization = replace(authorization, extra={**authorization.extra, **options})
+            session.authorization = authorization
             session.code = asyncio.get_running_loop().create_future()
             reply = {
                 "status": "ok",

@@ -8,7 +8,7 @@ routes' questions (status of an account, its token for `api-call`, its quota).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,8 +110,10 @@ class OAuthService:
 
     # -- logins ------------------------------------------------------------------------------
 
-    async def start_login(self, provider: OAuthProvider, *, web_ui: bool) -> dict[str, Any]:
-        _session, reply = await self.logins.start(provider, forward=web_ui)
+    async def start_login(
+        self, provider: OAuthProvider, *, web_ui: bool, options: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
+        _session, reply = await self.logins.start(provider, forward=web_ui, options=options)
         if web_ui and provider.info.flow == "redirect":
             await self.forwarders.sync()
             if provider.info.type not in self.forwarders.open:

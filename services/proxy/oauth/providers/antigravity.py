@@ -173,8 +173,7 @@ class Antigravity(OAuthProvider):
         api_hosts=(
             "cloudcode-pa.googleapis.com",
             "daily-cloudcode-pa.googleapis.com",
-            "oauth2.googleapis.com",
-            "www.googleapis.com",
+            "daily-cloudcode-pa.sandbox.googleapis.com",
         ),
     )
     onboard_tries = 5

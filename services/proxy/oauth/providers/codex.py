@@ -243,7 +243,7 @@ class Codex(OAuthProvider):
         callback_path="/codex/callback",
         redirect_uri=REDIRECT_URI,
         refresh_lead=5 * 86400.0,
-        api_hosts=("chatgpt.com", "auth.openai.com"),
+        api_hosts=("chatgpt.com",),
     )
 
     # -- login -----------------------------------------------------------------------------

@@ -138,14 +138,7 @@ class Gemini(OAuthProvider):
         channel="gemini-cli",
         refresh_lead=300.0,
         refresh_before_use=60.0,
-        api_hosts=(
-            "cloudcode-pa.googleapis.com",
-            "daily-cloudcode-pa.googleapis.com",
-            "oauth2.googleapis.com",
-            "www.googleapis.com",
-            "cloudresourcemanager.googleapis.com",
-            "serviceusage.googleapis.com",
-        ),
+        api_hosts=("cloudcode-pa.googleapis.com", "daily-cloudcode-pa.googleapis.com"),
         state_prefix="gem-",
     )
     onboard_tries = 6

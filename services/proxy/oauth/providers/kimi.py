@@ -127,13 +127,14 @@ class Kimi(OAuthProvider):
         type="kimi",
         label="Kimi",
         starter="kimi",
-        names=("kimi", "moonshot"),
+        names=("kimi",),
         flow="device",
         wire_format="openai",
         refresh_lead=300.0,
-        api_hosts=("api.kimi.com", "auth.kimi.com"),
+        api_hosts=("api.kimi.com",),
         state_prefix="kmi-",
     )
+    min_interval = MIN_INTERVAL  # §5: polls at least this far apart (tests shorten it)
 
     # -- login -----------------------------------------------------------------------------
 
@@ -153,7 +154,7 @@ class Kimi(OAuthProvider):
             user_code=text(answer, "user_code"),
             verification_uri=text(answer, "verification_uri"),
             verification_uri_complete=text(answer, "verification_uri_complete"),
-            interval=max(MIN_INTERVAL, number(answer, "interval") or MIN_INTERVAL),
+            interval=max(self.min_interval, number(answer, "interval") or MIN_INTERVAL),
             expires_in=min(900.0, number(answer, "expires_in") or 900.0),
             extra={"device_id": device_id},
         )

@@ -128,13 +128,13 @@ class XaiAdapter:
 class Xai(OAuthProvider):
     info = ProviderInfo(
         type="xai",
-        label="xAI Grok",
+        label="xAI",
         starter="xai",
         names=("xai", "x-ai", "x.ai", "grok"),
         flow="device",
         wire_format="responses",
         refresh_lead=300.0,
-        api_hosts=("api.x.ai", "cli-chat-proxy.grok.com", "auth.x.ai"),
+        api_hosts=("cli-chat-proxy.grok.com", "api.x.ai"),
         state_prefix="xai-",
     )
 
