@@ -19,7 +19,7 @@ from aiohttp import web
 from services.core.errors import AppError, BadRequest, NotFound, UpstreamError
 
 from ..oauth.logins import Callback, StateInvalid, valid_state
-from ..oauth.provider import LoginError, NotSupported, QuotaReport
+from ..oauth.provider import LoginError, NotSupported, QuotaFailed, QuotaReport
 from ..oauth.providers import PROVIDERS, by_name
 from ..oauth.service import OAuthService
 from .bodies import is_true, read_object
@@ -153,7 +153,7 @@ def oauth_routes(ctx: ManagementContext) -> list[web.RouteDef]:
             raise NotFound("auth not found") from None
         except NotSupported as exc:
             raise NotImplementedYet(str(exc)) from None
-        except LoginError as exc:
+        except (LoginError, QuotaFailed) as exc:
             raise UpstreamError(f"quota lookup failed: {exc}") from None
         return json_response(
             {

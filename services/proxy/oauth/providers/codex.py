@@ -340,7 +340,10 @@ class Codex(OAuthProvider):
             "User-Agent": "codex-cli/1.0.0",
             "Chatgpt-Account-Id": account.text("account_id") or claimed,
         }
-        reply = await http.get(USAGE_URL, headers)
+        try:
+            reply = await http.get(USAGE_URL, headers)
+        except TransportError as exc:
+            raise QuotaFailed(f"Codex usage lookup failed: {exc}") from None
         if not reply.ok:
             raise QuotaFailed(f"Codex usage lookup failed: status {reply.status}")
         body = reply.object()
