@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -197,3 +198,58 @@ async def test_file_settings_and_usage_events(tmp_path, oauth_fakes: OAuthFakes,
                 return not (await r.json())["data"]
 
         await eventually(gone, limit=2)
+
+
+async def test_concurrent_401s_share_one_refresh(tmp_path, oauth_fakes: OAuthFakes, session):
+    account = oauth_fakes.claude.add_account("busy@example.com")
+    seed_claude(tmp_path / "auths", account, oauth_fakes.claude.issue(account))
+    oauth_fakes.claude.expire_now(account)
+    async with run_proxy(tmp_path, oauth_config(tmp_path, oauth_fakes)) as proxy:
+        answers = await asyncio.gather(*(_ask(proxy) for _ in range(8)))
+        assert set(answers) == {"Hello from claude account busy@example.com."}
+        # Claude rotates refresh tokens: a second refresh with the old one would be refused.
+        assert oauth_fakes.log.count(provider="claude", kind="refresh") == 1
+
+
+async def test_refresh_retries_5xx_and_runs_while_cooling(
+    tmp_path, oauth_fakes: OAuthFakes, session
+):
+    account = oauth_fakes.claude.add_account("cool@example.com")
+    seed_claude(tmp_path / "auths", account, oauth_fakes.claude.issue(account, ttl=600))
+    oauth_fakes.claude.rate_limit(account, reset_in=3600)  # the account is cooling
+    oauth_fakes.claude.fail_refresh(account, "server_error", times=1)
+    async with run_proxy(tmp_path, oauth_config(tmp_path, oauth_fakes)) as proxy:
+        with pytest.raises(anthropic.RateLimitError):
+            await _ask(proxy)
+        # The 503 is retried a second later and the cooling account still gets its new token.
+        await oauth_fakes.log.wait_for(provider="claude", kind="refresh", status=200)
+        statuses = [r.status for r in oauth_fakes.log.select(provider="claude", kind="refresh")]
+        assert statuses == [503, 200]
+
+
+async def test_twenty_accounts_round_robin(tmp_path, oauth_fakes: OAuthFakes, session):
+    emails = [f"pool{i:02d}@example.com" for i in range(20)]
+    for email in emails:
+        account = oauth_fakes.claude.add_account(email)
+        seed_claude(tmp_path / "auths", account, oauth_fakes.claude.issue(account))
+    async with run_proxy(tmp_path, oauth_config(tmp_path, oauth_fakes)) as proxy:
+        answers = [await _ask(proxy) for _ in range(40)]
+    counts = {email: sum(email in a for a in answers) for email in emails}
+    assert set(counts.values()) == {2}
+
+
+async def test_uploaded_file_serves_within_a_second(tmp_path, oauth_fakes: OAuthFakes, session):
+    account = oauth_fakes.claude.add_account("up@example.com")
+    source = seed_claude(tmp_path / "seed", account, oauth_fakes.claude.issue(account))
+    async with run_proxy(tmp_path, oauth_config(tmp_path, oauth_fakes)) as proxy:
+        url = f"{proxy.base_url}/v0/management/auth-files"
+        params = {"name": source.name}
+        async with session.post(url, params=params, data=source.read_bytes(), headers=MGMT) as r:
+            assert r.status == 200
+        started = time.monotonic()
+        assert await _ask(proxy) == "Hello from claude account up@example.com."
+        assert time.monotonic() - started < 1.0
+        async with session.delete(url, params=params, headers=MGMT) as r:
+            assert r.status == 200
+        with pytest.raises(anthropic.APIStatusError):
+            await _ask(proxy)
