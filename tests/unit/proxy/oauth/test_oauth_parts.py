@@ -152,3 +152,19 @@ async def test_device_polling_follows_rfc8628():
 
     with pytest.raises(LoginError, match="denied by the user"):
         await poll_device(ScriptedDevice(["pending", "denied"]), None, device, sleep=sleep)
+
+
+@pytest.mark.parametrize(
+    ("email", "name"),
+    [
+        ("a@example.com", "claude-a@example.com.json"),
+        ("../../etc/passwd", "claude-etc-passwd.json"),
+        ("a..b@x.com", "claude-a.b@x.com.json"),
+        ("", "claude.json"),
+        ("x/y\\z\x00@q", "claude-x-y-z-@q.json"),
+    ],
+)
+def test_auth_file_names_are_sanitised(email, name):
+    from services.proxy.oauth.auth_files import safe_name
+
+    assert safe_name("claude", email) == name
