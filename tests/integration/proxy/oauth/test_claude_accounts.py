@@ -150,6 +150,13 @@ async def test_api_call_and_quota_with_oauth_token(tmp_path, oauth_fakes: OAuthF
         assert abs(five["remaining_fraction"] - 0.58) < 1e-9
         assert not oauth_fakes.leaked_in(json.dumps([reply["header"], quota]))
 
+        oauth_fakes.claude.fail(account, "quota", 401, {"error": {"message": "expired"}})
+        async with session.get(quota_url, params={"auth_index": index}, headers=MGMT) as resp:
+            assert resp.status == 502
+            assert "needs re-authentication" in (await resp.json())["error"]
+        async with session.get(quota_url, params={"auth_index": "0" * 16}, headers=MGMT) as resp:
+            assert resp.status == 404
+
 
 async def test_file_settings_and_usage_events(tmp_path, oauth_fakes: OAuthFakes, session):
     account = oauth_fakes.claude.add_account("set@example.com")
