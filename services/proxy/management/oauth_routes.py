@@ -18,6 +18,7 @@ from aiohttp import web
 
 from services.core.errors import AppError, BadRequest, NotFound, UpstreamError
 
+from ..oauth import provider as provider_module
 from ..oauth.logins import Callback, StateInvalid, valid_state
 from ..oauth.provider import LoginError, NotSupported, QuotaFailed, QuotaReport
 from ..oauth.providers import PROVIDERS, by_name
@@ -72,6 +73,15 @@ def _report(report: QuotaReport) -> dict[str, Any]:
 
 
 LOGIN_OPTIONS = ("project_id",)
+
+
+def _safe_reason(exc: Exception) -> str:
+    """The seam's own exceptions carry messages without secrets by contract (provider.py);
+    anything else is named by its type only."""
+    if type(exc).__module__ == provider_module.__name__:
+        return str(exc)[:300]
+    log.warning("oauth_quota_crashed", error=type(exc).__name__)
+    return type(exc).__name__
 
 
 def oauth_routes(ctx: ManagementContext) -> list[web.RouteDef]:
@@ -155,6 +165,8 @@ def oauth_routes(ctx: ManagementContext) -> list[web.RouteDef]:
             raise NotImplementedYet(str(exc)) from None
         except (LoginError, QuotaFailed) as exc:
             raise UpstreamError(f"quota lookup failed: {exc}") from None
+        except Exception as exc:
+            raise UpstreamError(f"quota lookup failed: {_safe_reason(exc)}") from None
         return json_response(
             {
                 "auth_index": index,

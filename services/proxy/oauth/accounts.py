@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import structlog
@@ -192,6 +192,11 @@ class AccountPool:
                 return
         if provider is not None:
             entry.token.file_tokens = _file_tokens(provider.tokens(data))
+        # The entries see the new content now, not at the next scan: a second refresh right
+        # after this one must use the new (rotated) refresh token.
+        for current in (entry, self.entries.get(entry.name)):
+            if current is not None and current.token is entry.token:
+                current.file = replace(current.file, data=data)
 
     # -- credentials -------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from ..config.files import write_atomic
 
 _NAME = re.compile(r"^[A-Za-z0-9@+=,_\-][A-Za-z0-9@+=,._\- ]{0,199}$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9@+=,._\-]+")
+_DOTS = re.compile(r"\.{2,}")  # "..", never part of a name
 FileSignature = tuple[int, int, int]
 
 
@@ -51,7 +52,7 @@ def validate_name(name: str) -> str:
 def safe_name(*parts: str) -> str:
     """A `.json` file name made of `parts` joined by "-", every unsafe run of characters
     turned into "-" (e-mails keep their @ and dots): `safe_name("claude", email)`."""
-    cleaned = [_UNSAFE.sub("-", p).strip("-.") for p in parts if p]
+    cleaned = [_DOTS.sub(".", _UNSAFE.sub("-", p)).strip("-.") for p in parts if p]
     stem = "-".join(p for p in cleaned if p)[:190] or "account"
     return validate_name(f"{stem}.json")
 

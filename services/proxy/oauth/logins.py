@@ -245,6 +245,10 @@ class Logins:
         except TransportError as exc:
             self._finish(session, "error", f"login failed: {exc}")
             return
+        except Exception as exc:  # a provider's bug must end the login, not leave it waiting
+            log.exception("oauth_login_crashed", provider=session.provider.info.type)
+            self._finish(session, "error", f"login failed: {type(exc).__name__}")
+            return
         if not session.pending:
             return  # cancelled meanwhile: a cancelled login never writes a file
         try:
