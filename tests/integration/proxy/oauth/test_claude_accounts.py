@@ -260,3 +260,22 @@ async def test_uploaded_file_serves_within_a_second(tmp_path, oauth_fakes: OAuth
             assert r.status == 200
         with pytest.raises(anthropic.APIStatusError):
             await _ask(proxy)
+
+
+async def test_refresh_rate_limited_waits_and_says_so(tmp_path, oauth_fakes: OAuthFakes, session):
+    account = oauth_fakes.claude.add_account("wait@example.com")
+    seed_claude(tmp_path / "auths", account, oauth_fakes.claude.issue(account, ttl=3600))
+    oauth_fakes.claude.fail_refresh(account, "rate_limited", times=1, retry_after=120)
+    async with run_proxy(tmp_path, oauth_config(tmp_path, oauth_fakes)) as proxy:
+        await oauth_fakes.log.wait_for(provider="claude", kind="refresh", status=429)
+
+        async def noted():
+            (entry,) = await auth_files(proxy, session)
+            return entry if "rate limited" in entry["status_message"] else None
+
+        entry = await eventually(noted)
+        # Not retried at once (a 429 is not retryable), still serving with its valid token.
+        assert entry["status"] == "active" and entry["unavailable"] is False
+        assert entry["next_retry_after"] is not None
+        assert oauth_fakes.log.count(provider="claude", kind="refresh") == 1
+        assert await _ask(proxy) == "Hello from claude account wait@example.com."
