@@ -274,17 +274,56 @@ async def available_models(
     return QuotaReport(plan="", windows=tuple(_quota_windows(reply)))
 
 
+async def user_quota(
+    http: OAuthHttp, token: str, url: str, user_agent: str, project: str
+) -> QuotaReport | None:
+    """Per-model quota of `retrieveUserQuota` (what the Gemini CLI itself reads:
+    `{project}` -> `buckets[{modelId, remainingFraction, resetTime}]`); None when the call
+    gives no usable answer (the caller falls back to fetchAvailableModels)."""
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Content-Type": "application/json",
+        "User-Agent": user_agent,
+    }
+    try:
+        reply = await http.post_json(url, {"project": project}, headers)
+    except TransportError:
+        return None
+    buckets = reply.object().get("buckets") if reply.ok else None
+    if not isinstance(buckets, list):
+        return None
+    per_model: dict[str, tuple[float, str | None]] = {}
+    for bucket in buckets:
+        if not isinstance(bucket, dict) or not isinstance(bucket.get("modelId"), str):
+            continue
+        entry = _fraction(bucket)
+        if entry is not None:
+            model = bucket["modelId"]
+            # Several buckets (token types) of one model: the scarcest one counts.
+            per_model[model] = min(per_model.get(model, entry), entry)
+    return QuotaReport(plan="", windows=tuple(quota_windows(per_model)))
+
+
+def _fraction(info: Mapping[str, Any]) -> tuple[float, str | None] | None:
+    if not isinstance(info.get("remainingFraction"), int | float):
+        return None
+    reset = info.get("resetTime")
+    return float(info["remainingFraction"]), reset if isinstance(reset, str) else None
+
+
 def _quota_windows(reply: Reply) -> list[QuotaWindow]:
     models = reply.object().get("models")
     per_model: dict[str, tuple[float, str | None]] = {}
     for model, entry in (models if isinstance(models, dict) else {}).items():
         info = entry.get("quotaInfo") if isinstance(entry, dict) else None
-        if isinstance(info, dict) and isinstance(info.get("remainingFraction"), int | float):
-            reset = info.get("resetTime")
-            per_model[str(model)] = (
-                float(info["remainingFraction"]),
-                reset if isinstance(reset, str) else None,
-            )
+        value = _fraction(info) if isinstance(info, dict) else None
+        if value is not None:
+            per_model[str(model)] = value
+    return quota_windows(per_model)
+
+
+def quota_windows(per_model: Mapping[str, tuple[float, str | None]]) -> list[QuotaWindow]:
+    """One window per model group (least remaining, earliest reset), then one per model."""
     windows: list[QuotaWindow] = []
     grouped: dict[str, list[tuple[float, str | None]]] = {}
     labels = {gid: label for gid, label, _ in GROUPS} | {"other": "Other"}

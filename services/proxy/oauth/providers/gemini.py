@@ -290,6 +290,14 @@ class Gemini(OAuthProvider):
         ]
 
     async def quota(self, http: OAuthHttp, account: Account, token: str) -> QuotaReport:
+        """The Gemini CLI's own `retrieveUserQuota` for the account's (first) project, else
+        the dashboard's `fetchAvailableModels` call."""
+        projects = projects_of(account.data)
+        if projects:
+            url = f"{ca.PROD}/v1internal:retrieveUserQuota"
+            report = await ca.user_quota(http, token, url, user_agent(MODELS[0]), projects[0])
+            if report is not None:
+                return report
         url = f"{ca.DAILY}/v1internal:fetchAvailableModels"
         return await ca.available_models(http, token, url, QUOTA_UA)
 

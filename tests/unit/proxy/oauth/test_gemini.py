@@ -182,3 +182,24 @@ async def test_quota_exhausted(oauth_fakes, session, oauth_http):
     assert hint is not None and hint.retry_after == 900
     report = await PROVIDER.quota(oauth_http, file, issued.access_token)
     assert any(w.id == "gemini-2.5-pro" for w in report.windows)
+
+
+async def test_quota_reads_the_cli_buckets_of_the_project(oauth_fakes, oauth_http):
+    acct, issued, file = seeded(oauth_fakes)
+    oauth_fakes.google.set_model_quota(acct, "gemini-2.5-pro", 0.3, 600)
+    report = await PROVIDER.quota(oauth_http, file, issued.access_token)
+    windows = {w.id: w for w in report.windows}
+    assert windows["model:gemini-2.5-pro"].used_percent == 70.0
+    assert windows["gemini-2.5-pro"].resets_at
+    (rec,) = oauth_fakes.log.select(kind="quota")
+    assert rec.path == "/v1internal:retrieveUserQuota" and rec.body == {"project": "p1"}
+    assert rec.origin == "https://cloudcode-pa.googleapis.com"
+
+
+async def test_quota_falls_back_to_the_dashboard_call(oauth_fakes, oauth_http):
+    _, issued, file = seeded(oauth_fakes)
+    file = account(file.name, {**file.data, "project_id": "not-mine"})
+    report = await PROVIDER.quota(oauth_http, file, issued.access_token)
+    assert report.windows
+    paths = [r.path for r in oauth_fakes.log.select(kind="quota")]
+    assert paths == ["/v1internal:retrieveUserQuota", "/v1internal:fetchAvailableModels"]
