@@ -186,3 +186,35 @@ async def test_no_quota_lookup_is_a_501(tmp_path, oauth_fakes: OAuthFakes, sessi
         url = f"{proxy.base_url}/v0/management/quota"
         async with session.get(url, params={"auth_index": entry["auth_index"]}, headers=MGMT) as r:
             assert r.status == 501
+
+
+async def test_twenty_accounts_of_mixed_types_round_robin(tmp_path, oauth_fakes, session):
+    """Four accounts of each of the five types: each type's model spreads evenly over its
+    accounts, and every usage event names the account (auth_index, type), never a token."""
+    auths = tmp_path / "auths"
+    seeded = {
+        k: [seed(oauth_fakes, k, auths, f"pool{i}-{k}@example.com") for i in range(4)]
+        for k in KINDS
+    }
+    async with run_proxy(tmp_path, oauth_config(tmp_path, oauth_fakes)) as proxy:
+        await eventually(lambda: _count(proxy, session, 20))
+        async with openai.AsyncOpenAI(api_key=CLIENT_KEY, base_url=f"{proxy.base_url}/v1") as c:
+            for kind in KINDS:
+                for _ in range(8):
+                    await c.chat.completions.create(
+                        model=MODEL[kind], messages=[{"role": "user", "content": "hi"}]
+                    )
+        queue = f"{proxy.base_url}/v0/management/usage-queue"
+        async with session.get(queue, params={"count": 100}, headers=MGMT) as resp:
+            events = await resp.json()
+        indexes = {f["name"]: f["auth_index"] for f in await auth_files(proxy, session)}
+    for kind, accounts in seeded.items():
+        per_account = [
+            oauth_fakes.log.count(kind="inference", account=s.account, status=200) for s in accounts
+        ]
+        assert per_account == [2, 2, 2, 2], (kind, per_account)
+    assert len(events) == 40
+    assert {e["auth_type"] for e in events} == {"oauth"}
+    assert {e["executor_type"] for e in events} == set(KINDS)
+    assert {e["auth_index"] for e in events} == set(indexes.values())
+    assert not oauth_fakes.leaked_in(json.dumps(events))
