@@ -37,7 +37,6 @@ from ..provider import (
     QuotaWindow,
     Refreshed,
     RefreshFailed,
-    Tokens,
     Upstream,
     rfc3339,
 )
@@ -308,7 +307,7 @@ class Codex(OAuthProvider):
         for key in ("email", "account_id"):
             if not updates[key]:
                 updates[key] = account.text(key)
-        return Refreshed(_tokens(updates), updates)
+        return Refreshed(self.tokens(updates), updates)
 
     # -- serving ---------------------------------------------------------------------------
 
@@ -378,10 +377,6 @@ def _fields(login: _Login) -> dict[str, Any]:
         "email": login.email,
         "expired": rfc3339(expires_at(answer, now) or now + 3600),
     }
-
-
-def _tokens(fields: Mapping[str, Any]) -> Tokens:
-    return PROVIDER.tokens(fields)
 
 
 PROVIDER = Codex()
