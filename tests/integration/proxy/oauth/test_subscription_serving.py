@@ -218,3 +218,44 @@ async def test_twenty_accounts_of_mixed_types_round_robin(tmp_path, oauth_fakes,
     assert {e["executor_type"] for e in events} == set(KINDS)
     assert {e["auth_index"] for e in events} == set(indexes.values())
     assert not oauth_fakes.leaked_in(json.dumps(events))
+
+
+# The dashboard's quota calls through api-call (reference §3.5, §4.5, §7.5), each on one of the
+# provider's own hosts, with `$TOKEN$` replaced by the account's live token.
+DASHBOARD_CALLS = {
+    "codex": ("GET", "https://chatgpt.com/backend-api/wham/usage", "rate_limit"),
+    "antigravity": (
+        "POST",
+        "https://daily-cloudcode-pa.googleapis.com/v1internal:fetchAvailableModels",
+        "models",
+    ),
+    "gemini": (
+        "POST",
+        "https://daily-cloudcode-pa.googleapis.com/v1internal:fetchAvailableModels",
+        "models",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", list(DASHBOARD_CALLS))
+async def test_dashboard_quota_through_api_call(tmp_path, oauth_fakes, session, kind):
+    seeded = seed(oauth_fakes, kind, tmp_path / "auths", f"api-{kind}@example.com")
+    method, target, key = DASHBOARD_CALLS[kind]
+    header = {"Authorization": "Bearer $TOKEN$", "Content-Type": "application/json"}
+    if kind == "codex":
+        header["Chatgpt-Account-Id"] = seeded.account.id
+    async with run_proxy(tmp_path, oauth_config(tmp_path, oauth_fakes)) as proxy:
+        (entry,) = await eventually(lambda: auth_files(proxy, session))
+        call = {"auth_index": entry["auth_index"], "method": method, "url": target}
+        call |= {"header": header, "data": "{}" if method == "POST" else ""}
+        url = f"{proxy.base_url}/v0/management/api-call"
+        async with session.post(url, json=call, headers=MGMT) as resp:
+            assert resp.status == 200, await resp.text()
+            reply = await resp.json()
+        assert reply["status_code"] == 200 and key in json.loads(reply["body"])
+        foreign = {**call, "url": "https://api.anthropic.com/api/oauth/usage"}
+        async with session.post(url, json=foreign, headers=MGMT) as resp:
+            assert resp.status == 403  # pinned to the provider's own hosts
+    (used,) = oauth_fakes.log.select(kind="quota")
+    assert used.bearer == seeded.tokens.access_token
+    assert not oauth_fakes.leaked_in(json.dumps(reply["header"]))
