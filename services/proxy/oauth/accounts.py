@@ -138,8 +138,11 @@ class AccountPool:
             return ()
 
     async def rescan(self) -> bool:
-        """Scan now (off the event loop); rebuilds the runtime when anything changed."""
-        changed = await asyncio.to_thread(self.scan)
+        """Scan now (off the event loop); rebuilds the runtime when anything changed. Under
+        the write lock, so a scan never sees a write-back half done (file written, the live
+        entry not yet told)."""
+        async with self.lock:
+            changed = await asyncio.to_thread(self.scan)
         if changed:
             self._on_change()
             self._changed.set()

@@ -71,7 +71,9 @@ class Refresher:
         entry = self._entry(cred)
         if entry is None:
             return False
-        return await self.refresh(entry, force=True) and token.access_token != used_token
+        # Not forced: after a failed refresh the account waits out its back-off instead of
+        # every request paying for another round of attempts (the 401 cools it meanwhile).
+        return await self.refresh(entry) and token.access_token != used_token
 
     def _entry(self, cred: Credential) -> AccountEntry | None:
         return self.pool.by_token(cred.token) if cred.token is not None else None

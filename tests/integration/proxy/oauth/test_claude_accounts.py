@@ -9,6 +9,7 @@ import time
 import anthropic
 import pytest
 
+from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.oauth.harness import OAuthFakes
 from tests.integration.proxy.harness import CLIENT_KEY, eventually, run_proxy
 from tests.integration.proxy.oauth.conftest import (
@@ -279,3 +280,24 @@ async def test_refresh_rate_limited_waits_and_says_so(tmp_path, oauth_fakes: OAu
         assert entry["next_retry_after"] is not None
         assert oauth_fakes.log.count(provider="claude", kind="refresh") == 1
         assert await _ask(proxy) == "Hello from claude account wait@example.com."
+
+
+async def test_exhausted_subscription_fails_over_to_an_api_key(
+    tmp_path, oauth_fakes: OAuthFakes, session
+):
+    account = oauth_fakes.claude.add_account("sub@example.com")
+    # The subscription first (priority 1), the API key as the backup tier.
+    seed_claude(tmp_path / "auths", account, oauth_fakes.claude.issue(account), priority=1)
+    oauth_fakes.claude.rate_limit(account, windows=("5h", "7d"), reset_in=7200)
+    async with FakeAnthropic() as keyed:
+        key = {"api-key": "sk-ant-api-key", "base-url": keyed.base_url, "models": [{"name": MODEL}]}
+        config = oauth_config(
+            tmp_path,
+            oauth_fakes,
+            **{"claude-api-key": [key], "routing": {"strategy": "fill-first"}},
+        )
+        async with run_proxy(tmp_path, config) as proxy:
+            answers = [await _ask(proxy) for _ in range(3)]
+    assert answers == ["Hello from the fake upstream."] * 3
+    # One 429 from the subscription, then it cools and the key serves.
+    assert oauth_fakes.log.count(provider="claude", kind="inference") == 1

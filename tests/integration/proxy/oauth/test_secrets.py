@@ -9,7 +9,7 @@ import anthropic
 import pytest
 
 from tests.fakes.oauth.harness import OAuthFakes
-from tests.integration.proxy.harness import CLIENT_KEY, run_proxy
+from tests.integration.proxy.harness import CLIENT_KEY, eventually, run_proxy
 from tests.integration.proxy.oauth.conftest import MGMT, auth_files, oauth_config, wait_status
 
 
@@ -28,6 +28,10 @@ async def test_tokens_stay_out_of_every_output(tmp_path, oauth_fakes: OAuthFakes
             seen.append(await r.text())
         assert (await wait_status(proxy, session, started["state"]))["status"] == "ok"
         await oauth_fakes.log.wait_for(provider="claude", kind="refresh", status=200)
+        newest = oauth_fakes.claude.grants.issued[-1].access_token
+        path = tmp_path / "auths" / "claude-secret@example.com.json"
+        # The refresh is written back (and live) before the token is made to expire.
+        await eventually(lambda: json.loads(path.read_text())["access_token"] == newest)
 
         oauth_fakes.claude.expire_now(account)
         async with anthropic.AsyncAnthropic(

@@ -168,3 +168,31 @@ def test_auth_file_names_are_sanitised(email, name):
     from services.proxy.oauth.auth_files import safe_name
 
     assert safe_name("claude", email) == name
+
+
+def _entry(data: dict, **token: object):
+    from services.proxy.oauth.accounts import AccountEntry
+    from services.proxy.oauth.auth_files import AuthFile
+    from services.proxy.routing.token_state import TokenState
+
+    state = TokenState(refresh_token="r", **token)  # type: ignore[arg-type]
+    return AccountEntry(
+        AuthFile("claude-x.json", 1, 0.0, data), PROVIDERS["claude"], state, (0, 0, 0)
+    )
+
+
+def test_background_refresh_is_due_by_lead_or_interval():
+    from services.proxy.oauth.refresher import Refresher
+
+    due = Refresher(None, None).due  # type: ignore[arg-type]
+    lead = 4 * 3600
+    assert due(_entry({}, expires_at=NOW + lead - 1), NOW)
+    assert not due(_entry({}, expires_at=NOW + lead + 60), NOW)
+    hourly = {"refresh_interval_seconds": 3600}
+    assert due(_entry(hourly, expires_at=NOW + 86400, last_refresh=NOW - 3601), NOW)
+    assert not due(_entry(hourly, expires_at=NOW + 86400, last_refresh=NOW - 60), NOW)
+    assert not due(_entry({"disabled": True}, expires_at=NOW), NOW)
+    assert not due(_entry({}, expires_at=NOW, unavailable=True), NOW)
+    waiting = _entry({}, expires_at=NOW)
+    waiting.failed_until = NOW + 60
+    assert not due(waiting, NOW)
