@@ -10,6 +10,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .host_overrides import check_origin
+
+# The local callback port of each OAuth login with a redirect, by auth-file type (the ports the
+# providers registered; `oauth-callback-ports` moves only our listener, never the redirect URI).
+DEFAULT_CALLBACK_PORTS: dict[str, int] = {
+    "claude": 54545,
+    "codex": 1455,
+    "antigravity": 51121,
+    "gemini": 8085,
+}
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
@@ -143,6 +154,40 @@ class ProxyConfig(_Section):
     request_log: bool = Field(False, alias="request-log")
     usage_outbox_max_mb: float = Field(512.0, alias="usage-outbox-max-mb", gt=0)
     latest_version: str = Field("", alias="latest-version")
+
+    # OAuth accounts (docs/oauth.md).
+    upstream_host_overrides: dict[str, str] = Field(
+        default_factory=dict, alias="upstream-host-overrides"
+    )  # (ours) real origin -> replacement origin, for every outbound request
+    oauth_callback_ports: dict[str, int] = Field(
+        default_factory=lambda: dict(DEFAULT_CALLBACK_PORTS), alias="oauth-callback-ports"
+    )  # (ours) where each login's callback forwarder listens
+    max_cooldown_seconds: float = Field(1800.0, alias="max-cooldown-seconds", gt=0)  # (ours)
+    auth_auto_refresh_workers: int = Field(16, alias="auth-auto-refresh-workers", ge=1)
+
+    @field_validator("upstream_host_overrides", mode="before")
+    @classmethod
+    def _origins(cls, value: Any) -> Any:
+        if value is None:
+            return {}
+        if isinstance(value, dict):
+            for real, replacement in value.items():
+                check_origin(str(real))
+                check_origin(str(replacement))
+        return value
+
+    @field_validator("oauth_callback_ports", mode="before")
+    @classmethod
+    def _ports(cls, value: Any) -> Any:
+        """Types not named keep their default port."""
+        if value is None:
+            return dict(DEFAULT_CALLBACK_PORTS)
+        if isinstance(value, dict):
+            for kind, port in value.items():
+                if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+                    raise ValueError(f"port of {kind!r} must be an integer from 1 to 65535")
+            return {**DEFAULT_CALLBACK_PORTS, **{str(k).lower(): v for k, v in value.items()}}
+        return value
 
     @field_validator("api_keys", mode="before")
     @classmethod

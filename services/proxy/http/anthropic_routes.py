@@ -29,9 +29,7 @@ async def count_tokens(request: web.Request) -> web.Response:
     if target is not None:
         body = dict(call.body, model=target.upstream_model)
         url = count_tokens_url(target.credential.base_url)
-        result = await upstream_count(
-            request.app[EXECUTOR].upstream, call, target, url, orjson.dumps(body)
-        )
+        result = await upstream_count(request.app[EXECUTOR].upstream, call, target, url, body)
     if result is None:
         result = {"input_tokens": estimate_input_tokens(call.body, "anthropic")}
     return web.Response(body=orjson.dumps(result), content_type="application/json")

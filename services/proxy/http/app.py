@@ -11,12 +11,16 @@ from aiohttp import web
 
 from services.core.errors import AppError
 
+from ..config.host_overrides import HostOverrides
 from ..config.loader import LoadedConfig
 from ..config.paths import ProxyPaths
 from ..config.store import ConfigStore
 from ..inbound.request_body import NO_AUTO_DECOMPRESS
+from ..management.context import ManagementLimits
 from ..management.control_panel import ControlPanel
 from ..management.wiring import ManagementBridge, install_management
+from ..oauth.providers import PROVIDERS
+from ..oauth.service import OAuthService
 from ..observability.metrics import Metrics
 from ..routing.cooldowns import Cooldowns
 from ..routing.runtime import RuntimeHolder
@@ -45,6 +49,7 @@ from .client_requests import REQUEST_ID, request_id
 from .cors import install_cors
 
 log = structlog.get_logger(__name__)
+AUTH_FILE_MAX_BYTES = ManagementLimits().auth_file_max_bytes
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -139,6 +144,21 @@ def _accepted_usage_keys(settings: ProxySettings) -> Callable[[], list[str]]:
     return lambda: [k for k in keys if k]
 
 
+def _clear_auth_cooldowns(cooldowns: Cooldowns, ids: list[str]) -> None:
+    """A refreshed token ends the 401 cooldowns its old one earned."""
+    for cred_id in ids:
+        cooldowns.clear_status(cred_id, 401)
+
+
+def oauth_callback_routes(oauth: OAuthService) -> list[web.RouteDef]:
+    """The main-port callback routes (`/anthropic/callback`, ...): always a small HTML page."""
+    return [
+        web.get(p.info.callback_path, oauth.callback_handler(kind))
+        for kind, p in PROVIDERS.items()
+        if p.info.callback_path
+    ]
+
+
 def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
     """Build the app; files and sockets are opened in the cleanup context, not here."""
     config = store.current.config
@@ -149,11 +169,19 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
         client_max_size=2**40,  # bodies are capped by read_body, decoded bytes included
         handler_args=NO_AUTO_DECOMPRESS,
     )
-    holder = RuntimeHolder(store.current)
     metrics_ = Metrics()
     cooldowns = Cooldowns(paths.state / "cooldowns.json")
     outbox = Outbox(paths.usage, soft_cap_bytes=int(config.usage_outbox_max_mb * 1024 * 1024))
-    upstream = UpstreamClients()
+    upstream = UpstreamClients(HostOverrides(config.upstream_host_overrides))
+    oauth = OAuthService(
+        paths.auths,
+        AUTH_FILE_MAX_BYTES,
+        upstream,
+        lambda: store.current.config,
+        on_accounts_changed=lambda: holder.rebuild(),
+        on_refreshed=lambda ids: _clear_auth_cooldowns(cooldowns, ids),
+    )
+    holder = RuntimeHolder(store.current, oauth.credentials)
     app[SETTINGS] = settings
     app[STORE] = store
     app[RUNTIME] = holder
@@ -162,7 +190,9 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
     app[OUTBOX] = outbox
     app[PATHS] = paths
     stats = CredentialStats()
-    executor = Executor(upstream, cooldowns, Selector(), Recorder(outbox, stats), metrics_)
+    executor = Executor(
+        upstream, cooldowns, Selector(), Recorder(outbox, stats), metrics_, reauth=oauth.refresher
+    )
     app[EXECUTOR] = executor
     metrics_.add_gauges(_gauges(app))
     management_key = settings.secret("management_api_key") or None
@@ -171,9 +201,10 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
         store=store,
         paths=paths,
         management_key=lambda: management_key,
-        bridge=ManagementBridge(holder, cooldowns, stats),
+        bridge=ManagementBridge(holder, cooldowns, stats, oauth),
         outbox=outbox,
         upstream=upstream,
+        oauth=oauth,
     )
     executor.error_log = file_logs.errors.write
     panel = ControlPanel(
@@ -185,6 +216,7 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
     app[PANEL] = panel
 
     def on_config(loaded: LoadedConfig) -> None:
+        upstream.overrides.update(loaded.config.upstream_host_overrides)
         holder.apply(loaded)
         metrics_.config_reloads.labels("applied").inc()
 
@@ -198,7 +230,10 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
         store.start()
         file_logs.start()
         panel.start()
+        await oauth.pool.rescan()  # the auth files serve from the first request on
+        oauth.start()
         yield
+        await oauth.stop()
         await panel.stop()
         await file_logs.stop()
         await store.stop()
@@ -212,6 +247,7 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
     app.add_routes(responses_routes.routes)
     app.add_routes(gemini_routes.routes)
     app.add_routes(usage_routes(outbox, _accepted_usage_keys(settings)))
+    app.add_routes(oauth_callback_routes(oauth))
     app.add_routes(
         [
             web.get("/healthz", healthz),

@@ -70,9 +70,7 @@ async def _gemini_count(request: web.Request, model: str) -> web.Response:
     if target is not None:
         url = gemini_count_url(target.credential.base_url, target.upstream_model)
         body = {k: v for k, v in call.body.items() if k in ("contents", "generateContentRequest")}
-        result = await upstream_count(
-            request.app[EXECUTOR].upstream, call, target, url, orjson.dumps(body)
-        )
+        result = await upstream_count(request.app[EXECUTOR].upstream, call, target, url, body)
     if result is None:
         result = {"totalTokens": estimate_input_tokens(call.body, "gemini")}
     return web.Response(body=orjson.dumps(result), content_type="application/json")

@@ -12,6 +12,7 @@ from .config_routes import config_routes
 from .context import ManagementContext
 from .key_usage import key_usage_routes
 from .logs import log_routes
+from .oauth_routes import oauth_routes
 from .operations import operation_routes
 
 
@@ -25,5 +26,6 @@ def management_routes(ctx: ManagementContext) -> list[web.RouteDef]:
         *log_routes(ctx),
         *api_call_routes(ctx),
         *operation_routes(ctx),
+        *oauth_routes(ctx),
         *key_usage_routes(ctx),
     ]

@@ -6,12 +6,14 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from aiohttp import web
-from yarl import URL
 
 from ..translate.errors import ClientFormat
 from ..translate.usage import Usage
 from .registry import Target
 from .runtime import Runtime
+from .upstream_adapter import StreamProcessor, UpstreamRequest
+
+__all__ = ["Call", "Codec", "StreamProcessor", "UpstreamRequest"]
 
 
 @dataclass(slots=True)
@@ -27,33 +29,6 @@ class Call:
     request_id: str
     bootstrap_left: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class UpstreamRequest:
-    url: URL
-    headers: dict[str, str]
-    body: bytes
-
-
-class StreamProcessor(Protocol):
-    """Turns upstream stream bytes into client bytes, tracking usage and completion."""
-
-    @property
-    def tokens(self) -> Usage | None: ...
-
-    @property
-    def done(self) -> bool:
-        """True once the upstream's own end of stream was seen."""
-        ...
-
-    def feed(self, chunk: bytes) -> bytes: ...
-
-    def finish(self) -> bytes: ...
-
-    def error(self, message: str, status: int) -> bytes:
-        """An in-stream error in the client's format, ending the stream."""
-        ...
 
 
 class Codec(Protocol):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import aiohttp
@@ -77,9 +78,13 @@ def _models_bodies(index: ModelIndex) -> tuple[bytes, bytes]:
     return orjson.dumps(openai), orjson.dumps(anthropic)
 
 
-def build_runtime(loaded: LoadedConfig) -> Runtime:
+# Credentials from elsewhere than config.yaml (the OAuth accounts of the auth directory).
+CredentialSource = Callable[[ProxyConfig], Sequence[Credential]]
+
+
+def build_runtime(loaded: LoadedConfig, extra: CredentialSource | None = None) -> Runtime:
     config = loaded.config
-    credentials = tuple(build_credentials(config))
+    credentials = tuple(build_credentials(config)) + (tuple(extra(config)) if extra else ())
     index = ModelIndex(credentials, force_prefix=config.force_model_prefix)
     digests = frozenset(d for d in (key_digest(k) for k in config.api_keys) if d is not None)
     models_openai, models_anthropic = _models_bodies(index)
@@ -106,10 +111,18 @@ def build_runtime(loaded: LoadedConfig) -> Runtime:
 
 
 class RuntimeHolder:
-    """Holds the current snapshot; the config store's listener swaps it."""
+    """Holds the current snapshot; the config store's listener swaps it, and so does a change
+    of the extra credentials (`rebuild`)."""
 
-    def __init__(self, loaded: LoadedConfig) -> None:
-        self.current = build_runtime(loaded)
+    def __init__(self, loaded: LoadedConfig, extra: CredentialSource | None = None) -> None:
+        self._loaded = loaded
+        self._extra = extra
+        self.current = build_runtime(loaded, extra)
 
     def apply(self, loaded: LoadedConfig) -> None:
-        self.current = build_runtime(loaded)
+        self._loaded = loaded
+        self.current = build_runtime(loaded, self._extra)
+
+    def rebuild(self) -> None:
+        """A new snapshot from the same config (the extra credentials changed)."""
+        self.current = build_runtime(self._loaded, self._extra)

@@ -85,7 +85,7 @@ class Recorder:
             "api_key_id": call.api_key_id,
             "provider": cred.channel,
             "executor_type": cred.provider,
-            "auth_type": "api_key",
+            "auth_type": cred.auth_type,
             "auth_index": cred.id,
             "source": cred.label,
             "endpoint": call.endpoint,
