@@ -75,6 +75,8 @@ class FakeManagementAPI:
         self.fail_writes = False
         self.healthy = True
         self.writes: list[str] = []
+        # GET /auth-files entries as the proxy describes them (name, status_message, ...).
+        self.auth_files: list[dict[str, Any]] = []
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._loop = asyncio.new_event_loop()
@@ -105,6 +107,7 @@ class FakeManagementAPI:
         app.router.add_get("/v0/management/config", self._get_config)
         app.router.add_get("/v0/management/config.yaml", self._get_yaml)
         app.router.add_put("/v0/management/config.yaml", self._put_yaml)
+        app.router.add_get("/v0/management/auth-files", self._auth_files)
         app.router.add_route("*", "/v0/management/{name:.+}", self._value)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -167,6 +170,12 @@ class FakeManagementAPI:
             self.config = parsed
             self.writes.append("config.yaml")
         return web.json_response({"ok": True})
+
+    async def _auth_files(self, request: web.Request) -> web.Response:
+        if refused := self._guard(request):
+            return refused
+        with self._lock:
+            return web.json_response({"files": copy.deepcopy(self.auth_files)})
 
     async def _value(self, request: web.Request) -> web.Response:
         if refused := self._guard(request):

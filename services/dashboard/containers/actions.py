@@ -27,15 +27,6 @@ def check_action(value: object) -> str:
     return str(value)
 
 
-def check_confirmed(value: object) -> None:
-    if value not in (True, "true", "on", "1"):
-        raise ValidationFailed(
-            "confirm the action (confirm: true)",
-            code="confirmation_required",
-            details=[{"field": "confirm", "message": "required"}],
-        )
-
-
 async def act(pool: Pool, link: DockerLink, actor: Actor, name: str, action: str) -> str:
     """Do `action` to the stack's container `name`; returns its service. Forbidden (audited)
     when the allowlist refuses."""
@@ -50,7 +41,7 @@ async def act(pool: Pool, link: DockerLink, actor: Actor, name: str, action: str
         async with pool.connection() as conn:
             await audit.record(
                 conn, actor, "CONTAINER_ACTION_REFUSED", "container", name,
-                action=action, service=service, reason=reason,
+                requested=action, service=service, reason=reason,
             )  # fmt: skip
         raise Forbidden(f"{action} refused: {reason}", code="action_not_allowed")
     await link.run(lambda client: _do(client, link.project, name, action))

@@ -13,7 +13,7 @@ from services.dashboard.containers import actions, inventory, stack
 from services.dashboard.containers.engine import docker_link
 from services.dashboard.web import deps, flash
 from services.dashboard.web.forms import form_action
-from services.dashboard.web.inputs import int_param, raw_body
+from services.dashboard.web.inputs import check_confirmed, int_param, raw_body
 from services.dashboard.web.templating import render
 
 BACK = "/dashboard/containers"
@@ -58,7 +58,7 @@ async def container_action(request: Request) -> Response:
     name = stack.check_name(request.path_params["name"])
     data = await raw_body(request)
     action = actions.check_action(data.get("action"))
-    actions.check_confirmed(data.get("confirm"))
+    check_confirmed(data.get("confirm"))
     await actions.act(
         deps.pool(request), docker_link(request), guard.actor(request, admin), name, action
     )

@@ -10,13 +10,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from services.dashboard.accounts import guard
-from services.dashboard.containers.actions import check_confirmed
 from services.dashboard.logs import proxy_logs, reading
 from services.dashboard.logs.reading import Query
 from services.dashboard.proxies.link import link
 from services.dashboard.web import deps, flash
 from services.dashboard.web.forms import form_action
-from services.dashboard.web.inputs import path_id, raw_body
+from services.dashboard.web.inputs import check_confirmed, path_id, raw_body
 from services.dashboard.web.templating import render
 
 BACK = "/dashboard/logs"

@@ -19,7 +19,7 @@ from services.dashboard.containers.engine import DockerLink
 from services.dashboard.monitoring.probes import Rates, Snapshot, snapshot
 from services.dashboard.notifications import bell
 from services.dashboard.notifications.queries import notifications as store
-from services.dashboard.proxies.client import ManagementClient
+from services.dashboard.proxies.client import ManagementClient, ProxyUnavailable
 from services.dashboard.updates import check
 
 log = structlog.get_logger(__name__)
@@ -67,6 +67,7 @@ async def check_round(
         await _database_recovered(conn, state, seen)
         await _proxies(conn, seen)
         await _collector(conn, seen)
+        await _quota(conn, client)
         await _updates(conn, docker, state)
         await store.purge_old(conn)
     return True
@@ -138,6 +139,44 @@ async def _collector(conn: Connection, seen: Snapshot) -> None:
         conn, "collector-lag", wanted, audience="admins", severity="warning",
         link="/dashboard/monitoring",
     )  # fmt: skip
+
+
+async def _quota(conn: Connection, client: ManagementClient) -> None:
+    """Tell each owner of an OAuth account whose models cool down after quota answers (the
+    proxy's auth-files listing says so; no provider quota API is asked from here)."""
+    cooling = await _cooling_accounts(client)
+    cur = await conn.execute(
+        "SELECT user_id, account_name FROM oauth_accounts WHERE account_name = ANY(%s)",
+        (list(cooling),),
+    )
+    wanted = {
+        bell.low_quota_key(user_id, name): (user_id, name, cooling[name])
+        for user_id, name in await cur.fetchall()
+    }
+    for key, (user_id, name, message) in wanted.items():
+        await bell.notify_user(
+            conn, user_id, key, f"Low quota on {name}", message, link="/dashboard/providers"
+        )
+    for key in await store.open_keys(conn, "quota-low:") - set(wanted):
+        await bell.resolve(conn, key)
+
+
+async def _cooling_accounts(client: ManagementClient) -> dict[str, str]:
+    """Auth file name -> what the proxies say about its cooling models (any replica)."""
+    out: dict[str, str] = {}
+    for url in client.urls:
+        try:
+            body = await client.get_json(url, "/v0/management/auth-files")
+        except ProxyUnavailable:
+            continue  # a proxy down is its own notification
+        for item in (body or {}).get("files") or []:
+            if isinstance(item, dict) and "cooling" in str(item.get("status_message", "")):
+                state = "all its models" if item.get("unavailable") else "some of its models"
+                out[str(item.get("name"))] = (
+                    f"The provider refused more requests: {state} are cooling down"
+                    f" ({item.get('status_message')})."
+                )
+    return out
 
 
 async def _updates(conn: Connection, docker: DockerLink, state: CheckerState) -> None:

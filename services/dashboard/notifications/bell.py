@@ -46,23 +46,8 @@ async def notify_user(
     return await store.open_(conn, item)
 
 
-async def notify_low_quota(
-    conn: Connection, user_id: int, account: str, remaining_fraction: float
-) -> bool:
-    """The hook for "low quota on one of your accounts" (the OAuth dashboard calls it when it
-    reads an account's quota windows); `resolve(conn, low_quota_key(...))` closes it."""
-    percent = max(0, min(100, round(remaining_fraction * 100)))
-    return await notify_user(
-        conn,
-        user_id,
-        low_quota_key(user_id, account),
-        f"Low quota on {account}",
-        f"{percent}% of the quota window is left.",
-        link="/dashboard/providers",
-    )
-
-
 def low_quota_key(user_id: int, account: str) -> str:
+    """The key of "low quota on one of your accounts" (the monitoring checker raises it)."""
     return f"quota-low:{user_id}:{account}"
 
 

@@ -11,14 +11,13 @@ from starlette.routing import Route
 
 from services.core.errors import NotFound
 from services.dashboard.accounts import guard
-from services.dashboard.containers.actions import check_confirmed
 from services.dashboard.containers.engine import docker_link
 from services.dashboard.updates import check, service
 from services.dashboard.updates.check import ImageStatus
 from services.dashboard.updates.queries import deploys
 from services.dashboard.updates.queries.deploys import Deploy
 from services.dashboard.web import deps
-from services.dashboard.web.inputs import path_id, raw_body
+from services.dashboard.web.inputs import check_confirmed, path_id, raw_body
 from services.dashboard.web.responses import ok
 
 

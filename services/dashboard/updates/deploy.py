@@ -141,27 +141,28 @@ class _Run:
             if old.attrs["Image"] == image_id and old.status == "running":
                 await self.note(service, True, f"{old.name} already runs this image")
                 continue
-            await self.note(service, None, f"recreating {old.name}")
-            swap = await self.link.run(lambda c, old=old: recreate.prepare(c, old, self.image))
-            try:
-                await self.link.run(swap.switch)
-            except Exception:
-                self.switched.append(swap)
-                raise
-            self.switched.append(swap)
-            ok, detail = await self.link.run(
-                lambda c, s=swap: recreate.wait_ready(c, s.new_id, self.timeout_s)
-            )
-            if not ok:
-                tail = await self.link.run(
-                    lambda c, s=swap: recreate.container_logs_tail(c, s.new_id)
-                )
-                swap.failed = True
-                await self.note(
-                    service, False, f"{old.name}: {detail}" + (f" | {tail}" if tail else "")
-                )
+            if not await self._swap(service, old):
                 return
+
+    async def _swap(self, service: str, old: Any) -> bool:
+        """Replace one container; False when the new one did not become ready."""
+        await self.note(service, None, f"recreating {old.name}")
+        swap: Swap = await self.link.run(lambda c: recreate.prepare(c, old, self.image))
+        self.switched.append(swap)  # from here on a rollback must see it, even if switch fails
+        await self.link.run(swap.switch)
+        ok, detail = await self.link.run(
+            lambda c: recreate.wait_ready(c, swap.new_id, self.timeout_s)
+        )
+        if ok:
             await self.note(service, True, f"{old.name} is {detail} on the new image")
+            return True
+        tail = await self.link.run(lambda c: recreate.container_logs_tail(c, swap.new_id))
+        swap.failed = True
+        await self.note(service, False, f"{old.name}: {detail}" + (f" | {tail}" if tail else ""))
+        return False
+
+    async def _ready(self, container_id: str) -> tuple[bool, str]:
+        return await self.link.run(lambda c: recreate.wait_ready(c, container_id, self.timeout_s))
 
     async def roll_back(self) -> bool:
         """Put back every old container switched out; True when there was any."""
@@ -170,9 +171,7 @@ class _Run:
         for swap in reversed(self.switched):
             await self.note("rollback", None, f"restoring {swap.name}")
             await self.link.run(swap.rollback)
-            ok, detail = await self.link.run(
-                lambda c, s=swap: recreate.wait_ready(c, s.old_id, self.timeout_s)
-            )
+            ok, detail = await self._ready(swap.old_id)
             await self.note("rollback", ok, f"{swap.name} runs its old container again ({detail})")
         self.switched.clear()
         return True

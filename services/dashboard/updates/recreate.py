@@ -16,6 +16,7 @@ Blocking (docker SDK): run in a worker thread.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -51,10 +52,8 @@ class Swap:
 
     def rollback(self, client: Any) -> None:
         api = client.api
-        try:
+        with contextlib.suppress(docker.errors.NotFound):
             api.remove_container(self.new_id, force=True)
-        except docker.errors.NotFound:
-            pass
         if _name_of(client, self.old_id) != self.name:
             api.rename(self.old_id, self.name)
         api.start(self.old_id)

@@ -88,7 +88,7 @@ def duration(seconds: float | int | None) -> str:
     if seconds is None:
         return "—"
     left = int(seconds)
-    parts = []
+    parts: list[str] = []
     for unit, length in (("d", 86400), ("h", 3600), ("min", 60), ("s", 1)):
         if left >= length or (unit == "s" and not parts):
             parts.append(f"{left // length} {unit}")

@@ -128,3 +128,13 @@ def path_id(request: Request, name: str = "id") -> int:
     if not 0 < value <= MAX_ID:
         raise ValidationFailed(f"{name} is out of range")
     return value
+
+
+def check_confirmed(value: object) -> None:
+    """Destructive actions carry `confirm: true` (a form's checkbox, or JSON)."""
+    if value not in (True, "true", "on", "1"):
+        raise ValidationFailed(
+            "confirm the action (confirm: true)",
+            code="confirmation_required",
+            details=[{"field": "confirm", "message": "required"}],
+        )

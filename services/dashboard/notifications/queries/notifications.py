@@ -9,10 +9,6 @@ from psycopg.rows import class_row
 
 from services.core.db import Connection
 
-# A resolved condition stays in the bell this long (so "proxy 2 was down" is seen), unless
-# dismissed.
-RESOLVED_VISIBLE = "24 hours"
-
 
 @dataclass(frozen=True, slots=True)
 class NewNotification:
@@ -41,7 +37,8 @@ _VISIBLE = (
     " FROM notifications n"
     " WHERE (n.audience = 'everyone' OR (n.audience = 'admins' AND %(admin)s)"
     "        OR (n.audience = 'user' AND n.user_id = %(user)s))"
-    " AND (n.resolved_at IS NULL OR n.resolved_at > now() - interval '" + RESOLVED_VISIBLE + "')"
+    # A resolved condition stays a day (so "proxy 2 was down" is seen) unless dismissed.
+    " AND (n.resolved_at IS NULL OR n.resolved_at > now() - interval '24 hours')"
     " AND NOT EXISTS (SELECT 1 FROM notification_dismissals d"
     "                 WHERE d.notification_id = n.id AND d.user_id = %(user)s)"
 )

@@ -28,7 +28,7 @@ class Deploy:
     finished_at: datetime | None
 
 
-_COLUMNS = "id, created_at, trigger, actor, image, status, steps, finished_at"
+_SELECT = "SELECT id, created_at, trigger, actor, image, status, steps, finished_at FROM deploys"
 
 
 async def start(
@@ -37,7 +37,8 @@ async def start(
     """A new running deploy's id, or None while another one runs."""
     await conn.execute(
         "UPDATE deploys SET status = 'abandoned', finished_at = now()"
-        " WHERE status = 'running' AND heartbeat_at < now() - interval '" + ABANDONED_AFTER + "'"
+        " WHERE status = 'running' AND heartbeat_at < now() - %s::interval",
+        (ABANDONED_AFTER,),
     )
     try:
         async with conn.transaction():
@@ -76,11 +77,11 @@ async def finish(conn: Connection, deploy_id: int, status: str) -> None:
 
 async def get(conn: Connection, deploy_id: int) -> Deploy | None:
     async with conn.cursor(row_factory=class_row(Deploy)) as cur:
-        await cur.execute(f"SELECT {_COLUMNS} FROM deploys WHERE id = %s", (deploy_id,))
+        await cur.execute(_SELECT + " WHERE id = %s", (deploy_id,))
         return await cur.fetchone()
 
 
 async def recent(conn: Connection, limit: int = 20) -> list[Deploy]:
     async with conn.cursor(row_factory=class_row(Deploy)) as cur:
-        await cur.execute(f"SELECT {_COLUMNS} FROM deploys ORDER BY id DESC LIMIT %s", (limit,))
+        await cur.execute(_SELECT + " ORDER BY id DESC LIMIT %s", (limit,))
         return await cur.fetchall()
