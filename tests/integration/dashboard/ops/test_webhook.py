@@ -93,4 +93,3 @@ def test_signature_check_is_exact():
     assert webhook.verify(SECRET, str(now), good.upper(), b"{}", now=now).ok  # hex case
     assert webhook.verify(SECRET, "12a", good, b"{}", now=now).reason == "stale"
     assert webhook.verify(SECRET, str(now), "sha256=00", b"{}", now=now).reason == "bad_signature"
-
