@@ -88,11 +88,11 @@ def registry_digest(client: Any, reference: str) -> tuple[str | None, str | None
     except docker.errors.APIError as exc:
         if exc.status_code == 403:  # the engine reports registry refusals as 401/404/500
             return None, "the socket proxy refuses registry look-ups (DISTRIBUTION=1 is needed)"
-        return None, f"no registry access for {reference}: {_short(exc)}"
+        return None, f"no registry access for {reference}: {short_reason(exc)}"
     return str(data.id), None
 
 
-def _short(exc: docker.errors.APIError) -> str:
+def short_reason(exc: docker.errors.APIError) -> str:
     explanation = exc.explanation
     if isinstance(explanation, bytes):
         explanation = explanation.decode(errors="replace")

@@ -13,6 +13,7 @@ import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
+import docker.errors
 import structlog
 
 from services.core.db import Pool
@@ -105,8 +106,8 @@ class _Run:
 
     async def execute(self) -> str:
         await self.note("pull", None, f"pulling {self.image}")
-        image_id = await self.link.run(self._pull)
-        await self.note("pull", True, f"{self.image} is image {image_id[7:19]}")
+        image_id, fallback = await self.link.run(self._pull)
+        await self.note("pull", True, fallback or f"{self.image} is image {image_id[7:19]}")
         await self._migrate(image_id)
         for service in policy.UPDATABLE:
             await self._recreate(service, image_id)
@@ -117,9 +118,24 @@ class _Run:
         await self.note("done", True, "every service runs the new image")
         return "succeeded"
 
-    def _pull(self, client: Any) -> str:
+    def _pull(self, client: Any) -> tuple[str, str | None]:
+        """The image id to deploy, and a note when it is the engine's copy, not a pulled one.
+
+        Without registry access an image the operator loaded (`docker load`, a local build) can
+        still be deployed: the step log says so, never silently."""
         repo, tag = check.split(self.image)
-        return str(client.images.pull(repo, tag=tag).id)
+        try:
+            return str(client.images.pull(repo, tag=tag).id), None
+        except docker.errors.APIError as exc:
+            try:
+                local = client.images.get(self.image)
+            except docker.errors.ImageNotFound:
+                raise exc from None
+            reason = check.short_reason(exc)
+            return str(local.id), (
+                f"the registry did not answer ({reason}); the engine has {self.image} as image"
+                f" {str(local.id)[7:19]}: deploying that"
+            )
 
     async def _migrate(self, image_id: str) -> None:
         found = await self.link.run(
