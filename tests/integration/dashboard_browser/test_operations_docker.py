@@ -207,6 +207,15 @@ def ops(stack: Stack, database_url: str, page: Page) -> Iterator[Ops]:
         proxy.stop()
 
 
+@pytest.fixture
+def page(page: Page) -> Page:
+    # Each Containers render waits for one stats sample per container (about a second, in
+    # parallel) on a shared two-core machine.
+    page.set_default_timeout(30_000)
+    expect.set_options(timeout=30_000)
+    return page
+
+
 def row(page: Page, service: str) -> Locator:
     return page.locator(f'tr[data-service="{service}"]')
 
@@ -225,12 +234,12 @@ def test_containers_page_restarts_the_proxy_and_it_comes_back_healthy(ops: Ops) 
     for service in ("postgres", "dashboard", "docker-proxy"):
         expect(row(page, service).get_by_role("button")).to_have_count(0)
         expect(row(page, service)).to_contain_text("view-only")
-    expect(row(page, "proxy").get_by_role("button", name="Start")).to_have_count(0)
+    expect(row(page, "proxy").get_by_role("button", name="Start", exact=True)).to_have_count(0)
     shot(page, "containers")
 
     row(page, "proxy").get_by_role("button", name="Restart").click()
     page.locator("#confirm-dialog").get_by_role("button", name="Confirm").click()
-    expect(page.locator(".flash").first).to_contain_text("restart done")
+    expect(page.locator(".flash").first).to_contain_text("restart done", timeout=30_000)
     wait_for(
         lambda: (
             stack.inspect(f"{PROJECT}-proxy-1")["State"]["StartedAt"] != before
