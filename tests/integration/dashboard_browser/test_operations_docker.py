@@ -171,8 +171,10 @@ class Ops:
 
     def api(self, method: str, path: str, **kw: Any) -> Any:
         """A call with the page's session cookie (the browser context's request API)."""
-        response = self.page.context.request.fetch(self.url + path, method=method, **kw)
-        return response
+        headers = {"Origin": self.url} if method != "GET" else {}  # the CSRF rule's Origin check
+        return self.page.context.request.fetch(
+            self.url + path, method=method, headers=headers, **kw
+        )
 
     def audit(self, action: str) -> list[dict[str, Any]]:
         with psycopg.connect(self.database_url) as conn:
@@ -208,12 +210,13 @@ def ops(stack: Stack, database_url: str, page: Page) -> Iterator[Ops]:
 
 
 @pytest.fixture
-def page(page: Page) -> Page:
+def page(page: Page) -> Iterator[Page]:
     # Each Containers render waits for one stats sample per container (about a second, in
     # parallel) on a shared two-core machine.
     page.set_default_timeout(30_000)
     expect.set_options(timeout=30_000)
-    return page
+    yield page
+    expect.set_options(timeout=5_000)
 
 
 def row(page: Page, service: str) -> Locator:
