@@ -282,8 +282,11 @@ def test_actions_outside_the_allowlist_are_refused_and_audited(ops: Ops) -> None
     # The socket proxy itself refuses what no page needs (exec, volumes), whoever asks.
     client = docker.DockerClient(base_url=ops.stack.docker_host, timeout=10)
     try:
+        # Creating an exec instance is a CONTAINERS path (/containers/{id}/exec); running it
+        # is /exec/{id}/start, which EXEC=0 refuses, so no command ever runs.
+        created = client.api.exec_create(f"{PROJECT}-proxy-1", ["id"])
         with pytest.raises(docker.errors.APIError, match="403"):
-            client.api.exec_create(f"{PROJECT}-proxy-1", ["id"])
+            client.api.exec_start(created["Id"])
         with pytest.raises(docker.errors.APIError, match="403"):
             client.volumes.list()
     finally:
