@@ -107,7 +107,7 @@ async def _sync(
 
 async def _proxies(conn: Connection, seen: Snapshot) -> None:
     down = {
-        f"proxy-down:{p.label}": (f"{p.label} is down", f"{p.url} does not answer: {p.error}")
+        f"proxy-down:{p.label}": (f"{p.label} is down", p.error or f"{p.url} does not answer")
         for p in seen.proxies
         if not p.up
     }
