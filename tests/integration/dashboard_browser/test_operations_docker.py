@@ -150,6 +150,15 @@ def stack(docker_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> It
     _run(engine, "dashboard", tags["python"], "sleep", "infinity")
     for service in ("proxy", "collector"):
         _run(engine, service, f"{IMAGE}:1")
+    # The one-shot migration: a deploy runs it with the new image before anything else.
+    _run(
+        engine,
+        "migrate",
+        f"{IMAGE}:1",
+        "python3",
+        "-c",
+        "import os; print('migrated by', os.environ['APP_VERSION'])",
+    )
     result = Stack(engine, f"tcp://127.0.0.1:{port}")
     for name in (f"{PROJECT}-proxy-1", f"{PROJECT}-collector-1"):
         wait_for(lambda n=name: result.health(n) == "healthy", what=f"{name} healthy")
@@ -329,6 +338,11 @@ def test_update_to_a_newer_tag_from_the_updates_page(ops: Ops) -> None:
         env = stack.inspect(name)["Config"]["Env"]
         assert "APP_VERSION=2" in env  # the new image's defaults, not the old container's
     assert not [n for n in stack.names() if "-old-" in n or "-new-" in n]
+    migrate = f"{PROJECT}-migrate-1"
+    assert stack.image_of(migrate) == f"{IMAGE}:2"
+    assert stack.inspect(migrate)["State"]["ExitCode"] == 0
+    assert "migrated by 2" in stack.engine.docker("logs", migrate).stdout
+    expect(page.locator('#deploy-steps [data-step="migrate"]').last).to_contain_text("code 0")
     [started] = ops.audit("DEPLOY_STARTED")
     assert started["trigger"] == "page" and started["image"] == f"{IMAGE}:2"
     assert watch.errors == []
