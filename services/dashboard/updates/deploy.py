@@ -101,6 +101,7 @@ class _Run:
 
     async def note(self, step: str, ok: bool | None, message: str) -> None:
         entry = {"at": datetime.now(UTC).isoformat(), "step": step, "ok": ok, "message": message}
+        log.info("deploy_step", deploy=self.id, step=step, ok=ok, message=message)
         async with self.pool.connection() as conn:
             await deploys.add_step(conn, self.id, entry)
 

@@ -29,10 +29,11 @@ def enable_file_logging(proxy: RealProxy) -> None:
 
 @pytest.fixture(scope="module")
 def real_proxies(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[RealProxy]]:
-    started = [RealProxy(tmp_path_factory.mktemp(f"proxy{i}")) for i in range(2)]
+    started: list[RealProxy] = []
     try:
-        for proxy in started:
-            enable_file_logging(proxy)
+        for i in range(2):  # one by one: a replica that fails to start stops the others
+            started.append(RealProxy(tmp_path_factory.mktemp(f"proxy{i}")))
+            enable_file_logging(started[-1])
         yield started
     finally:
         for proxy in started:
