@@ -25,6 +25,10 @@ NAV = [
     ("users", "Users", "/dashboard/users", True),
     ("audit", "Audit log", "/dashboard/audit", True),
     ("pricing", "Model pricing", "/dashboard/pricing", True),
+    ("monitoring", "Monitoring", "/dashboard/monitoring", True),
+    ("containers", "Containers", "/dashboard/containers", True),
+    ("updates", "Updates", "/dashboard/updates", True),
+    ("logs", "Logs", "/dashboard/logs", True),
 ]
 
 
