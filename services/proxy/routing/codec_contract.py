@@ -10,8 +10,14 @@ from yarl import URL
 
 from ..translate.errors import ClientFormat
 from ..translate.usage import Usage
-from .registry import Target
+from .registry import Target, Tiers
 from .runtime import Runtime
+
+
+class AttemptMeter(Protocol):
+    """Told each upstream attempt's tokens (a client key's limits count them)."""
+
+    def attempted(self, target: Target, tokens: Usage | None) -> None: ...
 
 
 @dataclass(slots=True)
@@ -27,6 +33,9 @@ class Call:
     request_id: str
     bootstrap_left: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    # The targets the client key may use, when its limits narrow the model's (limits/).
+    tiers: Tiers | None = None
+    meter: AttemptMeter | None = None
 
 
 @dataclass(frozen=True, slots=True)
