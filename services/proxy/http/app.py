@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -15,6 +16,8 @@ from ..config.loader import LoadedConfig
 from ..config.paths import ProxyPaths
 from ..config.store import ConfigStore
 from ..inbound.request_body import NO_AUTO_DECOMPRESS
+from ..limits.limiter import Limiter, counters_for
+from ..limits.routes import spend_routes
 from ..management.control_panel import ControlPanel
 from ..management.wiring import ManagementBridge, install_management
 from ..observability.metrics import Metrics
@@ -33,6 +36,7 @@ from . import anthropic_routes, gemini_routes, openai_routes, responses_routes
 from .app_objects import (
     COOLDOWNS,
     EXECUTOR,
+    LIMITER,
     METRICS,
     OUTBOX,
     PANEL,
@@ -43,6 +47,7 @@ from .app_objects import (
 )
 from .client_requests import REQUEST_ID, request_id
 from .cors import install_cors
+from .key_limits import add_limit_headers
 
 log = structlog.get_logger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -107,6 +112,9 @@ async def healthz(request: web.Request) -> web.Response:
     body = {"status": "ok"}
     if outbox.full or outbox.dropping:
         body["usage_outbox"] = "full" if outbox.full else "dropping"
+    limiter = request.app[LIMITER]
+    if limiter.store_url:
+        body["limits_store"] = "ok" if limiter.store_available else "unavailable"
     return web.Response(body=orjson.dumps(body), content_type="application/json")
 
 
@@ -129,6 +137,7 @@ def _gauges(app: web.Application) -> Callable[[], dict[str, float]]:
             "cooldowns_active": len(app[COOLDOWNS].active()),
             "credentials": len(runtime.credentials),
             "models": len(runtime.index),
+            "limits_store_up": 1.0 if app[LIMITER].store_available else 0.0,
         }
 
     return read
@@ -164,6 +173,9 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
     stats = CredentialStats()
     executor = Executor(upstream, cooldowns, Selector(), Recorder(outbox, stats), metrics_)
     app[EXECUTOR] = executor
+    limiter = Limiter(counters_for(config.limits_store))
+    limiter.store_url = config.limits_store
+    app[LIMITER] = limiter
     metrics_.add_gauges(_gauges(app))
     management_key = settings.secret("management_api_key") or None
     file_logs = install_management(
@@ -186,6 +198,7 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
 
     def on_config(loaded: LoadedConfig) -> None:
         holder.apply(loaded)
+        limiter.use_store(loaded.config.limits_store)
         metrics_.config_reloads.labels("applied").inc()
 
     store.subscribe(on_config)
@@ -198,7 +211,10 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
         store.start()
         file_logs.start()
         panel.start()
+        renewal = asyncio.get_running_loop().create_task(limiter.renew_leases())
         yield
+        renewal.cancel()
+        await limiter.close()
         await panel.stop()
         await file_logs.stop()
         await store.stop()
@@ -212,6 +228,7 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
     app.add_routes(responses_routes.routes)
     app.add_routes(gemini_routes.routes)
     app.add_routes(usage_routes(outbox, _accepted_usage_keys(settings)))
+    app.add_routes(spend_routes(limiter.spend, _accepted_usage_keys(settings)))
     app.add_routes(
         [
             web.get("/healthz", healthz),
@@ -219,5 +236,6 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
             web.get("/management.html", panel.handle),
         ]
     )
+    app.on_response_prepare.append(add_limit_headers)
     install_cors(app)
     return app

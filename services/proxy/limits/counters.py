@@ -153,7 +153,11 @@ class MemoryCounters:
         )
         if refused is not None:  # the window figures of the checks that did not run
             used = refused.requests_used or len(state.requests)
-            return replace(refused, requests_used=used, tokens_used=refused.tokens_used or sum(state.slots.values()))
+            return replace(
+                refused,
+                requests_used=used,
+                tokens_used=refused.tokens_used or sum(state.slots.values()),
+            )
         self._take(state, ask)
         requests_reset = state.requests[0] + WINDOW_MS - now if state.requests else 0
         slots = [s for s, v in state.slots.items() if v > 0]

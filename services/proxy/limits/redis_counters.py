@@ -43,7 +43,8 @@ TIMEOUT_S = 0.5
 #          tokens reset ms, spent}.
 ADMIT = """
 local now, id = tonumber(ARGV[1]), ARGV[2]
-local rpm, tpm, tokens, conc = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local rpm, tpm = tonumber(ARGV[3]), tonumber(ARGV[4])
+local tokens, conc = tonumber(ARGV[5]), tonumber(ARGV[6])
 local lease_ms = tonumber(ARGV[7])
 local W, S = tonumber(ARGV[16]), tonumber(ARGV[17])
 local N = W / S
@@ -92,7 +93,8 @@ end
 for i, base in ipairs({8, 12}) do
   local limit = tonumber(ARGV[base])
   if limit > 0 then
-    local spent = math.max(tonumber(redis.call('GET', KEYS[3 + i]) or '0'), tonumber(ARGV[base + 1]))
+    local held = tonumber(redis.call('GET', KEYS[3 + i]) or '0')
+    local spent = math.max(held, tonumber(ARGV[base + 1]))
     if spent >= limit then return {3 + i, 0, req_used, 0, tok_used, 0, spent} end
   end
 end

@@ -30,7 +30,9 @@ def usage_routes(outbox: Outbox, accepted_keys: Callable[[], Sequence[str]]) -> 
         except ValueError as exc:
             return error_json(400, str(exc), "invalid_request_error", "bad_request")
         if limit < 1:
-            return error_json(400, "limit must be at least 1", "invalid_request_error", "bad_request")
+            return error_json(
+                400, "limit must be at least 1", "invalid_request_error", "bad_request"
+            )
         lines, next_seq = await outbox.read(after, min(limit, MAX_READ))
         return web.Response(body=_events_body(outbox.instance_id, lines, next_seq), headers=_JSON)
 
@@ -61,12 +63,12 @@ def authenticated(handler: Handler, accepted_keys: Callable[[], Sequence[str]]) 
         keys = [key.encode() for key in accepted_keys() if key]
         if not keys:
             message = "Usage API disabled: no collector or management key is configured"
-            return _autherror_json(message, "no_keys_configured")
+            return _auth_error(message, "no_keys_configured")
         scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not presented.strip():
-            return _autherror_json("Missing API key", "missing_api_key")
+            return _auth_error("Missing API key", "missing_api_key")
         if not _matches_any(presented.strip().encode(), keys):
-            return _autherror_json("Invalid API key", "invalid_api_key")
+            return _auth_error("Invalid API key", "invalid_api_key")
         return await handler(request)
 
     return guarded
@@ -119,7 +121,7 @@ def _events_body(instance_id: str, lines: list[bytes], next_seq: int) -> bytes:
     )
 
 
-def _autherror_json(message: str, code: str) -> web.Response:
+def _auth_error(message: str, code: str) -> web.Response:
     return error_json(401, message, "authentication_error", code)
 
 
