@@ -96,7 +96,10 @@ class KeyLimits(_Section):
 
     See docs/limits.md: requests and tokens per sliding minute, requests in flight, the
     upstream models the key may reach (fnmatch patterns, or a public model id standing for the
-    models it resolves to), and budgets in USD per UTC day and month."""
+    models it resolves to), and budgets in USD per UTC day and month. Unknown fields are
+    refused: a misspelt limit must not silently leave a key unlimited."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
     requests_per_minute: int = Field(0, alias="requests-per-minute", ge=0)
     tokens_per_minute: int = Field(0, alias="tokens-per-minute", ge=0)

@@ -85,11 +85,13 @@ class Recorder:
         self.sink.append(event)
 
     def refused(self, call: Call, *, status: int, refused: str) -> None:
-        """A request the client key's limits refused: nothing went upstream, so no provider,
-        no tokens, no failure; `refused` names the limit (docs/limits.md)."""
+        """A request the client key's limits refused: nothing went upstream, so no provider
+        and no tokens; a failure for the key's statistics, `refused` naming the limit
+        (docs/limits.md)."""
         if self.sink is None or not call.runtime.config.usage_statistics_enabled:
             return
         event = _event(call, None, status, None, 0, None)
+        event["failed"] = True
         event["refused"] = refused
         self.sink.append(event)
 

@@ -32,7 +32,7 @@ async def test_requests_per_minute_refuses_in_openai_format_and_sends_nothing(fa
     assert len(fake.requests) == 3
     refused = [e for e in events if e.get("refused")]
     assert [(e["refused"], e["status_code"]) for e in refused] == [("requests_per_minute", 429)]
-    assert refused[0]["provider"] == "" and refused[0]["failed"] is False
+    assert refused[0]["provider"] == "" and refused[0]["failed"] is True
 
 
 async def test_anthropic_client_gets_its_own_error_format(fake, tmp_path):
