@@ -11,7 +11,10 @@ Rules (the Redis store runs the same ones in Lua, `redis_counters.py`):
 - budgets: spend per key and period in nano-USD, at least the floor the caller knows from the
   collector; a request reserves its estimated cost and settles the real cost at the end.
 
-Times are integer milliseconds from the caller's clock (tests drive it by hand).
+Times are integer milliseconds from the caller's clock (tests drive it by hand). The messages
+below are plain slotted dataclasses, not frozen ones: a frozen dataclass's __init__ sets each
+field through object.__setattr__, which made building them most of the limiter's cost per
+request (bench/limits_overhead.py); nothing mutates them.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ REQUESTS, TOKENS, CONCURRENCY, DAY, MONTH = "requests", "tokens", "concurrency",
 REFUSALS = (None, REQUESTS, TOKENS, CONCURRENCY, DAY, MONTH)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Budget:
     """One budget of a request: its period, limit, known spend and the request's reservation."""
 
@@ -42,7 +45,7 @@ class Budget:
     ttl_s: int  # how long the period's counter lives
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Ask:
     """What one request asks of its key's counters."""
 
@@ -57,7 +60,7 @@ class Ask:
     month: Budget | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Verdict:
     """Admitted (`refused` None) or why not; the window figures feed `x-ratelimit-*`."""
 
@@ -70,7 +73,7 @@ class Verdict:
     spent: int = 0  # nano-USD of the refusing budget
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Settlement:
     """What a request used, replacing what it was charged at admission."""
 

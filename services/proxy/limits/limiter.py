@@ -20,7 +20,7 @@ from typing import Any
 import structlog
 
 from services.core.errors import Forbidden, TooManyRequests
-from services.core.pricing import cost_usd
+from services.core.pricing import PriceBook, cost_usd
 
 from ..routing.codec_contract import Call
 from ..routing.registry import Target, Tiers
@@ -54,6 +54,7 @@ DEFAULT_OUTPUT_RESERVE = 4096
 # Bodies up to this size are estimated at 4 bytes per token (an overestimate of their text);
 # larger ones are parsed, so base64 media counts as media, not as text.
 CHEAP_ESTIMATE_BYTES = 32 * 1024
+MAX_CACHED_RATES = 4096
 DAY_TTL_S = 2 * 86_400
 MONTH_TTL_S = 32 * 86_400
 
@@ -174,6 +175,10 @@ class Limiter:
         self._tasks: set[asyncio.Task[None]] = set()
         self._ids = itertools.count()
         self._prefix = os.urandom(6).hex()
+        self._periods = periods.PeriodIds()
+        # The dearest (input, output) USD per token of a call's targets, per price list.
+        self._rates: dict[int, tuple[Tiers, tuple[float, float]]] = {}
+        self._rates_of: PriceBook | None = None
 
     @property
     def store_available(self) -> bool:
@@ -227,7 +232,7 @@ class Limiter:
         day = month = None
         if policy.budgeted:
             reserve = self._reserve(tiers, tokens, cap or DEFAULT_OUTPUT_RESERVE)
-            day_id, month_id = periods.day_id(now), periods.month_id(now)
+            day_id, month_id = self._periods.at(now)
             floor_day, floor_month = self.spend.floor(call.api_key_id, day_id, month_id)
             if limits.daily_budget_usd:
                 limit = round(limits.daily_budget_usd * NANO)
@@ -249,9 +254,30 @@ class Limiter:
 
     def _reserve(self, tiers: Tiers | None, input_tokens: int, output_tokens: int) -> int:
         """The dearest target's cost for the estimate: what the call may spend at most."""
-        usage = Usage(input_tokens=input_tokens, output_tokens=output_tokens)
-        targets = [t for tier in tiers or () for t in tier]
-        return max((self.cost(t, usage) for t in targets), default=0)
+        if not tiers:
+            return 0
+        per_input, per_output = self._dearest(tiers)
+        return round((input_tokens * per_input + output_tokens * per_output) * NANO)
+
+    def _dearest(self, tiers: Tiers) -> tuple[float, float]:
+        """The highest input and output prices (USD per token) among `tiers`' targets; kept
+        per tiers object (the policy's model rule returns the same one for the same model)
+        until the price list changes."""
+        prices = self.spend.prices
+        if self._rates_of is not prices or len(self._rates) > MAX_CACHED_RATES:
+            self._rates, self._rates_of = {}, prices  # new prices, or old config snapshots
+        cached = self._rates.get(id(tiers))
+        if cached is not None and cached[0] is tiers:
+            return cached[1]
+        found = [
+            prices.find(t.credential.channel, t.upstream_model) for tier in tiers for t in tier
+        ]
+        rates = (
+            max((p.input for p in found if p is not None), default=0.0) / 1_000_000,
+            max((p.output for p in found if p is not None), default=0.0) / 1_000_000,
+        )
+        self._rates[id(tiers)] = (tiers, rates)
+        return rates
 
     def cost(self, target: Target, tokens: Usage) -> int:
         price = self.spend.prices.find(target.credential.channel, target.upstream_model)

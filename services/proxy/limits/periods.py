@@ -5,6 +5,23 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 
+class PeriodIds:
+    """`(day_id, month_id)` of a time, computed once per UTC day (strftime costs microseconds,
+    and the request path asks for every budgeted request)."""
+
+    def __init__(self) -> None:
+        self._until = float("-inf")
+        self._since = float("inf")
+        self._ids = ("", "")
+
+    def at(self, now: float) -> tuple[str, str]:
+        if not self._since <= now < self._until:
+            self._ids = (day_id(now), month_id(now))
+            self._until = day_end(now)
+            self._since = self._until - 86_400
+        return self._ids
+
+
 def day_id(now: float) -> str:
     """The UTC day of `now` (epoch seconds) as `YYYY-MM-DD`."""
     return datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d")

@@ -39,6 +39,7 @@ class ModelRule:
             for tier in index.lookup(pattern) or ():
                 self._names.update(t.upstream_model.lower() for t in tier)
         self._cache: dict[str, bool] = {}
+        self._filtered: dict[int, tuple[Tiers, Tiers]] = {}
 
     def allows(self, upstream_model: str) -> bool:
         allowed = self._cache.get(upstream_model)
@@ -51,9 +52,16 @@ class ModelRule:
         return allowed
 
     def filter(self, tiers: Tiers) -> Tiers:
-        """The tiers with only the targets this key may use (empty tiers dropped)."""
+        """The tiers with only the targets this key may use (empty tiers dropped); the same
+        object for the same tiers (they belong to the config snapshot this rule was built for,
+        so the cache lives as long as they do)."""
+        cached = self._filtered.get(id(tiers))
+        if cached is not None and cached[0] is tiers:
+            return cached[1]
         kept = (tuple(t for t in tier if self.allows(t.upstream_model)) for tier in tiers)
-        return tuple(tier for tier in kept if tier)
+        allowed = tuple(tier for tier in kept if tier)
+        self._filtered[id(tiers)] = (tiers, allowed)
+        return allowed
 
     def first_allowed(self, targets: Sequence[Target]) -> bool:
         return any(self.allows(t.upstream_model) for t in targets)
@@ -104,8 +112,10 @@ class PolicyTable:
                 # An explicit entry wins over "*", even an empty one (this key: no limits).
                 self._by_id[digest.hex()[:16]] = _policy(limits, index)
 
+        self._any = self._default is not None or any(p is not None for p in self._by_id.values())
+
     def __bool__(self) -> bool:
-        return self._default is not None or any(p is not None for p in self._by_id.values())
+        return self._any
 
     def get(self, api_key_id: str) -> KeyPolicy | None:
         return self._by_id.get(api_key_id, self._default)
