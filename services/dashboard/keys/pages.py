@@ -8,7 +8,7 @@ from starlette.routing import Route
 
 from services.dashboard.accounts import guard
 from services.dashboard.accounts.queries.users import User
-from services.dashboard.keys import client_keys
+from services.dashboard.keys import client_keys, key_limits
 from services.dashboard.keys.client_keys import IssuedKey
 from services.dashboard.proxies.link import link
 from services.dashboard.web import deps, flash, rate_limit
@@ -21,7 +21,9 @@ BACK = "/dashboard/api-keys"
 
 async def _page(request: Request, user: User, issued: IssuedKey | None = None) -> Response:
     keys = await client_keys.list_keys(deps.pool(request), user.id)
-    context = {"keys": keys, "issued": issued}
+    in_force = await key_limits.in_force(deps.pool(request), user)
+    limits = {key_id: key_limits.describe(value) for key_id, value in in_force.items()}
+    context = {"keys": keys, "issued": issued, "limits": limits}
     return render(request, "api_keys.html", context, user=user, active="api-keys")
 
 
