@@ -211,9 +211,14 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
         store.start()
         file_logs.start()
         panel.start()
-        renewal = asyncio.get_running_loop().create_task(limiter.renew_leases())
+        loop = asyncio.get_running_loop()
+        background = [
+            loop.create_task(limiter.renew_leases()),
+            loop.create_task(limiter.meter_streams()),
+        ]
         yield
-        renewal.cancel()
+        for task in background:
+            task.cancel()
         await limiter.close()
         await panel.stop()
         await file_logs.stop()

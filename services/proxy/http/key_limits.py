@@ -11,7 +11,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..limits.limiter import Lease, LimitExceeded, ModelNotAllowed
-from ..routing.codec_contract import Call, Codec
+from ..routing.codec_contract import Call, Codec, StreamProcessor, UpstreamRequest
+from ..routing.registry import Target
+from ..translate.usage import Usage
 from .app_objects import EXECUTOR, LIMITER, METRICS
 
 LIMIT_HEADERS = web.RequestKey("limit_headers", dict[str, str])
@@ -24,9 +26,32 @@ async def run_call(request: web.Request, call: Call, codec: Codec) -> web.Stream
         return await request.app[EXECUTOR].run(call, codec)
     call.meter = lease
     try:
-        return await request.app[EXECUTOR].run(call, codec)
+        return await request.app[EXECUTOR].run(call, _Metered(codec, lease))
     finally:
         lease.close()
+
+
+class _Metered:
+    """The call's codec, showing the lease each stream it relays, so the stream's tokens
+    count as the upstream reports them (the executor stays unaware of limits)."""
+
+    def __init__(self, codec: Codec, lease: Lease) -> None:
+        self._codec, self._lease = codec, lease
+        self.client_fmt = codec.client_fmt
+
+    def build(self, call: Call, target: Target) -> UpstreamRequest:
+        return self._codec.build(call, target)
+
+    def response(self, call: Call, target: Target, body: bytes) -> tuple[bytes, Usage | None]:
+        return self._codec.response(call, target, body)
+
+    def stream(self, call: Call, target: Target) -> StreamProcessor:
+        proc = self._codec.stream(call, target)
+        self._lease.watch(proc)
+        return proc
+
+    def passthrough_errors(self, target: Target) -> bool:
+        return self._codec.passthrough_errors(target)
 
 
 def check_model(request: web.Request, call: Call) -> None:

@@ -97,6 +97,10 @@ class Counters(Protocol):
 
     async def settle(self, settlement: Settlement) -> None: ...
 
+    async def charge(self, key: str, lease: str, now_ms: int, tokens: int) -> None:
+        """Add tokens a stream reported (beyond its estimate) to the window now."""
+        ...
+
     async def renew(self, leases: list[tuple[str, str]], now_ms: int) -> None:
         """Extend the leases (key, lease id) of requests still in flight."""
         ...
@@ -242,6 +246,14 @@ class MemoryCounters:
         for change in (s.day, s.month):
             if change is not None and change[0] in state.spend:
                 state.spend[change[0]] += change[1]
+
+    async def charge(self, key: str, lease: str, now_ms: int, tokens: int) -> None:
+        self.charge_now(key, now_ms, tokens)
+
+    def charge_now(self, key: str, now_ms: int, tokens: int) -> None:
+        slots = self._state(key).slots
+        slot = slot_of(now_ms)
+        slots[slot] = slots.get(slot, 0) + tokens
 
     async def renew(self, leases: list[tuple[str, str]], now_ms: int) -> None:
         """In-process leases die with the process: nothing to renew."""

@@ -22,7 +22,7 @@ import structlog
 from services.core.errors import Forbidden, TooManyRequests
 from services.core.pricing import PriceBook, cost_usd
 
-from ..routing.codec_contract import Call
+from ..routing.codec_contract import Call, StreamProcessor
 from ..routing.registry import Target, Tiers
 from ..routing.runtime import Runtime
 from ..translate import estimate_input_tokens
@@ -55,6 +55,7 @@ DEFAULT_OUTPUT_RESERVE = 4096
 # larger ones are parsed, so base64 media counts as media, not as text.
 CHEAP_ESTIMATE_BYTES = 32 * 1024
 MAX_CACHED_RATES = 4096
+METER_INTERVAL_S = 1.0  # how often streams' reported tokens reach the TPM window
 DAY_TTL_S = 2 * 86_400
 MONTH_TTL_S = 32 * 86_400
 
@@ -117,6 +118,19 @@ class Lease:
         self.tokens = 0
         self.cost = 0  # nano-USD of the attempts so far
         self.closed = False
+        self.live: StreamProcessor | None = None  # the stream being relayed now
+        self.charged_live = 0  # tokens charged while streaming, beyond the estimate
+
+    def watch(self, proc: StreamProcessor) -> None:
+        """Count a stream's tokens as the upstream reports them (when TPM is limited)."""
+        if self.ask.tpm and not self.closed:
+            self.live = proc
+            self._limiter.streaming.add(self)
+
+    def observed(self) -> int:
+        """Tokens used so far: finished attempts, plus the stream in flight."""
+        live = self.live.tokens if self.live is not None else None
+        return self.tokens + (live.input_tokens + live.output_tokens if live else 0)
 
     @property
     def reserved(self) -> int:
@@ -124,6 +138,7 @@ class Lease:
         return budget.reserve if budget is not None else 0
 
     def attempted(self, target: Target, tokens: Usage | None) -> None:
+        self.live = None  # the attempt is over: its tokens are counted below
         if tokens is None:
             return
         self.tokens += tokens.input_tokens + tokens.output_tokens
@@ -172,6 +187,7 @@ class Limiter:
         self.clock = clock
         self._table: tuple[Runtime | None, PolicyTable | None] = (None, None)
         self._leases: dict[str, Lease] = {}  # in flight, for lease renewal
+        self.streaming: set[Lease] = set()  # streams whose tokens are metered as they arrive
         self._tasks: set[asyncio.Task[None]] = set()
         self._ids = itertools.count()
         self._prefix = os.urandom(6).hex()
@@ -336,6 +352,7 @@ class Limiter:
     def settle(self, lease: Lease) -> None:
         ask = lease.ask
         self._leases.pop(ask.lease, None)
+        self.streaming.discard(lease)
         if lease.reserved:
             self.spend.settle(ask.key, lease.reserved, lease.cost)
         delta = lease.cost - lease.reserved
@@ -345,7 +362,7 @@ class Limiter:
             now_ms=int(self.clock() * 1000),
             charged_slot=slot_of(ask.now_ms),
             charged_tokens=ask.tokens,
-            used_tokens=lease.tokens if ask.tpm else 0,
+            used_tokens=max(lease.tokens - lease.charged_live, 0) if ask.tpm else 0,
             release=bool(ask.concurrency),
             day=(ask.day.period, delta) if ask.day else None,
             month=(ask.month.period, delta) if ask.month else None,
@@ -369,6 +386,20 @@ class Limiter:
             leases = [(lease.ask.key, lease_id) for lease_id, lease in self._leases.items()]
             if leases:
                 await self.counters.renew(leases, int(self.clock() * 1000))
+
+    async def meter_streams(self, interval_s: float = METER_INTERVAL_S) -> None:
+        """Charge the tokens streams report beyond their estimate, every `interval_s`."""
+        while True:
+            await asyncio.sleep(interval_s)
+            await self.meter_once()
+
+    async def meter_once(self) -> None:
+        now_ms = int(self.clock() * 1000)
+        for lease in list(self.streaming):
+            extra = lease.observed() - lease.ask.tokens - lease.charged_live
+            if extra > 0 and not lease.closed:
+                lease.charged_live += extra
+                await self.counters.charge(lease.ask.key, lease.ask.lease, now_ms, extra)
 
     async def drain(self) -> None:
         """Wait for the settlements in flight (shutdown, tests)."""

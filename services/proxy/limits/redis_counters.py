@@ -231,6 +231,19 @@ class RedisCounters:
             # The estimate stays charged and the lease expires on its own: safe, if strict.
             self._failed("settle", exc)
 
+    async def charge(self, key: str, lease: str, now_ms: int, tokens: int) -> None:
+        if lease in self._fallback_leases or not self.available:
+            self.fallback.charge_now(key, now_ms, tokens)
+            return
+        name = f"{PREFIX}{{{key}}}:tok"
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.hincrby(name, str(now_ms // SLOT_MS), tokens)
+                pipe.pexpire(name, WINDOW_MS + SLOT_MS)
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            self._failed("charge", exc)
+
     async def renew(self, leases: list[tuple[str, str]], now_ms: int) -> None:
         shared = [(key, lease) for key, lease in leases if lease not in self._fallback_leases]
         if not shared or not self.available:
