@@ -24,7 +24,7 @@ async def _price(conn, provider, model, inp, out, **more) -> None:
     values = [provider, model, inp, out, *more.values()]
     marks = ", ".join(["%s"] * len(values))
     await conn.execute(
-        f"INSERT INTO model_pricing ({', '.join(columns)}) VALUES ({marks})",  # noqa: S608
+        f"INSERT INTO model_pricing ({', '.join(columns)}) VALUES ({marks})",
         values,
     )
 
