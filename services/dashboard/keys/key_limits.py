@@ -53,6 +53,33 @@ def check_limits(value: Any, field: str = "limits") -> dict[str, Any]:
     return out.model_dump(by_alias=True, exclude_defaults=True)
 
 
+FIELDS = (
+    "requests-per-minute",
+    "tokens-per-minute",
+    "concurrent-requests",
+    "daily-budget-usd",
+    "monthly-budget-usd",
+)
+
+
+def from_form(form: dict[str, Any]) -> dict[str, Any]:
+    """Limits from the admin page's form: blank fields are no limit, models comma-separated."""
+    data: dict[str, Any] = {}
+    for field in FIELDS:
+        text = str(form.get(field) or "").strip()
+        if text:
+            data[field] = text
+    models = str(form.get("allowed-models") or "")
+    data["allowed-models"] = [m for m in models.replace(",", " ").split() if m]
+    return check_limits(data)
+
+
+async def overview(pool: Pool) -> tuple[list[queries.LimitedKey], dict[str, dict[str, Any]]]:
+    """Every active key with its own limits, and the role defaults (the admin's page)."""
+    async with pool.connection() as conn:
+        return await queries.all_active(conn), await queries.role_defaults(conn)
+
+
 def describe(limits: dict[str, Any]) -> str:
     """One line for the keys page: what a key may do, or that nothing limits it."""
     parts = []

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from services.core.db import Connection
@@ -58,3 +60,25 @@ async def limits_of_user(conn: Connection, user_id: int) -> list[tuple[int, dict
         (user_id,),
     )
     return [(int(r[0]), dict(r[1])) for r in await cur.fetchall()]
+
+
+@dataclass(frozen=True, slots=True)
+class LimitedKey:
+    """An active key as the admin's limits page lists it."""
+
+    id: int
+    name: str
+    display_prefix: str
+    username: str
+    role: str
+    limits: dict[str, Any]
+
+
+async def all_active(conn: Connection) -> list[LimitedKey]:
+    async with conn.cursor(row_factory=class_row(LimitedKey)) as cur:
+        await cur.execute(
+            "SELECT k.id, k.name, k.display_prefix, u.username, u.role, k.limits"
+            " FROM user_api_keys k JOIN users u ON u.id = k.user_id"
+            " WHERE k.revoked_at IS NULL ORDER BY lower(u.username), k.id"
+        )
+        return await cur.fetchall()

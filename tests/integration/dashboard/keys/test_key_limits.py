@@ -92,3 +92,28 @@ def test_operator_entries_are_kept(
         "*": {"requests-per-minute": 100},
         entry(key["key"]): {"tokens-per-minute": 9},
     }
+
+
+def test_admin_page_sets_key_limits_and_role_defaults(
+    admin: Browser, alice: Browser, fake_proxy: FakeManagementAPI
+) -> None:
+    key = _new_key(alice)
+    page = admin.get("/dashboard/key-limits")
+    assert page.status_code == 200 and "alice" in page.text and "no limits" in page.text
+    form = {
+        "requests-per-minute": "12",
+        "allowed-models": "gpt-5*, claude-*",
+        "tokens-per-minute": "",
+    }
+    saved = admin.post(f"/dashboard/key-limits/{key['id']}", data=form)
+    assert saved.status_code == 303
+    assert fake_proxy.snapshot("api-key-limits") == {
+        entry(key["key"]): {"requests-per-minute": 12, "allowed-models": ["gpt-5*", "claude-*"]}
+    }
+    admin.post("/dashboard/key-limits/defaults", data={"role": "user", "daily-budget-usd": "3"})
+    admin.post(f"/dashboard/key-limits/{key['id']}", data={"use-default": "1"})
+    assert fake_proxy.snapshot("api-key-limits") == {entry(key["key"]): {"daily-budget-usd": 3.0}}
+    bad = admin.post(f"/dashboard/key-limits/{key['id']}", data={"requests-per-minute": "-4"})
+    assert bad.status_code == 303  # back to the page with the error shown
+    assert "requests-per-minute" in admin.get("/dashboard/key-limits").text
+    assert alice.get("/dashboard/key-limits").status_code in (403, 303)
