@@ -47,7 +47,7 @@ FREE = "sk-bench-free-0123456789"
 LIMITS = {
     "requests-per-minute": 10_000_000,
     "tokens-per-minute": 10_000_000_000,
-    "concurrent-requests": 1000,
+    "concurrent-requests": 1_000_000,
     "allowed-models": ["claude-sonnet-*", "gpt-5*"],
     "daily-budget-usd": 1_000_000,
     "monthly-budget-usd": 10_000_000,
