@@ -1,4 +1,4 @@
--- 0006: requests a client key's limits refused (issue 18) are usage events too.
+-- 0007: requests a client key's limits refused (issue 18) are usage events too.
 --
 -- The proxy records a refused request (over a rate limit, a spent budget, a model the key may
 -- not use) as an event with nothing sent upstream: no provider, no credential, no tokens, the

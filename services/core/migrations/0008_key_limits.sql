@@ -1,4 +1,4 @@
--- 0007: per-client-key limits set in the dashboard (issue 18, docs/limits.md).
+-- 0008: per-client-key limits set in the dashboard (issue 18, docs/limits.md).
 --
 -- `limits` holds what an admin set for one key, in the proxy's field names
 -- (`requests-per-minute`, `tokens-per-minute`, `concurrent-requests`, `allowed-models`,
