@@ -40,6 +40,7 @@ TEXT_COLUMNS = (
     "service_tier",
     "client_ip",
     "user_agent",
+    "refused",  # the limit that refused the request (0007); NULL when it went upstream
 )
 _NOT_NULL_TEXT = frozenset({"provider", "auth_index", "model"})  # '' when the event has none
 _PARTITION_NAME = re.compile(r"^usage_events_(\d{4})_(\d{2})$")

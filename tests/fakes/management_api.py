@@ -28,7 +28,7 @@ LISTS = (
     "codex-api-key",
     "openai-compatibility",
 )
-MAPS = ("oauth-model-alias", "oauth-excluded-models")
+MAPS = ("oauth-model-alias", "oauth-excluded-models", "api-key-limits")
 SCALARS = {
     "debug": "debug",
     "logging-to-file": "logging-to-file",
@@ -54,6 +54,7 @@ def default_config() -> dict[str, Any]:
         "openai-compatibility": [],
         "oauth-model-alias": {},
         "oauth-excluded-models": {},
+        "api-key-limits": {},
         "routing": {"strategy": "round-robin"},
         "request-retry": 3,
         "max-retry-credentials": 0,

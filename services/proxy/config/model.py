@@ -102,6 +102,50 @@ class RemoteManagement(_Section):
     disable_auto_update_panel: bool = Field(False, alias="disable-auto-update-panel")
 
 
+class KeyLimits(_Section):
+    """The limits of one client key (ours): an entry of `api-key-limits`; 0 means no limit.
+
+    See docs/limits.md: requests and tokens per sliding minute, requests in flight, the
+    upstream models the key may reach (fnmatch patterns, or a public model id standing for the
+    models it resolves to), and budgets in USD per UTC day and month. Unknown fields are
+    refused: a misspelt limit must not silently leave a key unlimited."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    requests_per_minute: int = Field(0, alias="requests-per-minute", ge=0)
+    tokens_per_minute: int = Field(0, alias="tokens-per-minute", ge=0)
+    concurrent_requests: int = Field(0, alias="concurrent-requests", ge=0)
+    allowed_models: list[str] = Field(default_factory=list, alias="allowed-models")
+    daily_budget_usd: float = Field(0.0, alias="daily-budget-usd", ge=0)
+    monthly_budget_usd: float = Field(0.0, alias="monthly-budget-usd", ge=0)
+
+    @field_validator("allowed_models", mode="before")
+    @classmethod
+    def _patterns(cls, value: Any) -> Any:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            return value
+        # Blanks are dropped; anything but a string is left for validation to refuse.
+        stripped = [v.strip() if isinstance(v, str) else v for v in value]
+        return [v for v in stripped if v != ""]
+
+    @property
+    def empty(self) -> bool:
+        """True when the entry limits nothing."""
+        return not (
+            self.requests_per_minute
+            or self.tokens_per_minute
+            or self.concurrent_requests
+            or self.allowed_models
+            or self.daily_budget_usd
+            or self.monthly_budget_usd
+        )
+
+
+_STORE_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
 class ProxyConfig(_Section):
     """The whole of `config.yaml`."""
 
@@ -114,6 +158,12 @@ class ProxyConfig(_Section):
     logs_dir: str = Field("", alias="logs-dir")
 
     api_keys: list[str] = Field(default_factory=list, alias="api-keys")
+    # Per-key limits (ours), keyed like `api-keys` entries (`sha256:<hex>` or the key itself);
+    # "*" applies to every key without an entry of its own. A separate map, so `api-keys`
+    # stays the list of strings CLIProxyAPI and the Management Center expect.
+    api_key_limits: dict[str, KeyLimits] = Field(default_factory=dict, alias="api-key-limits")
+    # The shared store of the limits' counters (ours): empty keeps them in this process.
+    limits_store: str = Field("", alias="limits-store")
     openai_compatibility: list[OpenAICompatibility] = Field(
         default_factory=list, alias="openai-compatibility"
     )
@@ -194,6 +244,19 @@ class ProxyConfig(_Section):
     def _keys_are_strings(cls, value: Any) -> Any:
         if value is None:
             return []
+        return value
+
+    @field_validator("api_key_limits", mode="before")
+    @classmethod
+    def _none_is_empty_map(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+    @field_validator("limits_store")
+    @classmethod
+    def _store_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(_STORE_SCHEMES):
+            raise ValueError("limits-store must be a redis://, rediss:// or unix:// URL")
         return value
 
     @field_validator(

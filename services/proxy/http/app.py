@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -16,6 +17,8 @@ from ..config.loader import LoadedConfig
 from ..config.paths import ProxyPaths
 from ..config.store import ConfigStore
 from ..inbound.request_body import NO_AUTO_DECOMPRESS
+from ..limits.limiter import Limiter, counters_for
+from ..limits.routes import spend_routes
 from ..management.context import ManagementLimits
 from ..management.control_panel import ControlPanel
 from ..management.wiring import ManagementBridge, install_management
@@ -37,6 +40,7 @@ from . import anthropic_routes, gemini_routes, openai_routes, responses_routes
 from .app_objects import (
     COOLDOWNS,
     EXECUTOR,
+    LIMITER,
     METRICS,
     OUTBOX,
     PANEL,
@@ -47,6 +51,7 @@ from .app_objects import (
 )
 from .client_requests import REQUEST_ID, request_id
 from .cors import install_cors
+from .key_limits import add_limit_headers
 
 log = structlog.get_logger(__name__)
 AUTH_FILE_MAX_BYTES = ManagementLimits().auth_file_max_bytes
@@ -112,6 +117,9 @@ async def healthz(request: web.Request) -> web.Response:
     body = {"status": "ok"}
     if outbox.full or outbox.dropping:
         body["usage_outbox"] = "full" if outbox.full else "dropping"
+    limiter = request.app[LIMITER]
+    if limiter.store_url:
+        body["limits_store"] = "ok" if limiter.store_available else "unavailable"
     return web.Response(body=orjson.dumps(body), content_type="application/json")
 
 
@@ -134,6 +142,7 @@ def _gauges(app: web.Application) -> Callable[[], dict[str, float]]:
             "cooldowns_active": len(app[COOLDOWNS].active()),
             "credentials": len(runtime.credentials),
             "models": len(runtime.index),
+            "limits_store_up": 1.0 if app[LIMITER].store_available else 0.0,
         }
 
     return read
@@ -194,6 +203,9 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
         upstream, cooldowns, Selector(), Recorder(outbox, stats), metrics_, reauth=oauth.refresher
     )
     app[EXECUTOR] = executor
+    limiter = Limiter(counters_for(config.limits_store))
+    limiter.store_url = config.limits_store
+    app[LIMITER] = limiter
     metrics_.add_gauges(_gauges(app))
     management_key = settings.secret("management_api_key") or None
     file_logs = install_management(
@@ -218,6 +230,7 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
     def on_config(loaded: LoadedConfig) -> None:
         upstream.overrides.update(loaded.config.upstream_host_overrides)
         holder.apply(loaded)
+        limiter.use_store(loaded.config.limits_store)
         metrics_.config_reloads.labels("applied").inc()
 
     store.subscribe(on_config)
@@ -232,7 +245,15 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
         panel.start()
         await oauth.pool.rescan()  # the auth files serve from the first request on
         oauth.start()
+        loop = asyncio.get_running_loop()
+        background = [
+            loop.create_task(limiter.renew_leases()),
+            loop.create_task(limiter.meter_streams()),
+        ]
         yield
+        for task in background:
+            task.cancel()
+        await limiter.close()
         await oauth.stop()
         await panel.stop()
         await file_logs.stop()
@@ -248,6 +269,7 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
     app.add_routes(gemini_routes.routes)
     app.add_routes(usage_routes(outbox, _accepted_usage_keys(settings)))
     app.add_routes(oauth_callback_routes(oauth))
+    app.add_routes(spend_routes(limiter.spend, _accepted_usage_keys(settings)))
     app.add_routes(
         [
             web.get("/healthz", healthz),
@@ -255,5 +277,6 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
             web.get("/management.html", panel.handle),
         ]
     )
+    app.on_response_prepare.append(add_limit_headers)
     install_cors(app)
     return app

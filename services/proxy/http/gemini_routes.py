@@ -15,6 +15,7 @@ from ..upstream.translating_codec import GeminiJsonCodec, TranslatingCodec
 from .access import authenticate
 from .app_objects import EXECUTOR, RUNTIME
 from .client_requests import begin_call
+from .key_limits import check_model, run_call
 
 _GEMINI = TranslatingCodec("gemini")
 
@@ -60,11 +61,12 @@ async def gemini_action(request: web.Request) -> web.StreamResponse:
     stream = action == "streamGenerateContent"
     call = await begin_call(request, "gemini", "generate", model=model, stream=stream)
     codec = _GEMINI if not stream or request.query.get("alt", "sse") == "sse" else _GEMINI_JSON
-    return await request.app[EXECUTOR].run(call, codec)
+    return await run_call(request, call, codec)
 
 
 async def _gemini_count(request: web.Request, model: str) -> web.Response:
     call = await begin_call(request, "gemini", "gemini_count", model=model, stream=False)
+    check_model(request, call)
     target = first_target(call.runtime, call.model, "gemini")
     result = None
     if target is not None:

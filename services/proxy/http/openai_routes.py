@@ -9,8 +9,9 @@ from ..routing.codec_contract import Codec
 from ..routing.runtime import Runtime
 from ..upstream.translating_codec import CompletionsCodec, TranslatingCodec
 from .access import authenticate
-from .app_objects import EXECUTOR, RUNTIME
+from .app_objects import RUNTIME
 from .client_requests import begin_call
+from .key_limits import run_call
 
 _CHAT = TranslatingCodec("openai")
 _COMPLETIONS = CompletionsCodec()
@@ -18,7 +19,7 @@ _COMPLETIONS = CompletionsCodec()
 
 async def _run(request: web.Request, codec: Codec, endpoint: Endpoint) -> web.StreamResponse:
     call = await begin_call(request, "openai", endpoint)
-    return await request.app[EXECUTOR].run(call, codec)
+    return await run_call(request, call, codec)
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:

@@ -9,11 +9,17 @@ from aiohttp import web
 
 from ..translate.errors import ClientFormat
 from ..translate.usage import Usage
-from .registry import Target
+from .registry import Target, Tiers
 from .runtime import Runtime
 from .upstream_adapter import StreamProcessor, UpstreamRequest
 
 __all__ = ["Call", "Codec", "StreamProcessor", "UpstreamRequest"]
+
+
+class AttemptMeter(Protocol):
+    """Told each upstream attempt's tokens (a client key's limits count them)."""
+
+    def attempted(self, target: Target, tokens: Usage | None) -> None: ...
 
 
 @dataclass(slots=True)
@@ -29,6 +35,9 @@ class Call:
     request_id: str
     bootstrap_left: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    # The targets the client key may use, when its limits narrow the model's (limits/).
+    tiers: Tiers | None = None
+    meter: AttemptMeter | None = None
 
 
 class Codec(Protocol):

@@ -93,8 +93,9 @@ class Credential:
     # Auth plus the entry's static headers, merged once; "$Name" headers are resolved per request.
     static_headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     copied_headers: Mapping[str, str] = field(default_factory=dict)
-    # "apikey" for config keys, "oauth" for auth-file accounts (CLIProxyAPI's usage auth_type).
-    auth_type: str = "apikey"
+    # "api_key" for config keys, "oauth" for auth-file accounts (the usage event's auth_type,
+    # PROTOCOLS.md).
+    auth_type: str = "api_key"
     # OAuth accounts: the live token (the Authorization header takes it per request), and the
     # provider's sending hook (oauth/providers/*). None for API keys.
     token: TokenState | None = field(default=None, repr=False, compare=False)

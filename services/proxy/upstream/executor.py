@@ -125,7 +125,7 @@ class Executor:
 
     async def run(self, call: Call, codec: Codec) -> web.StreamResponse:
         runtime = call.runtime
-        tiers = runtime.index.lookup(call.model)
+        tiers = call.tiers or runtime.index.lookup(call.model)
         if tiers is None:
             if not runtime.credentials:
                 raise Unavailable("No upstream credential is configured", code="auth_unavailable")
