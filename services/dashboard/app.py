@@ -1,4 +1,5 @@
-"""The dashboard application: `create_app(settings)` wires routes, middleware and errors.
+"""The dashboard application: `create_app(settings)` assembles each feature's routes (its pages,
+and its JSON API under /api), the middleware and the error handlers.
 
 No I/O happens here; the Postgres pool, the proxies' HTTP session and the background resync
 start in the lifespan.
@@ -16,27 +17,62 @@ import structlog
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.routing import Mount
+from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from services.core.db import Pool, open_pool
+from services.core.db import open_pool
 from services.core.errors import AppError
 from services.core.logging import register_secret
-from services.dashboard import api, errors, maintenance, pages, templating
-from services.dashboard.deps import Resources
-from services.dashboard.middleware import (
+from services.dashboard.accounts import api as accounts_api
+from services.dashboard.accounts import pages as accounts_pages
+from services.dashboard.admin import api as admin_api
+from services.dashboard.admin import maintenance
+from services.dashboard.admin import pages as admin_pages
+from services.dashboard.keys import api as keys_api
+from services.dashboard.keys import pages as keys_pages
+from services.dashboard.keys.sync import push_api_keys
+from services.dashboard.providers import api as providers_api
+from services.dashboard.providers import pages as providers_pages
+from services.dashboard.providers.sync import push_lists
+from services.dashboard.proxies import api as proxies_api
+from services.dashboard.proxies import pages as proxies_pages
+from services.dashboard.proxies.catalog import catalog_key
+from services.dashboard.proxies.client import ManagementClient
+from services.dashboard.proxies.link import ProxyLink
+from services.dashboard.proxies.sync import ProxySync
+from services.dashboard.settings import DashboardSettings
+from services.dashboard.usage import api as usage_api
+from services.dashboard.usage import pages as usage_pages
+from services.dashboard.web import errors, templating
+from services.dashboard.web.middleware import (
     CsrfMiddleware,
     NulGuardMiddleware,
     RequestContextMiddleware,
 )
-from services.dashboard.proxy_client import ManagementClient
-from services.dashboard.proxy_sync import ProxySync, catalog_key
-from services.dashboard.secrets_display import digest
-from services.dashboard.settings import DashboardSettings
+from services.dashboard.web.secrets_display import digest
 
 log = structlog.get_logger(__name__)
 HERE = Path(__file__).parent
 MAX_BODY = 2 * 1024 * 1024
+FEATURES = ("accounts", "keys", "providers", "usage", "proxies", "admin")
+# Each feature keeps its pages' templates; web/templates holds the shell (base, errors, flashes).
+TEMPLATE_DIRS = (HERE / "web" / "templates", *(HERE / name / "templates" for name in FEATURES))
+API_ROUTES: list[BaseRoute] = [
+    *accounts_api.routes,
+    *keys_api.routes,
+    *providers_api.routes,
+    *usage_api.routes,
+    *proxies_api.routes,
+    *admin_api.routes,
+]
+PAGE_ROUTES: list[BaseRoute] = [
+    *accounts_pages.routes,
+    *keys_pages.routes,
+    *providers_pages.routes,
+    *usage_pages.routes,
+    *proxies_pages.routes,
+    *admin_pages.routes,
+]
 
 
 def create_app(settings: DashboardSettings, *, resync_interval_s: float = 60.0) -> Starlette:
@@ -57,10 +93,10 @@ def create_app(settings: DashboardSettings, *, resync_interval_s: float = 60.0) 
             ) as pool,
             aiohttp.ClientSession(timeout=timeout) as http,
         ):
-            resources = _resources(settings, pool, http)
-            app.state.resources = resources
+            proxies = _proxy_link(settings, http)
+            app.state.pool, app.state.proxies = pool, proxies
             task = asyncio.create_task(
-                maintenance.run_forever(pool, resources.sync, resync_interval_s)
+                maintenance.run_forever(pool, proxies.sync, resync_interval_s)
             )
             log.info("dashboard_started", proxies=len(settings.proxy_urls))
             try:
@@ -72,9 +108,9 @@ def create_app(settings: DashboardSettings, *, resync_interval_s: float = 60.0) 
 
     app = Starlette(
         routes=[
-            Mount("/api", routes=api.routes),
+            Mount("/api", routes=API_ROUTES),
             Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
-            *pages.routes,
+            *PAGE_ROUTES,
         ],
         middleware=[
             Middleware(RequestContextMiddleware),
@@ -90,15 +126,19 @@ def create_app(settings: DashboardSettings, *, resync_interval_s: float = 60.0) 
         max_body_size=MAX_BODY,
     )
     app.state.settings = settings
-    app.state.templates = templating.build(HERE / "templates", HERE / "static")
+    app.state.templates = templating.build(TEMPLATE_DIRS, HERE / "static")
     return app
 
 
-def _resources(settings: DashboardSettings, pool: Pool, http: aiohttp.ClientSession) -> Resources:
+def _proxy_link(settings: DashboardSettings, http: aiohttp.ClientSession) -> ProxyLink:
     key = catalog_key(settings.management_api_key.get_secret_value())
     register_secret(key)
     client = ManagementClient(
         http, settings.proxy_urls, settings.management_api_key.get_secret_value()
     )
-    sync = ProxySync(client, settings.encryption_key, digest(key), settings.fetch_models_allowed)
-    return Resources(pool=pool, http=http, client=client, sync=sync, catalog_key=key)
+    # A full resync writes api-keys first, then the provider lists (keys, then custom providers).
+    pushers = (push_api_keys, push_lists)
+    sync = ProxySync(
+        client, settings.encryption_key, digest(key), settings.fetch_models_allowed, pushers
+    )
+    return ProxyLink(client=client, sync=sync, catalog_key=key)

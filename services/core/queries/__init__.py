@@ -1,1 +1,0 @@
-"""SQL query modules, one per table group: literal SQL, the caller owns the transaction."""
