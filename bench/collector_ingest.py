@@ -167,8 +167,9 @@ async def ingest_from_fake(dsn: str, events: int, batch: int) -> IngestRun:
 async def fresh_database(dsn: str, name: str) -> str:
     """A new, migrated database `name` on the server of `dsn`."""
     async with await connect(dsn, autocommit=True) as conn:
-        await conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(name)))  # fmt: skip
+        await conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
         await conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     target = make_conninfo(dsn, dbname=name)
     await migrate(target)
@@ -176,9 +177,11 @@ async def fresh_database(dsn: str, name: str) -> str:
 
 
 async def bench_ingest(args: argparse.Namespace, dsn: str, data_dir: Path | None) -> None:
-    print(f"ingest: {args.events:,} events from the {args.source} source, pages of"
-          f" {args.batch}, {args.timeline} timestamps, {args.repeat} run(s), each into a fresh"
-          " database; end to end = first fetch to last ack (store, rollups, commit)")  # fmt: skip
+    print(
+        f"ingest: {args.events:,} events from the {args.source} source, pages of"
+        f" {args.batch}, {args.timeline} timestamps, {args.repeat} run(s), each into a fresh"
+        " database; end to end = first fetch to last ack (store, rollups, commit)"
+    )
     runs = []
     for i in range(args.repeat):
         target = await fresh_database(dsn, f"bench_ingest_{i}")
@@ -212,8 +215,11 @@ _METRIC_COLUMNS = (
 
 
 def _dims_sql(table: str, unit: str) -> str:
-    parts = [("model", "provider", "model"), ("api_key", "''", "api_key_id"),
-             ("credential", "provider", "credential")]  # fmt: skip
+    parts = [
+        ("model", "provider", "model"),
+        ("api_key", "''", "api_key_id"),
+        ("credential", "provider", "credential"),
+    ]
     selects = " UNION ALL ".join(
         f"SELECT date_trunc('{unit}', bucket_start, 'UTC'), user_id, '{dim}', {provider},"
         f" {value}, {_METRIC_SUMS} FROM usage_hourly GROUP BY 1, 2, 4, 5"
@@ -270,10 +276,12 @@ async def bench_queries(dsn: str, total_events: int, runs: int) -> None:
             " (SELECT count(*) FROM usage_daily_dims)"
         )
         events, hourly, users, hdims, ddims = (await cur.fetchone()) or (0, 0, 0, 0, 0)
-        print(f"rollups for {events:,} events over 30 days generated in"
-              f" {time.monotonic() - started:.1f}s: rows in usage_hourly {hourly:,},"
-              f" usage_hourly_users {users:,}, usage_hourly_dims {hdims:,},"
-              f" usage_daily_dims {ddims:,}")  # fmt: skip
+        print(
+            f"rollups for {events:,} events over 30 days generated in"
+            f" {time.monotonic() - started:.1f}s: rows in usage_hourly {hourly:,},"
+            f" usage_hourly_users {users:,}, usage_hourly_dims {hdims:,},"
+            f" usage_daily_dims {ddims:,}"
+        )
         timings: dict[str, list[float]] = {name: [] for name in {**PAGE_QUERIES, **EXTRA_QUERIES}}
         page: list[float] = []
         for _ in range(runs):
@@ -285,10 +293,14 @@ async def bench_queries(dsn: str, total_events: int, runs: int) -> None:
                 if name == list(PAGE_QUERIES)[-1]:
                     page.append((time.perf_counter() - page_started) * 1000)
         for name, values in timings.items():
-            print(f"  {name:<26} p50 {statistics.median(values):7.1f} ms"
-                  f"   p95 {_p(values, 0.95):7.1f} ms")  # fmt: skip
-        print(f"  {'whole 30-day page':<26} p50 {statistics.median(page):7.1f} ms"
-              f"   p95 {_p(page, 0.95):7.1f} ms  ({len(PAGE_QUERIES)} page queries)")  # fmt: skip
+            print(
+                f"  {name:<26} p50 {statistics.median(values):7.1f} ms"
+                f"   p95 {_p(values, 0.95):7.1f} ms"
+            )
+        print(
+            f"  {'whole 30-day page':<26} p50 {statistics.median(page):7.1f} ms"
+            f"   p95 {_p(page, 0.95):7.1f} ms  ({len(PAGE_QUERIES)} page queries)"
+        )
 
 
 # -- driver --------------------------------------------------------------------------------
@@ -308,16 +320,26 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=DEFAULT_BATCH, help="COLLECTOR_BATCH_SIZE")
     parser.add_argument("--repeat", type=int, default=3, help="ingest runs (a fresh database each)")
-    parser.add_argument("--timeline", choices=["steady", "spread"], default="steady",
-                        help="event times increasing with seq as the proxy stamps them, or"
-                        " random within the last hour (worst case for the time indexes)")  # fmt: skip
+    parser.add_argument(
+        "--timeline",
+        choices=["steady", "spread"],
+        default="steady",
+        help="event times increasing with seq as the proxy stamps them, or"
+        " random within the last hour (worst case for the time indexes)",
+    )
     parser.add_argument("--rollup-events", type=int, default=10_000_000)
     parser.add_argument("--runs", type=int, default=30)
-    parser.add_argument("--no-fsync", action="store_true",
-                        help="fsync and synchronous_commit off (the test clusters' settings)")  # fmt: skip
-    parser.add_argument("--source", choices=["proxy", "fake"], default="proxy",
-                        help="the real proxy process serving a filled outbox, or the in-memory"
-                        " test fake")  # fmt: skip
+    parser.add_argument(
+        "--no-fsync",
+        action="store_true",
+        help="fsync and synchronous_commit off (the test clusters' settings)",
+    )
+    parser.add_argument(
+        "--source",
+        choices=["proxy", "fake"],
+        default="proxy",
+        help="the real proxy process serving a filled outbox, or the in-memory test fake",
+    )
     args = parser.parse_args()
     print(f"cores: {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}")
     if os.environ.get("BENCH_DATABASE_URL"):
@@ -328,8 +350,10 @@ def main() -> None:
     try:
         data = base / "data"
         dsn = localpg.ensure_cluster(data, localpg.free_port(), durable=not args.no_fsync)
-        print(f"PostgreSQL: a local cluster, fsync {'off' if args.no_fsync else 'on'},"
-              f" synchronous_commit {'off' if args.no_fsync else 'on'}")  # fmt: skip
+        print(
+            f"PostgreSQL: a local cluster, fsync {'off' if args.no_fsync else 'on'},"
+            f" synchronous_commit {'off' if args.no_fsync else 'on'}"
+        )
         asyncio.run(main_async(args, dsn, data))
     finally:
         localpg.destroy_cluster(base / "data")

@@ -79,17 +79,31 @@ class ProxyChild:
     async def start(self) -> None:
         config = self.folder / "config.yaml"
         # JSON is YAML; the client key only makes the config valid, no request uses it.
-        config.write_text(json.dumps({"port": self.port, "host": "127.0.0.1",
-                                      "usage-dir": str(self.usage_dir),
-                                      "api-keys": ["sk-bench-client-key-0123456789"]}))  # fmt: skip
-        env = {**os.environ, "COLLECTOR_API_KEY": self.collector_key,
-               "MANAGEMENT_API_KEY": "bench-management-key-0123456789", "LOG_FORMAT": "json",
-               "LOG_LEVEL": "WARNING"}  # fmt: skip
+        config.write_text(
+            json.dumps(
+                {
+                    "port": self.port,
+                    "host": "127.0.0.1",
+                    "usage-dir": str(self.usage_dir),
+                    "api-keys": ["sk-bench-client-key-0123456789"],
+                }
+            )
+        )
+        env = {
+            **os.environ,
+            "COLLECTOR_API_KEY": self.collector_key,
+            "MANAGEMENT_API_KEY": "bench-management-key-0123456789",
+            "LOG_FORMAT": "json",
+            "LOG_LEVEL": "WARNING",
+        }
         with (self.folder / "proxy.log").open("ab") as log:
-            self.proc = subprocess.Popen(
+            self.proc = subprocess.Popen(  # noqa: ASYNC220  # starts a child, never waits on it
                 [sys.executable, "-m", "services.proxy", "--config", str(config)],
-                cwd=REPO, env=env, stdout=log, stderr=log,
-            )  # fmt: skip
+                cwd=REPO,
+                env=env,
+                stdout=log,
+                stderr=log,
+            )
         await _wait_healthy(self.url, self.proc)
 
     def stop(self) -> None:
