@@ -6,7 +6,9 @@
    served by the real proxy process (`python -m services.proxy`); one collector (in this
    process) stores them in PostgreSQL with fsync and synchronous_commit ON until the proxy
    acked the last one. Prints events/s end to end and the CPU each process spent per event
-   (collector, proxy, every PostgreSQL process of the cluster), per run and the median.
+   (collector, proxy, every PostgreSQL process of the cluster), per run and the median, for
+   the current batch insert and the previous one (bench/ingest_baseline.py) in alternating
+   order, and the ratio between them.
    `--timeline spread` stamps events at random within the last hour instead of in seq order;
    `--source fake` serves the in-memory test fake instead of the proxy.
 2. History: hourly rollups equivalent to `--rollup-events` events over 30 days (200 keys,
@@ -19,18 +21,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import logging
 import multiprocessing
 import os
 import shutil
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+from bench.ingest_baseline import previous_insert
 from bench.ingest_rig import CpuMeter, ProxyChild, cluster_pids, fill_outbox
 from services.collector.settings import CollectorSettings
 from services.collector.worker import Collector
@@ -108,7 +114,16 @@ class IngestRun:
 
     def line(self) -> str:
         cpu = ", ".join(f"{name} {us:.1f}" for name, us in self.cpu_us.items())
-        return f"{self.rate:>9,.0f} events/s   CPU us/event: {cpu}"
+        return f"{self.rate:>9,.0f} events/s   CPU us/event: {cpu or 'not measured'}"
+
+    @property
+    def total_cpu(self) -> float:
+        return sum(self.cpu_us.values())
+
+    @property
+    def ceiling(self) -> float:
+        """Events/s if every core of this machine ran only this pipeline (CPU-bound)."""
+        return (os.cpu_count() or 1) * 1e6 / self.total_cpu
 
 
 async def _drain(dsn: str, url: str, events: int, batch: int, meter: CpuMeter) -> float:
@@ -176,25 +191,67 @@ async def fresh_database(dsn: str, name: str) -> str:
     return target
 
 
+# The two batch inserts the ingest part compares, interleaved round by round.
+INSERTS: dict[str, Callable[[], contextlib.AbstractContextManager[None]]] = {
+    "previous": previous_insert,  # one JSON parameter, a price probe per event
+    "current": contextlib.nullcontext,  # binary COPY into staging, prices per (provider, model)
+}
+
+
+async def _one_run(
+    args: argparse.Namespace, dsn: str, data_dir: Path | None, name: str
+) -> IngestRun:
+    target = await fresh_database(dsn, f"bench_ingest_{name}")
+    with INSERTS[name]():
+        if args.source == "fake":
+            return await ingest_from_fake(target, args.events, args.batch)
+        return await ingest_from_proxy(target, data_dir, args.events, args.batch, args.timeline)
+
+
 async def bench_ingest(args: argparse.Namespace, dsn: str, data_dir: Path | None) -> None:
+    names = list(INSERTS) if args.previous else ["current"]
     print(
         f"ingest: {args.events:,} events from the {args.source} source, pages of"
-        f" {args.batch}, {args.timeline} timestamps, {args.repeat} run(s), each into a fresh"
-        " database; end to end = first fetch to last ack (store, rollups, commit)"
+        f" {args.batch}, {args.timeline} timestamps, {args.repeat} round(s) of"
+        f" {' and '.join(names)}"
+        " (order alternates), each run into a fresh database; end to end = first fetch to"
+        " last ack (store, rollups, commit with fsync)"
     )
-    runs = []
+    runs: dict[str, list[IngestRun]] = {name: [] for name in names}
     for i in range(args.repeat):
-        target = await fresh_database(dsn, f"bench_ingest_{i}")
-        if args.source == "fake":
-            run = await ingest_from_fake(target, args.events, args.batch)
-        else:
-            run = await ingest_from_proxy(target, data_dir, args.events, args.batch, args.timeline)
-        runs.append(run)
-        print(f"  run {i + 1}: {run.line()}")
-    if len(runs) > 1:
-        best = max(runs, key=lambda r: r.rate)
-        rates = [r.rate for r in runs]
-        print(f"  median {statistics.median(rates):,.0f} events/s, best {best.rate:,.0f}")
+        for name in names if i % 2 == 0 else names[::-1]:
+            run = await _one_run(args, dsn, data_dir, name)
+            runs[name].append(run)
+            print(f"  round {i + 1} {name:<9}{run.line()}")
+    for name, done in runs.items():
+        print(f"  median   {name:<9}{median_run(done).line()}")
+    if len(runs) == 2:
+        _print_ratios(runs["previous"], runs["current"])
+
+
+def median_run(runs: list[IngestRun]) -> IngestRun:
+    """Median rate and median CPU per event of each process over `runs`."""
+    names = runs[0].cpu_us
+    return IngestRun(
+        statistics.median(r.rate for r in runs),
+        {k: statistics.median(r.cpu_us[k] for r in runs) for k in names},
+    )
+
+
+def _print_ratios(previous: list[IngestRun], current: list[IngestRun]) -> None:
+    rounds = [c.rate / p.rate for p, c in zip(previous, current, strict=True)]
+    old, new = median_run(previous), median_run(current)
+    print(
+        f"  current / previous: {statistics.median(rounds):.2f} x the events/s (median of"
+        f" per-round ratios; {min(rounds):.2f} to {max(rounds):.2f})"
+    )
+    if new.cpu_us:
+        print(
+            f"  CPU per event, all processes: {sum(old.cpu_us.values()):.0f} us previous,"
+            f" {sum(new.cpu_us.values()):.0f} us current ({new.total_cpu / old.total_cpu:.2f} x);"
+            f" CPU-bound ceiling on {os.cpu_count()} dedicated cores:"
+            f" {old.ceiling:,.0f} previous, {new.ceiling:,.0f} current events/s"
+        )
 
 
 # -- part 2: rollup queries ----------------------------------------------------------------
@@ -319,7 +376,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=DEFAULT_BATCH, help="COLLECTOR_BATCH_SIZE")
-    parser.add_argument("--repeat", type=int, default=3, help="ingest runs (a fresh database each)")
+    parser.add_argument("--repeat", type=int, default=3, help="ingest rounds")
+    parser.add_argument(
+        "--previous",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also run the previous batch insert (bench/ingest_baseline.py) each round",
+    )
     parser.add_argument(
         "--timeline",
         choices=["steady", "spread"],
@@ -341,6 +404,9 @@ def main() -> None:
         help="the real proxy process serving a filled outbox, or the in-memory test fake",
     )
     args = parser.parse_args()
+    logging.getLogger().setLevel(
+        logging.WARNING
+    )  # the collector's info lines would drown the figures
     print(f"cores: {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}")
     if os.environ.get("BENCH_DATABASE_URL"):
         asyncio.run(main_async(args, os.environ["BENCH_DATABASE_URL"], None))

@@ -154,8 +154,9 @@ def _store_statement() -> sql.Composed:
         "   WHERE api_key_id <> '')"
         "  ORDER BY key_id, revoked_at IS NOT NULL, id),"
         # Prices: one lookup per (provider, model) of the batch, valid for all its events
-        # unless a price of that model takes effect within their time span; only those
-        # (rare: a page straddling a price change) are looked up event by event.
+        # unless a price of that model takes effect within their time span (`steady`); only
+        # those (rare: a page straddling a price change) are looked up per distinct instant
+        # (`moments`). Both join by hash: no index probe per event.
         " spans AS (SELECT provider, model, min(ts) AS lo, max(ts) AS hi"
         "  FROM pg_temp.usage_events_staging GROUP BY provider, model),"
         " steady AS MATERIALIZED (SELECT s.provider, s.model, {price_columns} FROM spans s"
@@ -163,6 +164,11 @@ def _store_statement() -> sql.Composed:
         "  WHERE NOT EXISTS (SELECT 1 FROM model_pricing q WHERE q.is_active"
         "   AND q.effective_from > s.lo AND q.effective_from <= s.hi"
         "   AND lower(q.model) IN (lower(s.model), usage_model_base(s.model)))),"
+        " moments AS MATERIALIZED (SELECT m.provider, m.model, m.ts, {price_columns}"
+        "  FROM (SELECT DISTINCT b.provider, b.model, b.ts FROM pg_temp.usage_events_staging b"
+        "   WHERE NOT EXISTS (SELECT 1 FROM steady s"
+        "    WHERE s.provider = b.provider AND s.model = b.model)) m"
+        "  LEFT JOIN LATERAL usage_price_for(m.provider, m.model, m.ts) p ON true),"
         " enriched AS ("
         "  SELECT b.*, o.id AS user_key_id, o.user_id,"
         "   coalesce(usage_event_cost(b.provider, b.input_tokens, b.output_tokens,"
@@ -170,8 +176,7 @@ def _store_statement() -> sql.Composed:
         "    {either_price}), 0) AS cost_usd"
         "  FROM pg_temp.usage_events_staging b LEFT JOIN owners o ON o.key_id = b.api_key_id"
         "  LEFT JOIN steady s ON s.provider = b.provider AND s.model = b.model"
-        "  LEFT JOIN LATERAL (SELECT * FROM usage_price_for(b.provider, b.model, b.ts)"
-        "   WHERE s.model IS NULL) p ON true),"
+        "  LEFT JOIN moments m ON m.provider = b.provider AND m.model = b.model AND m.ts = b.ts),"
         " inserted AS ("
         "  INSERT INTO usage_events ({stored}) SELECT {stored} FROM enriched"
         "  ON CONFLICT DO NOTHING"
@@ -181,7 +186,7 @@ def _store_statement() -> sql.Composed:
     ).format(
         price_columns=comma([sql.SQL("p.{}").format(sql.Identifier(c)) for c in prices]),
         either_price=comma(
-            [sql.SQL("coalesce(s.{0}, p.{0})").format(sql.Identifier(c)) for c in prices]
+            [sql.SQL("coalesce(s.{0}, m.{0})").format(sql.Identifier(c)) for c in prices]
         ),
         stored=identifiers(stored),
         returned=identifiers(RETURNED),
