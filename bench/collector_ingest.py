@@ -33,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import structlog
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
@@ -404,9 +405,8 @@ def main() -> None:
         help="the real proxy process serving a filled outbox, or the in-memory test fake",
     )
     args = parser.parse_args()
-    logging.getLogger().setLevel(
-        logging.WARNING
-    )  # the collector's info lines would drown the figures
+    # The collector's and the migrations' info lines would drown the figures.
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     print(f"cores: {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}")
     if os.environ.get("BENCH_DATABASE_URL"):
         asyncio.run(main_async(args, os.environ["BENCH_DATABASE_URL"], None))

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import NamedTuple
 
 from psycopg import sql
+from psycopg.pq import TransactionStatus
 
 from services.collector.rollup_sql import RETURNED, comma, identifiers, rollup_ctes
 from services.collector.rollup_sql import TOKEN_COLUMNS as TOKEN_COLUMNS  # re-exported
@@ -126,7 +127,8 @@ class Recorded:
 
 # The staging table lives as long as the session and is emptied by every commit, so it never
 # holds more than one batch; temporary tables write no WAL. DELETE covers a second batch in the
-# same transaction (the one-by-one fallback); it finds nothing otherwise.
+# same transaction (the one-by-one fallback); it finds nothing otherwise. Both statements
+# travel in one round trip.
 _PREPARE_STAGING = sql.SQL(
     "CREATE TEMP TABLE IF NOT EXISTS usage_events_staging ({columns}) ON COMMIT DELETE ROWS;"
     " DELETE FROM pg_temp.usage_events_staging"
@@ -157,17 +159,19 @@ def _store_statement() -> sql.Composed:
         # unless a price of that model takes effect within their time span (`steady`); only
         # those (rare: a page straddling a price change) are looked up per distinct instant
         # (`moments`). Both join by hash: no index probe per event.
-        " spans AS (SELECT provider, model, min(ts) AS lo, max(ts) AS hi"
-        "  FROM pg_temp.usage_events_staging GROUP BY provider, model),"
+        " spans AS MATERIALIZED (SELECT s.*, NOT EXISTS (SELECT 1 FROM model_pricing q"
+        "   WHERE q.is_active AND q.effective_from > s.lo AND q.effective_from <= s.hi"
+        "   AND lower(q.model) IN (lower(s.model), usage_model_base(s.model))) AS steady"
+        "  FROM (SELECT provider, model, min(ts) AS lo, max(ts) AS hi"
+        "   FROM pg_temp.usage_events_staging GROUP BY provider, model) s),"
         " steady AS MATERIALIZED (SELECT s.provider, s.model, {price_columns} FROM spans s"
         "  LEFT JOIN LATERAL usage_price_for(s.provider, s.model, s.hi) p ON true"
-        "  WHERE NOT EXISTS (SELECT 1 FROM model_pricing q WHERE q.is_active"
-        "   AND q.effective_from > s.lo AND q.effective_from <= s.hi"
-        "   AND lower(q.model) IN (lower(s.model), usage_model_base(s.model)))),"
+        "  WHERE s.steady),"
+        # Evaluated once: with every span steady, the staging table is not even read here.
         " moments AS MATERIALIZED (SELECT m.provider, m.model, m.ts, {price_columns}"
-        "  FROM (SELECT DISTINCT b.provider, b.model, b.ts FROM pg_temp.usage_events_staging b"
-        "   WHERE NOT EXISTS (SELECT 1 FROM steady s"
-        "    WHERE s.provider = b.provider AND s.model = b.model)) m"
+        "  FROM (SELECT DISTINCT b.provider, b.model, b.ts"
+        "   FROM pg_temp.usage_events_staging b JOIN spans s USING (provider, model)"
+        "   WHERE NOT s.steady AND EXISTS (SELECT 1 FROM spans WHERE NOT steady)) m"
         "  LEFT JOIN LATERAL usage_price_for(m.provider, m.model, m.ts) p ON true),"
         " enriched AS ("
         "  SELECT b.*, o.id AS user_key_id, o.user_id,"
@@ -202,11 +206,19 @@ async def store_rows(conn: Connection, rows: Sequence[EventRow]) -> Recorded:
 
     Each event's partition must exist (`ensure_partitions`). Owners come from user_api_keys
     by `api_key_id`; cost from model_pricing at the event's time (0 when unpriced). Runs in
-    a transaction of its own, or a savepoint of the caller's.
+    the caller's transaction (or savepoint) when there is one, else in one of its own.
     """
     if not rows:
         return Recorded(0, 0)
-    async with conn.transaction(), conn.cursor() as cur:
+    if conn.info.transaction_status == TransactionStatus.IDLE:
+        async with conn.transaction():
+            return await _store(conn, rows)
+    return await _store(conn, rows)
+
+
+async def _store(conn: Connection, rows: Sequence[EventRow]) -> Recorded:
+    """COPY the rows into the staging table, then the one statement: three round trips."""
+    async with conn.cursor() as cur:
         await cur.execute(_PREPARE_STAGING, prepare=False)
         async with cur.copy(_COPY) as copy:
             copy.set_types(STAGING_TYPES)
