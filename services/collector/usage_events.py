@@ -76,6 +76,7 @@ class EventRow(NamedTuple):
     service_tier: str | None
     client_ip: str | None
     user_agent: str | None
+    refused: str | None
 
 
 _SCALAR_TYPES: tuple[str, ...] = ("uuid", "timestamptz", "text", "bigint", "text", "integer")
