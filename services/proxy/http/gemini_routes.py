@@ -15,7 +15,7 @@ from ..upstream.translating_codec import GeminiJsonCodec, TranslatingCodec
 from .access import authenticate
 from .app_objects import EXECUTOR, RUNTIME
 from .client_requests import begin_call
-from .key_limits import check_model, run_call
+from .key_limits import check_model, model_visibility, run_call
 
 _GEMINI = TranslatingCodec("gemini")
 
@@ -32,16 +32,17 @@ def _gemini_model(model_id: str) -> dict[str, object]:
 
 async def gemini_models(request: web.Request) -> web.Response:
     runtime: Runtime = request.app[RUNTIME].current
-    authenticate(request, runtime)
-    body = {"models": [_gemini_model(m.id) for m in runtime.index.models]}
+    visible = model_visibility(request, runtime, authenticate(request, runtime))
+    ids = [m.id for m in runtime.index.models if visible is None or visible(m.id)]
+    body = {"models": [_gemini_model(model_id) for model_id in ids]}
     return web.Response(body=orjson.dumps(body), content_type="application/json")
 
 
 async def gemini_model(request: web.Request) -> web.Response:
     runtime: Runtime = request.app[RUNTIME].current
-    authenticate(request, runtime)
+    visible = model_visibility(request, runtime, authenticate(request, runtime))
     model_id = request.match_info["target"]
-    if runtime.index.lookup(model_id) is None:
+    if runtime.index.lookup(model_id) is None or (visible is not None and not visible(model_id)):
         raise NotFound(f"models/{model_id} is not found", code="model_not_found")
     return web.Response(body=orjson.dumps(_gemini_model(model_id)), content_type="application/json")
 

@@ -8,11 +8,14 @@ headers join the response when it is prepared, streams included.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aiohttp import web
 
 from ..limits.limiter import Lease, LimitExceeded, ModelNotAllowed
 from ..routing.codec_contract import Call, Codec, StreamProcessor, UpstreamRequest
 from ..routing.registry import Target
+from ..routing.runtime import Runtime
 from ..translate.usage import Usage
 from .app_objects import EXECUTOR, LIMITER, METRICS
 
@@ -52,6 +55,18 @@ class _Metered:
 
     def passthrough_errors(self, target: Target) -> bool:
         return self._codec.passthrough_errors(target)
+
+
+def model_visibility(
+    request: web.Request, runtime: Runtime, api_key_id: str
+) -> Callable[[str], bool] | None:
+    """Whether a model id is one this key may use, for the model lists; None when the key has no
+    model rule (every model is listed)."""
+    policy = request.app[LIMITER].policy_for(runtime, api_key_id)
+    if policy is None or policy.models is None:
+        return None
+    rule, index = policy.models, runtime.index
+    return lambda model_id: bool(rule.filter(index.lookup(model_id) or ()))
 
 
 def check_model(request: web.Request, call: Call) -> None:

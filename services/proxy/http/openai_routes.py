@@ -6,12 +6,12 @@ from aiohttp import web
 
 from ..door import Endpoint
 from ..routing.codec_contract import Codec
-from ..routing.runtime import Runtime
+from ..routing.runtime import Runtime, models_bodies
 from ..upstream.translating_codec import CompletionsCodec, TranslatingCodec
 from .access import authenticate
 from .app_objects import RUNTIME
 from .client_requests import begin_call
-from .key_limits import run_call
+from .key_limits import model_visibility, run_call
 
 _CHAT = TranslatingCodec("openai")
 _COMPLETIONS = CompletionsCodec()
@@ -37,9 +37,15 @@ def wants_anthropic_models(request: web.Request) -> bool:
 
 
 async def list_models(request: web.Request) -> web.Response:
+    """The models this key may use (all of them unless its limits name allowed models)."""
     runtime: Runtime = request.app[RUNTIME].current
-    authenticate(request, runtime)
-    body = runtime.models_anthropic if wants_anthropic_models(request) else runtime.models_openai
+    visible = model_visibility(request, runtime, authenticate(request, runtime))
+    if visible is None:
+        openai, anthropic = runtime.models_openai, runtime.models_anthropic
+    else:
+        models = [m for m in runtime.index.models if visible(m.id)]
+        openai, anthropic = models_bodies(models, runtime.models_created)
+    body = anthropic if wants_anthropic_models(request) else openai
     return web.Response(body=body, content_type="application/json")
 
 

@@ -209,11 +209,14 @@ class Limiter:
         self._background(old.close())
 
     def policy(self, call: Call) -> KeyPolicy | None:
-        runtime, table = self._table
-        if runtime is not call.runtime or table is None:
-            table = PolicyTable(call.runtime.config, call.runtime.index)
-            self._table = (call.runtime, table)
-        return table.get(call.api_key_id) if table else None
+        return self.policy_for(call.runtime, call.api_key_id)
+
+    def policy_for(self, runtime: Runtime, api_key_id: str) -> KeyPolicy | None:
+        built_for, table = self._table
+        if built_for is not runtime or table is None:
+            table = PolicyTable(runtime.config, runtime.index)
+            self._table = (runtime, table)
+        return table.get(api_key_id) if table else None
 
     def check_model(self, call: Call, policy: KeyPolicy) -> Tiers | None:
         """The call's targets this key may use; ModelNotAllowed when it asks for none of them.

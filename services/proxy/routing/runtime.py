@@ -18,7 +18,7 @@ import structlog
 from ..config.loader import LoadedConfig
 from ..config.model import ProxyConfig
 from .credentials import Credential, build_credentials
-from .registry import ModelIndex
+from .registry import ModelIndex, ModelInfo
 
 log = structlog.get_logger(__name__)
 
@@ -45,6 +45,7 @@ class Runtime:
     key_digests: frozenset[bytes]
     models_openai: bytes
     models_anthropic: bytes
+    models_created: int  # the lists' `created`, also for lists filtered per client key
     body_limit: int
     json_depth_limit: int
     # Built once per config: aiohttp timeouts for non-stream and stream attempts.
@@ -55,19 +56,18 @@ class Runtime:
         return next((c for c in self.credentials if c.id == cred_id), None)
 
 
-def _models_bodies(index: ModelIndex) -> tuple[bytes, bytes]:
-    created = int(time.time())
+def models_bodies(models: Sequence[ModelInfo], created: int) -> tuple[bytes, bytes]:
+    """`/v1/models` in the OpenAI and the Anthropic shape."""
     openai = {
         "object": "list",
         "data": [
             {"id": m.id, "object": "model", "created": created, "owned_by": m.owned_by}
-            for m in index.models
+            for m in models
         ],
     }
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(created))
     data = [
-        {"type": "model", "id": m.id, "display_name": m.id, "created_at": stamp}
-        for m in index.models
+        {"type": "model", "id": m.id, "display_name": m.id, "created_at": stamp} for m in models
     ]
     anthropic = {
         "data": data,
@@ -87,7 +87,8 @@ def build_runtime(loaded: LoadedConfig, extra: CredentialSource | None = None) -
     credentials = tuple(build_credentials(config)) + (tuple(extra(config)) if extra else ())
     index = ModelIndex(credentials, force_prefix=config.force_model_prefix)
     digests = frozenset(d for d in (key_digest(k) for k in config.api_keys) if d is not None)
-    models_openai, models_anthropic = _models_bodies(index)
+    created = int(time.time())
+    models_openai, models_anthropic = models_bodies(index.models, created)
     log.info(
         "runtime_built",
         credentials=len(credentials),
@@ -101,6 +102,7 @@ def build_runtime(loaded: LoadedConfig, extra: CredentialSource | None = None) -
         key_digests=digests,
         models_openai=models_openai,
         models_anthropic=models_anthropic,
+        models_created=created,
         body_limit=config.body_limit_bytes,
         json_depth_limit=config.request_json_depth_limit,
         timeout_complete=aiohttp.ClientTimeout(

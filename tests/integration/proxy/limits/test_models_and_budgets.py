@@ -62,6 +62,35 @@ async def test_an_allowed_alias_stands_for_its_upstream_model(fake, tmp_path):
     assert statuses == [200, 403]
 
 
+async def test_model_lists_show_only_the_models_a_key_may_use(fake, tmp_path):
+    config = limited_config(fake.base_url, {"allowed-models": ["gpt-b*"]})
+    async with run_proxy(tmp_path, config) as px, aiohttp.ClientSession() as session:
+
+        async def ids(path: str, **headers: str) -> set[str]:
+            url = px.base_url + path
+            async with session.get(url, headers={**HEADERS, **headers}) as resp:
+                assert resp.status == 200
+                body = await resp.json()
+            items = body.get("data") or body.get("models") or []
+            return {m.get("id") or m["name"].removeprefix("models/") for m in items}
+
+        openai = await ids("/v1/models")
+        anthropic = await ids("/v1/models", **{"anthropic-version": "2023-06-01"})
+        gemini = await ids("/v1beta/models")
+        hidden = await session.get(px.base_url + "/v1beta/models/gpt-test", headers=HEADERS)
+    assert "gpt-test" not in openai and {"gpt-big", "cheap"} <= openai
+    assert anthropic == openai == gemini
+    assert hidden.status == 404
+
+
+async def test_keys_without_a_model_rule_see_every_model(fake, tmp_path):
+    config = limited_config(fake.base_url, {"requests-per-minute": 100})
+    async with run_proxy(tmp_path, config) as px, aiohttp.ClientSession() as session:
+        async with session.get(px.base_url + "/v1/models", headers=HEADERS) as resp:
+            listed = {m["id"] for m in (await resp.json())["data"]}
+    assert {"gpt-test", "gpt-big", "cheap"} <= listed
+
+
 async def test_count_tokens_obeys_the_model_rule(fake, tmp_path):
     config = limited_config(fake.base_url, {"allowed-models": ["gpt-test"]})
     body = {"model": "cheap", "messages": [{"role": "user", "content": "hi"}]}
