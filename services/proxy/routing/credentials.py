@@ -93,9 +93,9 @@ class Credential:
     # Auth plus the entry's static headers, merged once; "$Name" headers are resolved per request.
     static_headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     copied_headers: Mapping[str, str] = field(default_factory=dict)
-    # "api_key" for config keys, "oauth" for auth-file accounts (the usage event's auth_type,
-    # PROTOCOLS.md).
-    auth_type: str = "api_key"
+    # "apikey" for config keys, "oauth" for auth-file accounts: the usage event's auth_type,
+    # spelled as CLIProxyAPI's usage records spell it.
+    auth_type: str = "apikey"
     # OAuth accounts: the live token (the Authorization header takes it per request), and the
     # provider's sending hook (oauth/providers/*). None for API keys.
     token: TokenState | None = field(default=None, repr=False, compare=False)
