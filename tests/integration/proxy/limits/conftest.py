@@ -24,7 +24,11 @@ class RedisServer:
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        # The proxy's 0.5 s store timeout is for a healthy network; on a loaded test machine
+        # fifty simultaneous scripts can exceed it and each replica would then enforce alone
+        # (the fallback), which is not what these tests measure. A stopped server still
+        # fails at once (connection refused).
+        return f"redis://127.0.0.1:{self.port}/0?socket_timeout=5&socket_connect_timeout=5"
 
     def start(self) -> None:
         argv = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
