@@ -1,10 +1,11 @@
 """The provider seam: everything one OAuth subscription provider brings, behind one class.
 
 A provider module (`oauth/providers/<type>.py`) defines `PROVIDER`, an instance of a subclass
-of `OAuthProvider`, and is listed once in `oauth/providers/__init__.py`. The generic machinery
-(auth directory, token store, refresh scheduling, login sessions, forwarders, device polling,
-quota route, credential building) only ever calls the methods below; a method a provider does
-not implement raises `NotSupported`, which the routes answer with a 501 naming the provider.
+of `OAuthProvider`; its type is listed once in `oauth/providers/__init__.py`. The generic
+machinery (auth directory, token store, refresh scheduling, login sessions, forwarders, device
+polling, quota route, credential building) only ever calls the methods below; a method a
+provider does not implement raises `NotSupported`, which the routes answer with a 501 naming
+the provider.
 
 What a provider implements, in the order an account lives:
 
@@ -229,14 +230,6 @@ class OAuthProvider:
 
     async def quota(self, http: OAuthHttp, account: Account, token: str) -> QuotaReport:
         raise self._missing("Quota lookup")
-
-
-class PlannedProvider(OAuthProvider):
-    """A provider whose facts are known but whose hooks are not written yet: its files are
-    listed (and serve nothing), its starter and quota answer 501."""
-
-    def __init__(self, info: ProviderInfo) -> None:
-        self.info = info
 
 
 def _text(data: Mapping[str, Any], key: str) -> str:

@@ -13,12 +13,10 @@ import hashlib
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import urlencode
 
 import orjson
-from yarl import URL
 
-from ...routing.upstream_adapter import FailureHint, StreamProcessor, UpstreamRequest
+from ...routing.upstream_adapter import UpstreamRequest
 from ...translate import parse_model_suffix
 from ..auth_files import safe_name
 from ..http import OAuthHttp
@@ -97,12 +95,8 @@ def session_id(request: Mapping[str, Any]) -> str:
     return str(-(int.from_bytes(digest[:8], "big") & 0x7FFFFFFFFFFFFFFF))
 
 
-class AntigravityAdapter:
+class AntigravityAdapter(ca.CodeAssistAdapter):
     """One Antigravity account's sending: envelope, unwrap, Google's 429 signals."""
-
-    def __init__(self, base_url: str, project: str) -> None:
-        self._base = base_url
-        self._project = project
 
     def envelope(self, model: str, body: dict[str, Any]) -> dict[str, Any]:
         model = parse_model_suffix(model)[0]
@@ -135,27 +129,8 @@ class AntigravityAdapter:
         headers: dict[str, str],
         client_headers: Mapping[str, str],
     ) -> UpstreamRequest:
-        action = "streamGenerateContent?alt=sse" if stream else "generateContent"
-        url = URL(f"{self._base}/v1internal:{action}")
-        return UpstreamRequest(url, dict(headers), orjson.dumps(self.envelope(model, body)))
-
-    def count_request(
-        self, body: dict[str, Any], headers: dict[str, str], client_headers: Mapping[str, str]
-    ) -> UpstreamRequest | None:
-        inner = body.get("generateContentRequest")
-        request = inner if isinstance(inner, dict) else body
-        url = URL(f"{self._base}/v1internal:countTokens")
-        payload = {"request": {"contents": request.get("contents", [])}}
-        return UpstreamRequest(url, dict(headers), orjson.dumps(payload))
-
-    def response(self, body: bytes) -> bytes:
-        return ca.unwrap_body(body)
-
-    def stream(self, inner: StreamProcessor) -> StreamProcessor:
-        return ca.UnwrappingStream(inner)
-
-    def failure(self, status: int, headers: Mapping[str, str], body: bytes) -> FailureHint | None:
-        return ca.rate_limit_hint(status, body)
+        envelope = orjson.dumps(self.envelope(model, body))
+        return UpstreamRequest(self.generate_url(stream), dict(headers), envelope)
 
 
 class Antigravity(OAuthProvider):
@@ -182,16 +157,7 @@ class Antigravity(OAuthProvider):
     # -- login -----------------------------------------------------------------------------
 
     def authorize(self, state: str) -> Authorization:
-        params = {
-            "client_id": CLIENT.client_id,
-            "redirect_uri": REDIRECT_URI,
-            "response_type": "code",
-            "scope": " ".join(SCOPES),
-            "state": state,
-            "access_type": "offline",
-            "prompt": "consent",
-        }
-        return Authorization(f"{AUTHORIZE_URL}?{urlencode(params)}", REDIRECT_URI)
+        return ca.authorize(AUTHORIZE_URL, CLIENT, SCOPES, REDIRECT_URI, state)
 
     async def exchange(
         self, http: OAuthHttp, auth: Authorization, code: str, state: str

@@ -10,7 +10,6 @@ unified 5h/7d reset headers cool the whole account. Quota: `/api/oauth/usage` an
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import hashlib
 import json
@@ -19,12 +18,11 @@ import secrets
 import time
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlencode
 
 import orjson
 from yarl import URL
 
-from ...routing.upstream_adapter import FailureHint, StreamProcessor, UpstreamRequest
+from ...routing.upstream_adapter import FailureHint, UpstreamRequest
 from ..auth_files import safe_name
 from ..http import OAuthHttp, Reply
 from ..provider import (
@@ -44,6 +42,8 @@ from ..provider import (
     parse_time,
     rfc3339,
 )
+from .common import authorization
+from .passthrough import PassThrough
 
 AUTHORIZE_URL = "https://claude.ai/oauth/authorize"
 TOKEN_URL = "https://platform.claude.com/v1/oauth/token"  # noqa: S105  # an endpoint
@@ -103,16 +103,6 @@ _COUNT_FIELDS = ("model", "messages", "system", "tools", "tool_choice", "thinkin
 _FUZZ = (1.0, 30.0)
 
 
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def pkce() -> tuple[str, str]:
-    """(verifier, S256 challenge): a 96-byte verifier, as Claude Code makes it."""
-    verifier = _b64(secrets.token_bytes(96))
-    return verifier, _b64(hashlib.sha256(verifier.encode()).digest())
-
-
 def _text(obj: Any, *path: str) -> str:
     for key in path:
         obj = obj.get(key) if isinstance(obj, dict) else None
@@ -169,18 +159,9 @@ class Claude(OAuthProvider):
     # -- login -------------------------------------------------------------------------------
 
     def authorize(self, state: str) -> Authorization:
-        verifier, challenge = pkce()
-        query = {
-            "code": "true",
-            "client_id": CLIENT_ID,
-            "response_type": "code",
-            "redirect_uri": REDIRECT_URI,
-            "scope": SCOPE,
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-            "state": state,
-        }
-        return Authorization(f"{AUTHORIZE_URL}?{urlencode(query)}", REDIRECT_URI, verifier)
+        # `code=true` as Claude Code sends it (§2.1); parameter order carries no meaning.
+        extra = {"code": "true"}
+        return authorization(AUTHORIZE_URL, CLIENT_ID, REDIRECT_URI, SCOPE, state, extra=extra)
 
     async def exchange(
         self, http: OAuthHttp, auth: Authorization, code: str, state: str
@@ -421,7 +402,7 @@ def _remind(body: dict[str, Any], text: str) -> None:
     messages.insert(0, {"role": "user", "content": [reminder]})
 
 
-class ClaudeAdapter:
+class ClaudeAdapter(PassThrough):
     """Sends Messages requests of one Claude account (see the module docstring)."""
 
     def __init__(self, base_url: str, device_id: str, account_uuid: str) -> None:
@@ -470,12 +451,6 @@ class ClaudeAdapter:
         out = self._headers(counted, headers, client_headers)
         out.pop("X-Stainless-Timeout", None)
         return UpstreamRequest(self.count_url, out, orjson.dumps(counted))
-
-    def response(self, body: bytes) -> bytes:
-        return body
-
-    def stream(self, inner: StreamProcessor) -> StreamProcessor:
-        return inner
 
     def failure(self, status: int, headers: Mapping[str, str], body: bytes) -> FailureHint | None:
         return rate_limit_hint(status, headers, time.time())

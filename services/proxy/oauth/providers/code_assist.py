@@ -17,13 +17,22 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from yarl import URL
 
-from ...routing.upstream_adapter import FailureHint, StreamProcessor
+from ...routing.upstream_adapter import FailureHint, StreamProcessor, UpstreamRequest
 from ...translate.sse import SSEParser
 from ...translate.usage import Usage
 from ..http import OAuthHttp, Reply, TransportError
-from ..provider import LoginError, QuotaFailed, QuotaReport, QuotaWindow, RefreshFailed
-from .common import duration, google_retry_delay, refresh_error, text, token_answer
+from ..provider import Authorization, LoginError, QuotaFailed, QuotaReport, QuotaWindow
+from .common import (
+    ACCEPT_JSON,
+    authorization,
+    duration,
+    google_retry_delay,
+    refresh_answer,
+    text,
+    token_answer,
+)
 
 TOKEN_URL = "https://oauth2.googleapis.com/token"  # noqa: S105  # a URL, not a secret
 PROD = "https://cloudcode-pa.googleapis.com"
@@ -43,6 +52,16 @@ class GoogleClient:
 # -- tokens ---------------------------------------------------------------------------------
 
 
+def authorize(
+    url: str, client: GoogleClient, scopes: tuple[str, ...], redirect_uri: str, state: str
+) -> Authorization:
+    """Google's authorize URL for an installed app: no PKCE (the client has a secret), and
+    offline access with forced consent so that every login brings a refresh token."""
+    extra = {"access_type": "offline", "prompt": "consent"}
+    scope = " ".join(scopes)
+    return authorization(url, client.client_id, redirect_uri, scope, state, pkce=False, extra=extra)
+
+
 async def exchange_code(
     http: OAuthHttp, client: GoogleClient, code: str, redirect_uri: str, verifier: str = ""
 ) -> dict[str, Any]:
@@ -56,7 +75,7 @@ async def exchange_code(
     if verifier:
         form["code_verifier"] = verifier
     try:
-        reply = await http.post_form(TOKEN_URL, form, {"Accept": "application/json"})
+        reply = await http.post_form(TOKEN_URL, form, ACCEPT_JSON)
         return token_answer(reply, "Google token exchange")
     except (TransportError, ValueError) as exc:
         raise LoginError(str(exc)) from None
@@ -72,16 +91,8 @@ async def refresh_token(
         "grant_type": "refresh_token",
         "refresh_token": refresh,
     }
-    headers = {"Accept": "application/json"}
-    if user_agent:
-        headers["User-Agent"] = user_agent
-    try:
-        reply = await http.post_form(TOKEN_URL, form, headers)
-    except TransportError as exc:
-        raise RefreshFailed(str(exc), retryable=True) from None
-    if not reply.ok or not text(reply.object(), "access_token"):
-        raise refresh_error(reply)
-    return reply.object()
+    headers = {**ACCEPT_JSON, "User-Agent": user_agent} if user_agent else ACCEPT_JSON
+    return await refresh_answer(http, TOKEN_URL, form, headers)
 
 
 async def user_email(http: OAuthHttp, access_token: str, url: str) -> str:
@@ -172,6 +183,37 @@ def unwrap_body(body: bytes) -> bytes:
         return orjson.dumps([unwrap(item) for item in parsed])
     inner = unwrap(parsed)
     return body if inner is parsed else orjson.dumps(inner)
+
+
+class CodeAssistAdapter:
+    """What both Google adapters do alike for one Code Assist project: countTokens with the
+    contents only, answers unwrapped, Google's 429 signals. Subclasses write `build`."""
+
+    def __init__(self, base_url: str, project: str) -> None:
+        self._base = base_url
+        self._project = project
+
+    def generate_url(self, stream: bool) -> URL:
+        action = "streamGenerateContent?alt=sse" if stream else "generateContent"
+        return URL(f"{self._base}/v1internal:{action}")
+
+    def count_request(
+        self, body: dict[str, Any], headers: dict[str, str], client_headers: Mapping[str, str]
+    ) -> UpstreamRequest | None:
+        inner = body.get("generateContentRequest")
+        request = inner if isinstance(inner, dict) else body
+        payload = {"request": {"contents": request.get("contents", [])}}  # no project, no model
+        url = URL(f"{self._base}/v1internal:countTokens")
+        return UpstreamRequest(url, dict(headers), orjson.dumps(payload))
+
+    def response(self, body: bytes) -> bytes:
+        return unwrap_body(body)
+
+    def stream(self, inner: StreamProcessor) -> StreamProcessor:
+        return UnwrappingStream(inner)
+
+    def failure(self, status: int, headers: Mapping[str, str], body: bytes) -> FailureHint | None:
+        return rate_limit_hint(status, body)
 
 
 class UnwrappingStream:

@@ -17,12 +17,11 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 import orjson
 from yarl import URL
 
-from ...routing.upstream_adapter import FailureHint, StreamProcessor, UpstreamRequest
+from ...routing.upstream_adapter import FailureHint, UpstreamRequest
 from ..auth_files import safe_name
 from ..http import OAuthHttp, TransportError
 from ..provider import (
@@ -36,11 +35,19 @@ from ..provider import (
     QuotaReport,
     QuotaWindow,
     Refreshed,
-    RefreshFailed,
     Upstream,
     rfc3339,
 )
-from .common import expires_at, jwt_claims, pkce_pair, refresh_error, text, token_answer
+from .common import (
+    ACCEPT_JSON,
+    authorization,
+    expires_at,
+    jwt_claims,
+    refresh_answer,
+    text,
+    token_answer,
+)
+from .passthrough import PassThrough
 
 AUTH = "https://auth.openai.com"
 AUTHORIZE_URL = f"{AUTH}/oauth/authorize"
@@ -121,8 +128,10 @@ def file_name(email: str, account_id: str, plan: str) -> str:
     return safe_name("codex", digest, email, plan)
 
 
-class CodexAdapter:
-    """How one ChatGPT account's requests go to the Codex backend."""
+class CodexAdapter(PassThrough):
+    """How one ChatGPT account's requests go to the Codex backend. A non-stream answer is
+    the whole SSE stream, handed on as it is: the translator reads it up to
+    `response.completed`."""
 
     def __init__(self, base_url: str, plan: str) -> None:
         self._url = URL(base_url + "/responses")
@@ -159,17 +168,6 @@ class CodexAdapter:
         if not any(k.lower() in ("session_id", "session-id") for k in sent):
             sent["Session_id"] = str(uuid.uuid4())
         return UpstreamRequest(self._url, sent, orjson.dumps(out))
-
-    def count_request(
-        self, body: dict[str, Any], headers: dict[str, str], client_headers: Mapping[str, str]
-    ) -> UpstreamRequest | None:
-        return None  # no counting endpoint: the proxy estimates
-
-    def response(self, body: bytes) -> bytes:
-        return body  # the whole SSE stream; the translator reads it up to response.completed
-
-    def stream(self, inner: StreamProcessor) -> StreamProcessor:
-        return inner
 
     def failure(self, status: int, headers: Mapping[str, str], body: bytes) -> FailureHint | None:
         if status != 429:
@@ -248,20 +246,12 @@ class Codex(OAuthProvider):
     # -- login -----------------------------------------------------------------------------
 
     def authorize(self, state: str) -> Authorization:
-        verifier, challenge = pkce_pair()
-        params = {
-            "client_id": CLIENT_ID,
-            "response_type": "code",
-            "redirect_uri": REDIRECT_URI,
-            "scope": SCOPE,
-            "state": state,
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
+        extra = {
             "prompt": "login",
             "id_token_add_organizations": "true",
             "codex_cli_simplified_flow": "true",
         }
-        return Authorization(f"{AUTHORIZE_URL}?{urlencode(params)}", REDIRECT_URI, verifier)
+        return authorization(AUTHORIZE_URL, CLIENT_ID, REDIRECT_URI, SCOPE, state, extra=extra)
 
     async def exchange(
         self, http: OAuthHttp, auth: Authorization, code: str, state: str
@@ -274,7 +264,7 @@ class Codex(OAuthProvider):
             "code_verifier": auth.verifier,
         }
         try:
-            reply = await http.post_form(TOKEN_URL, form, {"Accept": "application/json"})
+            reply = await http.post_form(TOKEN_URL, form, ACCEPT_JSON)
             answer = token_answer(reply, "Codex token exchange")
         except (TransportError, ValueError) as exc:
             raise LoginError(str(exc)) from None
@@ -292,13 +282,7 @@ class Codex(OAuthProvider):
             "refresh_token": account.text("refresh_token"),
             "scope": REFRESH_SCOPE,
         }
-        try:
-            reply = await http.post_form(TOKEN_URL, form, {"Accept": "application/json"})
-        except TransportError as exc:
-            raise RefreshFailed(str(exc), retryable=True) from None
-        if not reply.ok or not text(reply.object(), "access_token"):
-            raise refresh_error(reply)
-        answer = reply.object()
+        answer = await refresh_answer(http, TOKEN_URL, form, ACCEPT_JSON)
         answer.setdefault("refresh_token", account.text("refresh_token"))
         answer.setdefault("id_token", account.text("id_token"))
         login = _login(answer)

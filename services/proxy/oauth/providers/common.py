@@ -1,7 +1,9 @@
-"""What several provider modules share: PKCE, unsigned JWT claims, token answers, the
-classification of token-endpoint failures, and small readers of untrusted JSON.
+"""What several provider modules share: PKCE and the authorize URL, unsigned JWT claims,
+token answers, the classification of token-endpoint failures, RFC 8628 device logins, and
+small readers of untrusted JSON.
 
-Nothing here talks to a provider; the modules pass in what they got from `OAuthHttp`.
+The calls here post what a module gives them to the URL it names; the modules own every
+provider's endpoints, clients and fields.
 """
 
 from __future__ import annotations
@@ -10,13 +12,25 @@ import base64
 import hashlib
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
+from urllib.parse import urlencode
 
 import orjson
 
-from ..http import Reply
-from ..provider import DevicePoll, RefreshFailed, RefreshRejected
+from ..http import OAuthHttp, Reply, TransportError
+from ..provider import (
+    Authorization,
+    DeviceAuthorization,
+    DevicePoll,
+    LoginError,
+    NewAccount,
+    RefreshFailed,
+    RefreshRejected,
+)
+
+ACCEPT_JSON: Mapping[str, str] = MappingProxyType({"Accept": "application/json"})
 
 # Error codes by which token endpoints say "this refresh token will never work again".
 REJECTED_CODES = frozenset(
@@ -40,6 +54,31 @@ def pkce_pair() -> tuple[str, str]:
 def s256(verifier: str) -> str:
     digest = hashlib.sha256(verifier.encode("ascii")).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def authorization(
+    url: str,
+    client_id: str,
+    redirect_uri: str,
+    scope: str,
+    state: str,
+    *,
+    pkce: bool = True,
+    extra: Mapping[str, str] | None = None,
+) -> Authorization:
+    """A redirect login's authorize URL (RFC 6749 §4.1.1, with an S256 PKCE challenge unless
+    the provider's client uses none); `extra` holds the provider's own parameters."""
+    verifier, challenge = pkce_pair() if pkce else ("", "")
+    query = {
+        "client_id": client_id,
+        "response_type": "code",
+        "redirect_uri": redirect_uri,
+        "scope": scope,
+        "state": state,
+    }
+    if verifier:
+        query.update(code_challenge=challenge, code_challenge_method="S256")
+    return Authorization(f"{url}?{urlencode({**query, **(extra or {})})}", redirect_uri, verifier)
 
 
 def jwt_claims(token: str) -> dict[str, Any]:
@@ -87,6 +126,24 @@ def token_answer(reply: Reply, what: str) -> dict[str, Any]:
         code = reply.error_code()
         raise ValueError(f"{what} failed: status {reply.status}" + (f" ({code})" if code else ""))
     return answer
+
+
+async def refresh_answer(
+    http: OAuthHttp,
+    url: str,
+    form: Mapping[str, str],
+    headers: Mapping[str, str],
+    rejected_statuses: frozenset[int] = frozenset(),
+) -> dict[str, Any]:
+    """One form-encoded refresh: the token answer, else the `refresh_error` of the reply (a
+    network failure is retryable)."""
+    try:
+        reply = await http.post_form(url, form, headers)
+    except TransportError as exc:
+        raise RefreshFailed(str(exc), retryable=True) from None
+    if not reply.ok or not text(reply.object(), "access_token"):
+        raise refresh_error(reply, rejected_statuses)
+    return reply.object()
 
 
 def error_codes(reply: Reply) -> set[str]:
@@ -168,6 +225,58 @@ def _is_number(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+# -- RFC 8628 device logins ------------------------------------------------------------------
+
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+
+
+async def device_answer(
+    http: OAuthHttp, url: str, form: Mapping[str, str], headers: Mapping[str, str] | None, who: str
+) -> dict[str, Any]:
+    """The device authorization answer (RFC 8628 §3.2); LoginError naming `who` without one."""
+    try:
+        reply = await http.post_form(url, form, headers)
+    except TransportError as exc:
+        raise LoginError(f"{who} device login failed: {exc}") from None
+    answer = reply.object()
+    if not reply.ok or not text(answer, "device_code"):
+        raise LoginError(f"{who} device login failed: status {reply.status}")
+    return answer
+
+
+def device_authorization(
+    answer: Mapping[str, Any], interval: float, expires_in: float, extra: Mapping[str, str]
+) -> DeviceAuthorization:
+    """The started login of a device answer; the module decides the interval and lifetime."""
+    return DeviceAuthorization(
+        device_code=text(answer, "device_code"),
+        user_code=text(answer, "user_code"),
+        verification_uri=text(answer, "verification_uri"),
+        verification_uri_complete=text(answer, "verification_uri_complete"),
+        interval=interval,
+        expires_in=expires_in,
+        extra=extra,
+    )
+
+
+async def device_poll(
+    http: OAuthHttp,
+    url: str,
+    form: Mapping[str, str],
+    headers: Mapping[str, str],
+    new_account: Callable[[dict[str, Any]], NewAccount],
+) -> DevicePoll:
+    """One poll of the token endpoint (§3.4): done with the account a token answer makes, else
+    the §3.5 outcome; a network failure is just another pending poll."""
+    try:
+        reply = await http.post_form(url, form, headers)
+    except TransportError as exc:
+        return DevicePoll("pending", message=str(exc))
+    if reply.ok and text(reply.object(), "access_token"):
+        return DevicePoll("done", account=new_account(reply.object()))
+    return device_outcome(reply)
 
 
 def device_outcome(reply: Reply) -> DevicePoll:

@@ -15,12 +15,10 @@ import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import urlencode
 
 import orjson
-from yarl import URL
 
-from ...routing.upstream_adapter import FailureHint, StreamProcessor, UpstreamRequest
+from ...routing.upstream_adapter import UpstreamRequest
 from ...translate import parse_model_suffix
 from ..auth_files import safe_name
 from ..http import OAuthHttp, TransportError
@@ -83,12 +81,8 @@ def projects_of(data: Mapping[str, Any]) -> list[str]:
     return [p.strip() for p in raw.split(",") if p.strip()]
 
 
-class GeminiAdapter:
+class GeminiAdapter(ca.CodeAssistAdapter):
     """One Code Assist project of a Gemini CLI account."""
-
-    def __init__(self, base_url: str, project: str) -> None:
-        self._base = base_url
-        self._project = project
 
     def build(
         self,
@@ -99,30 +93,10 @@ class GeminiAdapter:
         client_headers: Mapping[str, str],
     ) -> UpstreamRequest:
         model = parse_model_suffix(model)[0]
-        action = "streamGenerateContent?alt=sse" if stream else "generateContent"
         request = {k: v for k, v in body.items() if k != "model"}
         envelope = {"model": model, "project": self._project, "request": request}
         sent = {**headers, "User-Agent": user_agent(model)}
-        url = URL(f"{self._base}/v1internal:{action}")
-        return UpstreamRequest(url, sent, orjson.dumps(envelope))
-
-    def count_request(
-        self, body: dict[str, Any], headers: dict[str, str], client_headers: Mapping[str, str]
-    ) -> UpstreamRequest | None:
-        inner = body.get("generateContentRequest")
-        request = inner if isinstance(inner, dict) else body
-        payload = {"request": {"contents": request.get("contents", [])}}  # no project, no model
-        url = URL(f"{self._base}/v1internal:countTokens")
-        return UpstreamRequest(url, dict(headers), orjson.dumps(payload))
-
-    def response(self, body: bytes) -> bytes:
-        return ca.unwrap_body(body)
-
-    def stream(self, inner: StreamProcessor) -> StreamProcessor:
-        return ca.UnwrappingStream(inner)
-
-    def failure(self, status: int, headers: Mapping[str, str], body: bytes) -> FailureHint | None:
-        return ca.rate_limit_hint(status, body)
+        return UpstreamRequest(self.generate_url(stream), sent, orjson.dumps(envelope))
 
 
 class Gemini(OAuthProvider):
@@ -147,16 +121,7 @@ class Gemini(OAuthProvider):
     # -- login -----------------------------------------------------------------------------
 
     def authorize(self, state: str) -> Authorization:
-        params = {
-            "client_id": CLIENT.client_id,
-            "redirect_uri": REDIRECT_URI,
-            "response_type": "code",
-            "scope": " ".join(SCOPES),
-            "state": state,
-            "access_type": "offline",
-            "prompt": "consent",
-        }
-        return Authorization(f"{AUTHORIZE_URL}?{urlencode(params)}", REDIRECT_URI)
+        return ca.authorize(AUTHORIZE_URL, CLIENT, SCOPES, REDIRECT_URI, state)
 
     async def exchange(
         self, http: OAuthHttp, auth: Authorization, code: str, state: str

@@ -18,29 +18,36 @@ from typing import Any
 import orjson
 from yarl import URL
 
-from ...routing.upstream_adapter import FailureHint, StreamProcessor, UpstreamRequest
+from ...routing.upstream_adapter import UpstreamRequest
 from ...translate import parse_model_suffix
 from ..auth_files import safe_name
-from ..http import OAuthHttp, TransportError
+from ..http import OAuthHttp
 from ..provider import (
     Account,
     DeviceAuthorization,
     DevicePoll,
-    LoginError,
     NewAccount,
     OAuthProvider,
     ProviderInfo,
     Refreshed,
-    RefreshFailed,
     Upstream,
     rfc3339,
 )
-from .common import device_outcome, expires_at, number, refresh_error, text
+from .common import (
+    DEVICE_GRANT,
+    device_answer,
+    device_authorization,
+    device_poll,
+    expires_at,
+    number,
+    refresh_answer,
+    text,
+)
+from .passthrough import PassThrough
 
 AUTH = "https://auth.kimi.com"
 DEVICE_URL = f"{AUTH}/api/oauth/device_authorization"
 TOKEN_URL = f"{AUTH}/api/oauth/token"
-DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 CLIENT_ID = "17e5f671-d194-4dfb-9706-5516cb48c098"
 BASE_URL = "https://api.kimi.com/coding/v1"
 # §5: the reference identifies itself as CLIProxyAPI; we keep its values, which Moonshot knows.
@@ -90,7 +97,10 @@ def kimi_thinking(body: dict[str, Any]) -> None:
         body["thinking"] = {"type": "enabled", "effort": _EFFORT.get(effort, "high")}
 
 
-class KimiAdapter:
+class KimiAdapter(PassThrough):
+    """Chat completions as they are; a 429 rests by Moonshot's Retry-After and the generic
+    rules (Kimi sends no quota signal of its own)."""
+
     def __init__(self, base_url: str) -> None:
         self._url = URL(base_url + "/chat/completions")
 
@@ -106,20 +116,6 @@ class KimiAdapter:
         out["model"] = upstream_model(str(body.get("model") or model))
         kimi_thinking(out)
         return UpstreamRequest(self._url, dict(headers), orjson.dumps(out))
-
-    def count_request(
-        self, body: dict[str, Any], headers: dict[str, str], client_headers: Mapping[str, str]
-    ) -> UpstreamRequest | None:
-        return None
-
-    def response(self, body: bytes) -> bytes:
-        return body
-
-    def stream(self, inner: StreamProcessor) -> StreamProcessor:
-        return inner
-
-    def failure(self, status: int, headers: Mapping[str, str], body: bytes) -> FailureHint | None:
-        return None  # Retry-After, when Moonshot sends one, and the generic rules
 
 
 class Kimi(OAuthProvider):
@@ -140,20 +136,10 @@ class Kimi(OAuthProvider):
 
     async def device_start(self, http: OAuthHttp) -> DeviceAuthorization:
         device_id = str(uuid.uuid4())
-        try:
-            reply = await http.post_form(
-                DEVICE_URL, {"client_id": CLIENT_ID}, device_headers(device_id)
-            )
-        except TransportError as exc:
-            raise LoginError(f"Kimi device login failed: {exc}") from None
-        answer = reply.object()
-        if not reply.ok or not text(answer, "device_code"):
-            raise LoginError(f"Kimi device login failed: status {reply.status}")
-        return DeviceAuthorization(
-            device_code=text(answer, "device_code"),
-            user_code=text(answer, "user_code"),
-            verification_uri=text(answer, "verification_uri"),
-            verification_uri_complete=text(answer, "verification_uri_complete"),
+        form = {"client_id": CLIENT_ID}
+        answer = await device_answer(http, DEVICE_URL, form, device_headers(device_id), "Kimi")
+        return device_authorization(
+            answer,
             interval=max(self.min_interval, number(answer, "interval") or MIN_INTERVAL),
             expires_in=min(900.0, number(answer, "expires_in") or 900.0),
             extra={"device_id": device_id},
@@ -166,13 +152,10 @@ class Kimi(OAuthProvider):
             "grant_type": DEVICE_GRANT,
         }
         device_id = device.extra.get("device_id") or str(uuid.uuid4())
-        try:
-            reply = await http.post_form(TOKEN_URL, form, device_headers(device_id))
-        except TransportError as exc:
-            return DevicePoll("pending", message=str(exc))
-        if reply.ok and text(reply.object(), "access_token"):
-            return DevicePoll("done", account=_new_account(reply.object(), device_id))
-        return device_outcome(reply)
+        headers = device_headers(device_id)
+        return await device_poll(
+            http, TOKEN_URL, form, headers, lambda answer: _new_account(answer, device_id)
+        )
 
     # -- tokens ----------------------------------------------------------------------------
 
@@ -183,13 +166,9 @@ class Kimi(OAuthProvider):
             "refresh_token": account.text("refresh_token"),
         }
         headers = device_headers(account.text("device_id") or str(uuid.uuid4()))
-        try:
-            reply = await http.post_form(TOKEN_URL, form, headers)
-        except TransportError as exc:
-            raise RefreshFailed(str(exc), retryable=True) from None
-        if not reply.ok or not text(reply.object(), "access_token"):
-            raise refresh_error(reply, frozenset({401, 403}))  # §5: "refresh token rejected"
-        answer, now = reply.object(), time.time()
+        # §5: Kimi answers a dead refresh token with 401/403, not an OAuth error code.
+        answer = await refresh_answer(http, TOKEN_URL, form, headers, frozenset({401, 403}))
+        now = time.time()
         updates = {
             "type": "kimi",
             "access_token": text(answer, "access_token"),

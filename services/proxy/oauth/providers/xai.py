@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from yarl import URL
 
-from ...routing.upstream_adapter import FailureHint, StreamProcessor, UpstreamRequest
+from ...routing.upstream_adapter import UpstreamRequest
 from ...translate import parse_model_suffix
 from ..auth_files import safe_name
 from ..http import OAuthHttp, TransportError
@@ -32,13 +32,24 @@ from ..provider import (
     Upstream,
     rfc3339,
 )
-from .common import device_outcome, expires_at, jwt_claims, number, refresh_error, text
+from .common import (
+    ACCEPT_JSON,
+    DEVICE_GRANT,
+    device_answer,
+    device_authorization,
+    device_poll,
+    expires_at,
+    jwt_claims,
+    number,
+    refresh_answer,
+    text,
+)
+from .passthrough import PassThrough
 
 ISSUER = "https://auth.x.ai"
 DISCOVERY_URL = f"{ISSUER}/.well-known/openid-configuration"
 CLIENT_ID = "b1a00492-073a-47ea-816f-4c329264a828"
 SCOPE = "openid profile email offline_access grok-cli:access api:access"
-DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 API_BASE = "https://api.x.ai/v1"
 CLI_PROXY = "https://cli-chat-proxy.grok.com/v1"
 GROK_VERSION = "0.2.120"
@@ -78,7 +89,7 @@ def trusted_endpoint(url: str) -> bool:
 async def discover(http: OAuthHttp) -> tuple[str, str]:
     """(device authorization endpoint, token endpoint)."""
     try:
-        reply = await http.get(DISCOVERY_URL, {"Accept": "application/json"})
+        reply = await http.get(DISCOVERY_URL, ACCEPT_JSON)
     except TransportError as exc:
         raise LoginError(f"xAI discovery failed: {exc}") from None
     doc = reply.object()
@@ -88,7 +99,7 @@ async def discover(http: OAuthHttp) -> tuple[str, str]:
     return device, token
 
 
-class XaiAdapter:
+class XaiAdapter(PassThrough):
     def __init__(self, base_url: str) -> None:
         self._url = URL(base_url + "/responses")
 
@@ -110,20 +121,6 @@ class XaiAdapter:
             sent["x-grok-conv-id"] = conversation
         return UpstreamRequest(self._url, sent, orjson.dumps(out))
 
-    def count_request(
-        self, body: dict[str, Any], headers: dict[str, str], client_headers: Mapping[str, str]
-    ) -> UpstreamRequest | None:
-        return None
-
-    def response(self, body: bytes) -> bytes:
-        return body
-
-    def stream(self, inner: StreamProcessor) -> StreamProcessor:
-        return inner
-
-    def failure(self, status: int, headers: Mapping[str, str], body: bytes) -> FailureHint | None:
-        return None
-
 
 class Xai(OAuthProvider):
     info = ProviderInfo(
@@ -142,18 +139,10 @@ class Xai(OAuthProvider):
 
     async def device_start(self, http: OAuthHttp) -> DeviceAuthorization:
         device_url, token_url = await discover(http)
-        try:
-            reply = await http.post_form(device_url, {"client_id": CLIENT_ID, "scope": SCOPE})
-        except TransportError as exc:
-            raise LoginError(f"xAI device login failed: {exc}") from None
-        answer = reply.object()
-        if not reply.ok or not text(answer, "device_code"):
-            raise LoginError(f"xAI device login failed: status {reply.status}")
-        return DeviceAuthorization(
-            device_code=text(answer, "device_code"),
-            user_code=text(answer, "user_code"),
-            verification_uri=text(answer, "verification_uri"),
-            verification_uri_complete=text(answer, "verification_uri_complete"),
+        form = {"client_id": CLIENT_ID, "scope": SCOPE}
+        answer = await device_answer(http, device_url, form, None, "xAI")
+        return device_authorization(
+            answer,
             interval=number(answer, "interval") or 5.0,
             expires_in=min(1800.0, number(answer, "expires_in") or 1800.0),
             extra={"token_endpoint": token_url},
@@ -168,13 +157,9 @@ class Xai(OAuthProvider):
             "device_code": device.device_code,
             "client_id": CLIENT_ID,
         }
-        try:
-            reply = await http.post_form(token_url, form, {"Accept": "application/json"})
-        except TransportError as exc:
-            return DevicePoll("pending", message=str(exc))
-        if reply.ok and text(reply.object(), "access_token"):
-            return DevicePoll("done", account=_new_account(reply.object(), token_url))
-        return device_outcome(reply)
+        return await device_poll(
+            http, token_url, form, ACCEPT_JSON, lambda answer: _new_account(answer, token_url)
+        )
 
     # -- tokens ----------------------------------------------------------------------------
 
@@ -190,13 +175,7 @@ class Xai(OAuthProvider):
             "client_id": CLIENT_ID,
             "refresh_token": account.text("refresh_token"),
         }
-        try:
-            reply = await http.post_form(token_url, form, {"Accept": "application/json"})
-        except TransportError as exc:
-            raise RefreshFailed(str(exc), retryable=True) from None
-        if not reply.ok or not text(reply.object(), "access_token"):
-            raise refresh_error(reply)
-        answer = reply.object()
+        answer = await refresh_answer(http, token_url, form, ACCEPT_JSON)
         answer.setdefault("refresh_token", account.text("refresh_token"))
         answer.setdefault("id_token", account.text("id_token"))
         updates = _fields(answer, token_url, account.data)

@@ -11,16 +11,8 @@ from services.proxy.oauth.provider import QuotaFailed, RefreshFailed, RefreshRej
 from services.proxy.oauth.providers import antigravity
 from services.proxy.oauth.providers.antigravity import PROVIDER
 from tests.fakes.wire_base import Reply
-from tests.unit.proxy.oauth.conftest import (
-    account,
-    answer_text,
-    answer_tool,
-    client_body,
-    credential,
-    send,
-)
 
-FORMATS = ("openai", "responses", "anthropic", "gemini")
+from .serving import account, assert_says, assert_tool_call, every_client, serve
 
 
 @pytest.fixture(autouse=True)
@@ -122,18 +114,15 @@ def test_info_lead_times():
     assert PROVIDER.info.refresh_before_use == 3000.0 and PROVIDER.info.refresh_lead == 300.0
 
 
-@pytest.mark.parametrize("stream", [False, True])
-@pytest.mark.parametrize("client_fmt", FORMATS)
+@every_client
 async def test_every_client_format_is_served(oauth_fakes, session, client_fmt, stream):
     _, issued, file = seeded(oauth_fakes)
-    (up,) = PROVIDER.upstream(file)
-    assert up.base_url == "https://daily-cloudcode-pa.googleapis.com"
-    cred = credential(PROVIDER, up, issued.access_token)
     oauth_fakes.google.push(Reply(text="Hello from Antigravity."))
-    body = client_body(client_fmt, "gemini-3-flash")
-    answer = await send(session, cred, client_fmt, body, model="gemini-3-flash", stream=stream)
-    assert answer.status == 200, answer.body
-    assert answer_text(client_fmt, answer, stream) == "Hello from Antigravity."
+    up, answer = await serve(
+        session, PROVIDER, file, issued.access_token, client_fmt, "gemini-3-flash", stream=stream
+    )
+    assert up.base_url == "https://daily-cloudcode-pa.googleapis.com"
+    assert_says(answer, client_fmt, stream, "Hello from Antigravity.")
     sent = answer.sent
     assert (sent["userAgent"], sent["requestType"], sent["project"]) == (
         "antigravity",
@@ -146,18 +135,15 @@ async def test_every_client_format_is_served(oauth_fakes, session, client_fmt, s
     assert rec.headers["User-Agent"].startswith("antigravity/hub/")
 
 
-@pytest.mark.parametrize("stream", [False, True])
-@pytest.mark.parametrize("client_fmt", FORMATS)
+@every_client
 async def test_tools_and_thinking(oauth_fakes, session, client_fmt, stream):
     _, issued, file = seeded(oauth_fakes)
-    (up,) = PROVIDER.upstream(file)
-    cred = credential(PROVIDER, up, issued.access_token)
     oauth_fakes.google.push(Reply(text="", tool=("get_weather", {"city": "Oslo"}), thinking="hm"))
     model = "claude-sonnet-4-6(8192)"
-    body = client_body(client_fmt, model, tools=True)
-    answer = await send(session, cred, client_fmt, body, model=model, stream=stream)
-    assert answer.status == 200, answer.body
-    assert answer_tool(client_fmt, answer, stream) == "get_weather"
+    _, answer = await serve(
+        session, PROVIDER, file, issued.access_token, client_fmt, model, stream=stream, tools=True
+    )
+    assert_tool_call(answer, client_fmt, stream)
     request = answer.sent["request"]
     assert answer.sent["model"] == "claude-sonnet-4-6"
     assert request["toolConfig"]["functionCallingConfig"]["mode"] == "VALIDATED"
@@ -178,11 +164,10 @@ def test_session_id_is_stable_per_conversation():
 
 async def test_quota_exhausted_cools_the_model_until_reset(oauth_fakes, session):
     acct, issued, file = seeded(oauth_fakes)
-    (up,) = PROVIDER.upstream(file)
-    cred = credential(PROVIDER, up, issued.access_token)
     oauth_fakes.google.rate_limit(acct, "QUOTA_EXHAUSTED", delay=5400)
-    body = client_body("openai", "gemini-3-flash")
-    answer = await send(session, cred, "openai", body, model="gemini-3-flash", stream=False)
+    up, answer = await serve(
+        session, PROVIDER, file, issued.access_token, "openai", "gemini-3-flash", stream=False
+    )
     assert answer.status == 429
     hint = up.adapter.failure(429, {}, answer.body)
     assert hint is not None and hint.retry_after == 5400 and not hint.credential_wide
@@ -190,11 +175,10 @@ async def test_quota_exhausted_cools_the_model_until_reset(oauth_fakes, session)
 
 async def test_short_rate_limit_rests_briefly(oauth_fakes, session):
     acct, issued, file = seeded(oauth_fakes)
-    (up,) = PROVIDER.upstream(file)
-    cred = credential(PROVIDER, up, issued.access_token)
     oauth_fakes.google.rate_limit(acct, "RATE_LIMIT_EXCEEDED", delay=2.5, times=1)
-    body = client_body("gemini", "gemini-3-flash")
-    answer = await send(session, cred, "gemini", body, model="gemini-3-flash", stream=True)
+    up, answer = await serve(
+        session, PROVIDER, file, issued.access_token, "gemini", "gemini-3-flash", stream=True
+    )
     hint = up.adapter.failure(answer.status, {}, answer.body)
     assert hint is not None and hint.retry_after == 2.5 and hint.reason == "rate limited"
 

@@ -10,16 +10,8 @@ import pytest
 from services.proxy.oauth.provider import QuotaFailed, RefreshFailed, RefreshRejected
 from services.proxy.oauth.providers.codex import PROVIDER, file_name, models_for
 from tests.fakes.wire_base import Reply
-from tests.unit.proxy.oauth.conftest import (
-    account,
-    answer_text,
-    answer_tool,
-    client_body,
-    credential,
-    send,
-)
 
-FORMATS = ("openai", "responses", "anthropic", "gemini")
+from .serving import account, assert_says, assert_tool_call, every_client, serve
 
 
 async def login(session, fakes, http):
@@ -125,35 +117,37 @@ def test_upstream_headers_and_models(oauth_fakes):
     assert up.models == models_for("team") and up.label == "a@example.com"
 
 
-@pytest.mark.parametrize("stream", [False, True])
-@pytest.mark.parametrize("client_fmt", FORMATS)
+@every_client
 async def test_every_client_format_is_served(oauth_fakes, session, client_fmt, stream):
     _, issued, file = seeded(oauth_fakes)
-    (up,) = PROVIDER.upstream(file)
-    cred = credential(PROVIDER, up, issued.access_token)
     oauth_fakes.codex.push(Reply(text="Hello from Codex."))
-    body = client_body(client_fmt, "gpt-5.5")
-    body["temperature"] = 0.2  # the backend refuses it: the provider leaves it out
-    answer = await send(session, cred, client_fmt, body, model="gpt-5.5", stream=stream)
-    assert answer.status == 200, answer.body
-    assert answer_text(client_fmt, answer, stream) == "Hello from Codex."
+    refused = {"temperature": 0.2}  # the backend refuses it: the provider leaves it out
+    _, answer = await serve(
+        session,
+        PROVIDER,
+        file,
+        issued.access_token,
+        client_fmt,
+        "gpt-5.5",
+        stream=stream,
+        extra=refused,
+    )
+    assert_says(answer, client_fmt, stream, "Hello from Codex.")
     sent = answer.sent
     assert sent["stream"] is True and sent["store"] is False and "instructions" in sent
     assert "temperature" not in sent
     assert sent["include"] == ["reasoning.encrypted_content"]
 
 
-@pytest.mark.parametrize("stream", [False, True])
-@pytest.mark.parametrize("client_fmt", FORMATS)
+@every_client
 async def test_tool_calls_and_thinking(oauth_fakes, session, client_fmt, stream):
     _, issued, file = seeded(oauth_fakes)
-    (up,) = PROVIDER.upstream(file)
-    cred = credential(PROVIDER, up, issued.access_token)
     oauth_fakes.codex.push(Reply(text="", tool=("get_weather", {"city": "Oslo"}), thinking="hm"))
-    body = client_body(client_fmt, "gpt-5.5(high)", tools=True)
-    answer = await send(session, cred, client_fmt, body, model="gpt-5.5(high)", stream=stream)
-    assert answer.status == 200, answer.body
-    assert answer_tool(client_fmt, answer, stream) == "get_weather"
+    model = "gpt-5.5(high)"
+    _, answer = await serve(
+        session, PROVIDER, file, issued.access_token, client_fmt, model, stream=stream, tools=True
+    )
+    assert_tool_call(answer, client_fmt, stream)
     assert answer.sent["model"] == "gpt-5.5"
     assert answer.sent["reasoning"]["effort"] == "high"
     assert answer.sent["tools"][0]["name"] == "get_weather"
@@ -161,12 +155,16 @@ async def test_tool_calls_and_thinking(oauth_fakes, session, client_fmt, stream)
 
 async def test_client_session_headers_pass_through(oauth_fakes, session):
     _, issued, file = seeded(oauth_fakes)
-    (up,) = PROVIDER.upstream(file)
-    cred = credential(PROVIDER, up, issued.access_token)
     headers = {"Session_id": "s-123", "X-Codex-Turn-Metadata": "t", "X-Secret": "no"}
-    body = client_body("responses", "gpt-5.5")
-    answer = await send(
-        session, cred, "responses", body, model="gpt-5.5", stream=True, client_headers=headers
+    _, answer = await serve(
+        session,
+        PROVIDER,
+        file,
+        issued.access_token,
+        "responses",
+        "gpt-5.5",
+        stream=True,
+        client_headers=headers,
     )
     assert answer.status == 200
     rec = oauth_fakes.log.select(provider="codex", kind="inference")[-1]
@@ -177,11 +175,10 @@ async def test_client_session_headers_pass_through(oauth_fakes, session):
 
 async def test_usage_limit_cools_the_whole_account_until_reset(oauth_fakes, session):
     acct, issued, file = seeded(oauth_fakes)
-    (up,) = PROVIDER.upstream(file)
-    cred = credential(PROVIDER, up, issued.access_token)
     oauth_fakes.codex.usage_limit(acct, resets_in=7200)
-    body = client_body("openai", "gpt-5.5")
-    answer = await send(session, cred, "openai", body, model="gpt-5.5", stream=False)
+    up, answer = await serve(
+        session, PROVIDER, file, issued.access_token, "openai", "gpt-5.5", stream=False
+    )
     assert answer.status == 429
     hint = up.adapter.failure(429, {}, answer.body)
     assert hint is not None and hint.credential_wide and hint.reason == "usage_limit_reached"

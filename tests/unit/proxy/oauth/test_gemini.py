@@ -11,16 +11,8 @@ import pytest
 from services.proxy.oauth.provider import RefreshRejected
 from services.proxy.oauth.providers.gemini import PROVIDER
 from tests.fakes.wire_base import Reply
-from tests.unit.proxy.oauth.conftest import (
-    account,
-    answer_text,
-    answer_tool,
-    client_body,
-    credential,
-    send,
-)
 
-FORMATS = ("openai", "responses", "anthropic", "gemini")
+from .serving import account, assert_says, assert_tool_call, every_client, serve
 
 
 @pytest.fixture(autouse=True)
@@ -119,17 +111,14 @@ def test_one_credential_per_project(oauth_fakes):
     assert ups[0].label == "s@gmail.test (p1)"
 
 
-@pytest.mark.parametrize("stream", [False, True])
-@pytest.mark.parametrize("client_fmt", FORMATS)
+@every_client
 async def test_every_client_format_is_served(oauth_fakes, session, client_fmt, stream):
     _, issued, file = seeded(oauth_fakes)
-    (up,) = PROVIDER.upstream(file)
-    cred = credential(PROVIDER, up, issued.access_token)
     oauth_fakes.google.push(Reply(text="Hello from Gemini CLI."))
-    body = client_body(client_fmt, "gemini-2.5-pro")
-    answer = await send(session, cred, client_fmt, body, model="gemini-2.5-pro", stream=stream)
-    assert answer.status == 200, answer.body
-    assert answer_text(client_fmt, answer, stream) == "Hello from Gemini CLI."
+    _, answer = await serve(
+        session, PROVIDER, file, issued.access_token, client_fmt, "gemini-2.5-pro", stream=stream
+    )
+    assert_says(answer, client_fmt, stream, "Hello from Gemini CLI.")
     assert answer.sent["project"] == "p1" and answer.sent["model"] == "gemini-2.5-pro"
     assert "userAgent" not in answer.sent
     rec = oauth_fakes.log.select(kind="inference")[-1]
@@ -138,24 +127,15 @@ async def test_every_client_format_is_served(oauth_fakes, session, client_fmt, s
     assert rec.headers["X-Goog-Api-Client"].startswith("google-genai-sdk/")
 
 
-@pytest.mark.parametrize("stream", [False, True])
-@pytest.mark.parametrize("client_fmt", FORMATS)
+@every_client
 async def test_tools_and_thinking(oauth_fakes, session, client_fmt, stream):
     _, issued, file = seeded(oauth_fakes)
-    (up,) = PROVIDER.upstream(file)
-    cred = credential(PROVIDER, up, issued.access_token)
     oauth_fakes.google.push(Reply(text="", tool=("get_weather", {"city": "Oslo"}), thinking="hm"))
     model = "gemini-2.5-pro(4096)"
-    answer = await send(
-        session,
-        cred,
-        client_fmt,
-        client_body(client_fmt, model, tools=True),
-        model=model,
-        stream=stream,
+    _, answer = await serve(
+        session, PROVIDER, file, issued.access_token, client_fmt, model, stream=stream, tools=True
     )
-    assert answer.status == 200, answer.body
-    assert answer_tool(client_fmt, answer, stream) == "get_weather"
+    assert_tool_call(answer, client_fmt, stream)
     thinking = answer.sent["request"]["generationConfig"]["thinkingConfig"]
     assert thinking["thinkingBudget"] == 4096
 
@@ -163,21 +143,19 @@ async def test_tools_and_thinking(oauth_fakes, session, client_fmt, stream):
 async def test_service_disabled_is_not_a_cooldown_hint(oauth_fakes, session):
     acct, issued, file = seeded(oauth_fakes)
     acct.enabled_services.clear()
-    (up,) = PROVIDER.upstream(file)
-    cred = credential(PROVIDER, up, issued.access_token)
-    body = client_body("openai", "gemini-2.5-pro")
-    answer = await send(session, cred, "openai", body, model="gemini-2.5-pro", stream=False)
+    up, answer = await serve(
+        session, PROVIDER, file, issued.access_token, "openai", "gemini-2.5-pro", stream=False
+    )
     assert answer.status == 403
     assert up.adapter.failure(403, {}, answer.body) is None  # the generic 403 rule applies
 
 
 async def test_quota_exhausted(oauth_fakes, session, oauth_http):
     acct, issued, file = seeded(oauth_fakes)
-    (up,) = PROVIDER.upstream(file)
-    cred = credential(PROVIDER, up, issued.access_token)
     oauth_fakes.google.rate_limit(acct, "QUOTA_EXHAUSTED", delay=900)
-    body = client_body("anthropic", "gemini-2.5-pro")
-    answer = await send(session, cred, "anthropic", body, model="gemini-2.5-pro", stream=True)
+    up, answer = await serve(
+        session, PROVIDER, file, issued.access_token, "anthropic", "gemini-2.5-pro", stream=True
+    )
     hint = up.adapter.failure(answer.status, {}, answer.body)
     assert hint is not None and hint.retry_after == 900
     report = await PROVIDER.quota(oauth_http, file, issued.access_token)

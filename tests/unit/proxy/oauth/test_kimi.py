@@ -9,16 +9,8 @@ import pytest
 from services.proxy.oauth.provider import NotSupported, RefreshRejected
 from services.proxy.oauth.providers.kimi import PROVIDER, upstream_model
 from tests.fakes.wire_base import Reply
-from tests.unit.proxy.oauth.conftest import (
-    account,
-    answer_text,
-    answer_tool,
-    client_body,
-    credential,
-    send,
-)
 
-FORMATS = ("openai", "responses", "anthropic", "gemini")
+from .serving import account, assert_says, assert_tool_call, every_client, serve
 
 
 async def test_device_login_polls_until_approved(oauth_fakes, oauth_http):
@@ -86,34 +78,28 @@ def test_model_names_lose_prefix_and_suffix():
     assert upstream_model("k2") == "k2"
 
 
-@pytest.mark.parametrize("stream", [False, True])
-@pytest.mark.parametrize("client_fmt", FORMATS)
+@every_client
 async def test_every_client_format_is_served(oauth_fakes, session, client_fmt, stream):
     _, issued, file = seeded(oauth_fakes)
-    (up,) = PROVIDER.upstream(file)
-    cred = credential(PROVIDER, up, issued.access_token)
     oauth_fakes.kimi.push(Reply(text="Hello from Kimi."))
-    body = client_body(client_fmt, "kimi-k3")
-    answer = await send(session, cred, client_fmt, body, model="kimi-k3", stream=stream)
-    assert answer.status == 200, answer.body
-    assert answer_text(client_fmt, answer, stream) == "Hello from Kimi."
+    _, answer = await serve(
+        session, PROVIDER, file, issued.access_token, client_fmt, "kimi-k3", stream=stream
+    )
+    assert_says(answer, client_fmt, stream, "Hello from Kimi.")
     assert answer.sent["model"] == "k3"
     rec = oauth_fakes.log.select(kind="inference")[-1]
     assert rec.headers["X-Msh-Device-Id"] == "dev-1"
 
 
-@pytest.mark.parametrize("stream", [False, True])
-@pytest.mark.parametrize("client_fmt", FORMATS)
+@every_client
 async def test_tools_and_thinking(oauth_fakes, session, client_fmt, stream):
     _, issued, file = seeded(oauth_fakes)
-    (up,) = PROVIDER.upstream(file)
-    cred = credential(PROVIDER, up, issued.access_token)
     oauth_fakes.kimi.push(Reply(text="", tool=("get_weather", {"city": "Oslo"})))
     model = "kimi-k2-thinking(high)"
-    body = client_body(client_fmt, model, tools=True)
-    answer = await send(session, cred, client_fmt, body, model=model, stream=stream)
-    assert answer.status == 200, answer.body
-    assert answer_tool(client_fmt, answer, stream) == "get_weather"
+    _, answer = await serve(
+        session, PROVIDER, file, issued.access_token, client_fmt, model, stream=stream, tools=True
+    )
+    assert_tool_call(answer, client_fmt, stream)
     assert answer.sent["thinking"] == {"type": "enabled", "effort": "high"}
     assert "reasoning_effort" not in answer.sent
 

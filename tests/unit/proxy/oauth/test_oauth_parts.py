@@ -18,7 +18,8 @@ from services.proxy.oauth.provider import (
     rfc3339,
 )
 from services.proxy.oauth.providers import PROVIDERS, by_name
-from services.proxy.oauth.providers.claude import betas, cloak, pkce, rate_limit_hint
+from services.proxy.oauth.providers.claude import betas, cloak, rate_limit_hint
+from services.proxy.oauth.providers.common import pkce_pair
 
 NOW = 1_800_000_000.0
 
@@ -117,7 +118,7 @@ def test_pkce_pair():
     import base64
     import hashlib
 
-    verifier, challenge = pkce()
+    verifier, challenge = pkce_pair()
     assert len(verifier) == 128  # 96 bytes, base64url without padding
     digest = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=")
     assert challenge == digest.decode()

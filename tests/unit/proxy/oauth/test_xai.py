@@ -7,16 +7,8 @@ import pytest
 from services.proxy.oauth.provider import NotSupported, RefreshRejected
 from services.proxy.oauth.providers.xai import PROVIDER, trusted_endpoint
 from tests.fakes.wire_base import Reply
-from tests.unit.proxy.oauth.conftest import (
-    account,
-    answer_text,
-    answer_tool,
-    client_body,
-    credential,
-    send,
-)
 
-FORMATS = ("openai", "responses", "anthropic", "gemini")
+from .serving import account, assert_says, assert_tool_call, every_client, serve
 
 
 def test_only_https_x_ai_endpoints_are_trusted():
@@ -90,43 +82,37 @@ async def test_refresh_rediscovers_a_foreign_token_endpoint(oauth_fakes, oauth_h
     assert not [r for r in oauth_fakes.log.entries if "evil" in r.origin]
 
 
-@pytest.mark.parametrize("stream", [False, True])
-@pytest.mark.parametrize("client_fmt", FORMATS)
+@every_client
 async def test_every_client_format_is_served(oauth_fakes, session, client_fmt, stream):
     _, issued, file = seeded(oauth_fakes)
-    (up,) = PROVIDER.upstream(file)
-    assert up.base_url == "https://cli-chat-proxy.grok.com/v1"
-    cred = credential(PROVIDER, up, issued.access_token)
     oauth_fakes.xai.push(Reply(text="Hello from Grok."))
-    body = client_body(client_fmt, "grok-4.5")
-    answer = await send(session, cred, client_fmt, body, model="grok-4.5", stream=stream)
-    assert answer.status == 200, answer.body
-    assert answer_text(client_fmt, answer, stream) == "Hello from Grok."
+    up, answer = await serve(
+        session, PROVIDER, file, issued.access_token, client_fmt, "grok-4.5", stream=stream
+    )
+    assert up.base_url == "https://cli-chat-proxy.grok.com/v1"
+    assert_says(answer, client_fmt, stream, "Hello from Grok.")
     rec = oauth_fakes.log.select(kind="inference")[-1]
     assert rec.origin == "https://cli-chat-proxy.grok.com"
     assert rec.headers["X-XAI-Token-Auth"] == "xai-grok-cli"
 
 
-@pytest.mark.parametrize("stream", [False, True])
-@pytest.mark.parametrize("client_fmt", FORMATS)
+@every_client
 async def test_tools_and_thinking(oauth_fakes, session, client_fmt, stream):
     _, issued, file = seeded(oauth_fakes)
-    (up,) = PROVIDER.upstream(file)
-    cred = credential(PROVIDER, up, issued.access_token)
     oauth_fakes.xai.push(Reply(text="", tool=("get_weather", {"city": "Oslo"}), thinking="hm"))
     model = "grok-4.20-0309-reasoning(low)"
-    body = client_body(client_fmt, model, tools=True)
-    answer = await send(
+    _, answer = await serve(
         session,
-        cred,
+        PROVIDER,
+        file,
+        issued.access_token,
         client_fmt,
-        body,
-        model=model,
+        model,
         stream=stream,
+        tools=True,
         client_headers={"Session_id": "conv-9"},
     )
-    assert answer.status == 200, answer.body
-    assert answer_tool(client_fmt, answer, stream) == "get_weather"
+    assert_tool_call(answer, client_fmt, stream)
     assert answer.sent["reasoning"]["effort"] == "low"
     assert answer.sent["model"] == "grok-4.20-0309-reasoning"
     assert oauth_fakes.log.select(kind="inference")[-1].headers["x-grok-conv-id"] == "conv-9"
