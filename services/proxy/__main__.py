@@ -65,9 +65,7 @@ async def serve(settings: ProxySettings, config_path: Path) -> None:
     await _stop_signal()
     started = time.monotonic()
     open_connections = len(runner.server.connections) if runner.server else 0
-    log.info(
-        "proxy_stopping", connections=open_connections, grace_s=settings.proxy_shutdown_grace
-    )
+    log.info("proxy_stopping", connections=open_connections, grace_s=settings.proxy_shutdown_grace)
     await runner.cleanup()
     log.info("proxy_stopped", seconds=round(time.monotonic() - started, 3))
 

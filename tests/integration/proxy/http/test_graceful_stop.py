@@ -18,7 +18,7 @@ import orjson
 from services.proxy.usage import Outbox
 from tests.fakes.openai_upstream import Reply
 
-from ..harness import CLIENT_KEY, compat_config, proxy_process
+from ..harness import CLIENT_KEY, compat_config, eventually, proxy_process
 
 HEADERS = {"Authorization": f"Bearer {CLIENT_KEY}"}
 CHUNKS = ["one ", "two ", "three ", "four ", "five ", "six"]
@@ -50,7 +50,11 @@ class Traffic:
                 self.outcomes.append(await self.one(session, stream))
 
     async def one(self, session: aiohttp.ClientSession, stream: bool) -> Outcome:
-        body = {"model": "gpt-test", "stream": stream, "messages": [{"role": "user", "content": "hi"}]}
+        body = {
+            "model": "gpt-test",
+            "stream": stream,
+            "messages": [{"role": "user", "content": "hi"}],
+        }
         outcome = Outcome(started=time.monotonic(), ended=0.0)
         try:
             async with session.post(
@@ -99,8 +103,7 @@ async def test_sigterm_under_traffic_loses_no_accepted_request(fake, tmp_path):
             asyncio.create_task(traffic.worker(stream=i % 2 == 0, keep_alive=i % 3 != 0))
             for i in range(8)
         ]
-        while len(traffic.outcomes) < 16:  # steady traffic before the signal
-            await asyncio.sleep(0.05)
+        await eventually(lambda: len(traffic.outcomes) >= 16, limit=30)  # steady traffic first
         assert proxy.proc is not None
         proxy.proc.send_signal(signal.SIGTERM)
         sent_at = time.monotonic()
@@ -134,8 +137,7 @@ async def test_a_stream_longer_than_the_grace_is_cut_when_the_grace_ends(fake, t
         traffic = Traffic(proxy.base_url)
         async with aiohttp.ClientSession() as session:
             request = asyncio.create_task(traffic.one(session, stream=True))
-            while not fake.requests:
-                await asyncio.sleep(0.02)
+            await eventually(lambda: fake.requests, limit=10)
             assert proxy.proc is not None
             proxy.proc.send_signal(signal.SIGTERM)
             exit_after = await _wait_exit(proxy.proc, 15)
