@@ -167,6 +167,7 @@ def test_unknown_options_are_refused(ready, command):
     [
         (["backup", "../elsewhere"], "letters, digits"),
         (["backup", "a", "b"], "one name at most"),
+        (["backup", "--recipient"], "--recipient needs"),
         (["restore", "a.tar.gz", "b.tar.gz", "--yes"], "one backup file"),
         (["restore"], "which backup?"),
         (["rotate-backups", "-3"], "unknown option '-3'"),
@@ -386,3 +387,86 @@ def test_restore_rejects_a_file_that_is_not_a_backup(ready, tmp_path):
     assert result.returncode == 1
     assert "not a backup made by manage.sh" in result.stderr
     assert ready("restore", str(tmp_path / "missing.tar.gz"), "--yes").returncode == 1
+    (tmp_path / "noise.tar.gz.gpg").write_bytes(b"\x00" * 64)
+    result = ready("restore", str(tmp_path / "noise.tar.gz.gpg"), "--yes")
+    assert result.returncode == 1 and "neither gzip nor gpg" in result.stderr
+
+
+def _break_the_data(database: str, proxy_files: Path) -> None:
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute("DELETE FROM users")
+    (proxy_files / "auths" / "claude-a.json").unlink()
+
+
+def _restored(database: str, proxy_files: Path) -> bool:
+    auths = sorted(p.name for p in (proxy_files / "auths").iterdir())
+    return _rows(database) == [(1, "ada"), (2, "grace")] and auths == ["claude-a.json"]
+
+
+def test_encrypted_backup_with_a_passphrase_restores_only_with_it(
+    ready, database, proxy_files, tmp_path
+):
+    """`backup --encrypt` writes only a gpg file (no readable SQL or secrets in it); restore
+    asks for the passphrase, refuses a wrong one and leaves the data as it was."""
+    secret = tmp_path / "pass"
+    secret.write_text("correct horse battery\n")
+    ready.env["BACKUP_PASSPHRASE_FILE"] = str(secret)
+    result = ready("backup", "offsite", "--encrypt")
+    assert result.returncode == 0, result.stderr
+    (archive,) = (ready.dir / "backups").iterdir()
+    assert re.fullmatch(r"offsite_\d{8}_\d{6}\.tar\.gz\.gpg", archive.name)
+    assert stat.S_IMODE(archive.stat().st_mode) == 0o600
+    raw = archive.read_bytes()
+    assert raw[:2] != b"\x1f\x8b" and b"grace" not in raw
+    assert ready.env_file.read_text().split("JWT_SECRET=")[1][:64].encode() not in raw
+    _break_the_data(database, proxy_files)
+
+    wrong = tmp_path / "wrong"
+    wrong.write_text("not the passphrase\n")
+    ready.env["BACKUP_PASSPHRASE_FILE"] = str(wrong)
+    before = len(ready.calls())
+    result = ready("restore", str(archive), "--yes")
+    assert result.returncode == 1 and "wrong passphrase" in result.stderr
+    assert len(ready.calls()) == before  # nothing stopped, nothing touched
+
+    del ready.env["BACKUP_PASSPHRASE_FILE"]
+    result = ready("restore", str(archive), "--yes")  # no terminal to ask on
+    assert result.returncode == 1 and "BACKUP_PASSPHRASE_FILE" in result.stderr
+
+    ready.env["BACKUP_PASSPHRASE_FILE"] = str(secret)
+    result = ready("restore", str(archive), "--yes")
+    assert result.returncode == 0, result.stderr
+    assert _restored(database, proxy_files)
+
+
+def test_encrypted_backup_to_a_recipient_key(ready, database, proxy_files, tmp_path):
+    """`backup --recipient KEY` encrypts to a public key; the holder of the secret key
+    restores without any passphrase prompt."""
+    home = tmp_path / "gnupg"
+    home.mkdir(mode=0o700)
+    ready.env["GNUPGHOME"] = str(home)
+    subprocess.run(
+        ["gpg", "--batch", "--pinentry-mode", "loopback", "--passphrase", "",
+         "--quick-gen-key", "ops@example.test", "default", "default", "never"],
+        env=ready.env, check=True, capture_output=True,
+    )  # fmt: skip
+    result = ready("backup", "--recipient", "ops@example.test")
+    assert result.returncode == 0, result.stderr
+    (archive,) = (ready.dir / "backups").glob("*.tar.gz.gpg")
+    _break_the_data(database, proxy_files)
+    result = ready("restore", str(archive), "--yes")
+    assert result.returncode == 0, result.stderr
+    assert _restored(database, proxy_files)
+
+    result = ready("backup", "--recipient", "nobody@example.test")
+    assert result.returncode == 1 and "nobody@example.test" in result.stderr
+
+
+def test_rotate_backups_counts_encrypted_ones(manage):
+    backups = manage.dir / "backups"
+    backups.mkdir()
+    names = ["a_20260101_000000.tar.gz", "b_20260102_000000.tar.gz.gpg", "c_20260103_000000.tar.gz"]
+    for name in names:
+        (backups / name).write_text("x")
+    assert manage("rotate-backups", "2").returncode == 0
+    assert sorted(p.name for p in backups.iterdir()) == names[1:]
