@@ -46,6 +46,10 @@ Usage: ./manage.sh <command> [args]     (./manage.sh <command> --help for one co
                         (asks for confirmation unless --yes, and for the passphrase
                         of an encrypted one)
   rotate-backups [N]    keep the newest N backups (default 7), delete the rest
+  rotate-secrets [--yes]
+                        new management, collector, session and encryption secrets,
+                        applied service by service; stored secrets re-encrypted,
+                        dashboard sessions ended
   compose <args...>     run any docker compose command on this stack
 USAGE
 }
@@ -121,6 +125,19 @@ TEXT
         rotate-backups) cat <<'TEXT'
 Usage: ./manage.sh rotate-backups [N]
 Keep the newest N backups in $BACKUP_DIR (default 7) and delete the older ones.
+TEXT
+            ;;
+        rotate-secrets) cat <<'TEXT'
+Usage: ./manage.sh rotate-secrets [--yes]
+Replace MANAGEMENT_API_KEY, COLLECTOR_API_KEY, JWT_SECRET and PROVIDER_ENCRYPTION_KEY in .env
+with new random values and apply them one service at a time (proxy, collector, dashboard;
+each stops gracefully). The previous encryption key stays in .env as
+PROVIDER_ENCRYPTION_KEY_OLD, still accepted, until every stored provider secret has been
+re-encrypted with the new key in one transaction; then it is removed. Every dashboard
+session ends (users sign in again). Scripts that call the management API or
+POST /api/usage/collect need the new keys. If it stops half way, run it again: it resumes
+with the encryption key already chosen.
+  -y, --yes   do not ask for confirmation (needed when not run from a terminal)
 TEXT
             ;;
         compose) cat <<'TEXT'
@@ -268,7 +285,7 @@ read_passphrase() {
 # gpg with a throw-away home for passphrase work (the user's keyring stays untouched).
 gpg_symmetric() {
     local home="$WORK/gnupg"
-    mkdir -p -m 700 "$home"
+    [ -d "$home" ] || mkdir -m 700 "$home"
     GNUPGHOME="$home" gpg --batch --yes --quiet --pinentry-mode loopback "$@"
 }
 
@@ -421,6 +438,63 @@ cmd_rotate() {
     say "kept $((index < keep ? index : keep)) backup(s)"
 }
 
+# The value of KEY in .env ("" when absent).
+env_value() {
+    grep -E "^$1=" "$ENV_FILE" | tail -n 1 | cut -d= -f2- || true
+}
+
+# Sets KEY=VALUE in .env (replacing its line, or appending one), atomically, mode 600.
+set_env() {
+    local key="$1" value="$2" tmp="$ENV_FILE.tmp.$$"
+    (
+        umask 077
+        grep -vE "^$key=" "$ENV_FILE" > "$tmp" || true
+        [ -z "$value" ] || printf '%s=%s\n' "$key" "$value" >> "$tmp"
+    )
+    mv "$tmp" "$ENV_FILE"
+}
+
+ROTATED_SECRETS=(MANAGEMENT_API_KEY COLLECTOR_API_KEY JWT_SECRET)
+
+cmd_rotate_secrets() {
+    local yes=0 arg
+    for arg in "$@"; do
+        case "$arg" in
+            --yes | -y) yes=1 ;;
+            -*) refuse rotate-secrets "unknown option '$arg'" ;;
+            *) refuse rotate-secrets "unexpected argument '$arg'" ;;
+        esac
+    done
+    require_docker
+    require_env
+    if [ "$yes" -ne 1 ]; then
+        [ -t 0 ] || die "refusing to rotate secrets without confirmation: pass --yes when running from a script"
+        local answer
+        read -r -p "New secrets end every dashboard session and invalidate the management and collector keys scripts use. Type 'yes' to continue: " answer
+        [ "$answer" = "yes" ] || die "rotation cancelled"
+    fi
+    local name
+    if [ -n "$(env_value PROVIDER_ENCRYPTION_KEY_OLD)" ]; then
+        say "resuming: PROVIDER_ENCRYPTION_KEY_OLD is set, keeping the encryption key already chosen"
+    else
+        set_env PROVIDER_ENCRYPTION_KEY_OLD "$(env_value PROVIDER_ENCRYPTION_KEY)"
+        set_env PROVIDER_ENCRYPTION_KEY "$(random_hex)"
+    fi
+    for name in "${ROTATED_SECRETS[@]}"; do set_env "$name" "$(random_hex)"; done
+    say "wrote new ${ROTATED_SECRETS[*]} PROVIDER_ENCRYPTION_KEY to $ENV_FILE"
+    # One service at a time, each recreated with the new values and healthy before the next.
+    for name in "${APP_SERVICES[@]}"; do
+        say "restarting $name with the new secrets"
+        compose up -d --wait --no-deps "$name"
+    done
+    say "re-encrypting the stored provider secrets and ending sessions (one transaction)"
+    compose exec -T dashboard python -m services.dashboard.rotate \
+        || die "re-encryption failed; nothing was re-encrypted and PROVIDER_ENCRYPTION_KEY_OLD stays in $ENV_FILE: fix the cause and run './manage.sh rotate-secrets' again"
+    set_env PROVIDER_ENCRYPTION_KEY_OLD ""
+    compose up -d --wait --no-deps dashboard
+    say "secrets rotated; the previous encryption key is gone from $ENV_FILE (older backups still hold it)"
+}
+
 # Compose prints a progress line per image and repeats the error; say once what went wrong.
 cmd_pull() {
     local out
@@ -477,7 +551,8 @@ main() {
             usage
             return 0
             ;;
-        init | up | down | restart | ps | status | logs | pull | backup | restore | rotate-backups) ;;
+        init | up | down | restart | ps | status | logs | pull | backup | restore | rotate-backups \
+            | rotate-secrets) ;;
         compose)
             case "${1:-}" in -h | --help) command_usage compose && return 0 ;; esac
             ;;
@@ -493,6 +568,7 @@ main() {
     case "$command" in
         init) cmd_init "$@" ;;
         rotate-backups) cmd_rotate "$@" ;;
+        rotate-secrets) cmd_rotate_secrets "$@" ;;
         restore) cmd_restore "$@" ;;
         *)
             check_args "$command" "$@"

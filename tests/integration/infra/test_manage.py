@@ -17,6 +17,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 from pydantic import SecretStr
 
+from services.core.crypto import seal, unseal
 from services.core.settings import require_secret
 from tools import localpg
 
@@ -115,7 +116,7 @@ def test_subcommands_issue_the_right_compose_command(ready, argv, expected):
 
 COMMANDS = (
     "init", "up", "down", "restart", "ps", "status", "logs", "pull", "backup", "restore",
-    "rotate-backups", "compose",
+    "rotate-backups", "rotate-secrets", "compose",
 )  # fmt: skip
 
 
@@ -470,3 +471,106 @@ def test_rotate_backups_counts_encrypted_ones(manage):
         (backups / name).write_text("x")
     assert manage("rotate-backups", "2").returncode == 0
     assert sorted(p.name for p in backups.iterdir()) == names[1:]
+
+
+SESSION_ID = "f" * 64
+
+
+@pytest.fixture
+def migrated(manage, database_url) -> str:
+    """A migrated database the stub's `exec dashboard` reaches, with one signed-in session."""
+    manage.env["STUB_DATABASE_URL"] = database_url
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        (user_id,) = conn.execute(
+            "INSERT INTO users (username, password_hash, role) VALUES ('ada', 'x', 'admin')"
+            " RETURNING id"
+        ).fetchone()
+        conn.execute(
+            "INSERT INTO sessions (id, user_id, expires_at) VALUES (%s, %s, now() + '1 day')",
+            (SESSION_ID, user_id),
+        )
+    return database_url
+
+
+def _env(manage: Manage) -> dict[str, str]:
+    lines = manage.env_file.read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+
+
+def _store_secret(url: str, key_hex: str, plain: str, digest: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO provider_keys (user_id, provider, key_sha256, masked_label,"
+            " secret_encrypted) SELECT id, 'claude', %s, 'sk…', %s FROM users LIMIT 1",
+            (digest, seal(bytes.fromhex(key_hex), plain)),
+        )
+
+
+def _stored(url: str) -> list[str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT secret_encrypted FROM provider_keys ORDER BY id").fetchall()
+    return [r[0] for r in rows]
+
+
+def test_rotate_secrets_replaces_them_one_service_at_a_time(ready, migrated):
+    """New values for the four secrets, applied proxy, collector, dashboard in turn; the stored
+    secret re-encrypted with the new key, the old key gone from .env, sessions ended."""
+    before = _env(ready)
+    _store_secret(migrated, before["PROVIDER_ENCRYPTION_KEY"], "sk-ant-secret", "d1")
+    result = ready("rotate-secrets", "--yes")
+    assert result.returncode == 0, result.stderr
+    after = _env(ready)
+    for name in (
+        "MANAGEMENT_API_KEY",
+        "COLLECTOR_API_KEY",
+        "JWT_SECRET",
+        "PROVIDER_ENCRYPTION_KEY",
+    ):
+        assert re.fullmatch(r"[0-9a-f]{64}", after[name]) and after[name] != before[name], name
+    assert after["POSTGRES_PASSWORD"] == before["POSTGRES_PASSWORD"]
+    assert "PROVIDER_ENCRYPTION_KEY_OLD" not in after
+    assert stat.S_IMODE(ready.env_file.stat().st_mode) == 0o600
+    (sealed,) = _stored(migrated)
+    assert unseal(bytes.fromhex(after["PROVIDER_ENCRYPTION_KEY"]), sealed) == "sk-ant-secret"
+    with psycopg.connect(migrated) as conn:
+        assert conn.execute("SELECT revoked_at IS NOT NULL FROM sessions").fetchone() == (True,)
+    assert ready.calls() == [
+        ["up", "-d", "--wait", "--no-deps", "proxy"],
+        ["up", "-d", "--wait", "--no-deps", "collector"],
+        ["up", "-d", "--wait", "--no-deps", "dashboard"],
+        ["exec", "-T", "dashboard", "python", "-m", "services.dashboard.rotate"],
+        ["up", "-d", "--wait", "--no-deps", "dashboard"],
+    ]
+    assert before["JWT_SECRET"] not in result.stdout + result.stderr
+
+
+def test_a_failed_reencryption_keeps_the_old_key_and_resumes(ready, migrated):
+    """A secret no key opens stops the rotation with the old key kept in .env; once fixed, a
+    second run resumes with the encryption key the first one chose."""
+    before = _env(ready)
+    _store_secret(migrated, before["PROVIDER_ENCRYPTION_KEY"], "sk-good", "d1")
+    _store_secret(migrated, "cd" * 32, "sk-lost", "d2")
+    result = ready("rotate-secrets", "--yes")
+    assert result.returncode == 1
+    assert "PROVIDER_ENCRYPTION_KEY_OLD stays" in result.stderr
+    half = _env(ready)
+    assert half["PROVIDER_ENCRYPTION_KEY_OLD"] == before["PROVIDER_ENCRYPTION_KEY"]
+    assert unseal(bytes.fromhex(before["PROVIDER_ENCRYPTION_KEY"]), _stored(migrated)[0])
+
+    with psycopg.connect(migrated, autocommit=True) as conn:
+        conn.execute("DELETE FROM provider_keys WHERE key_sha256 = 'd2'")
+    result = ready("rotate-secrets", "--yes")
+    assert result.returncode == 0, result.stderr
+    assert "resuming" in result.stdout
+    after = _env(ready)
+    assert after["PROVIDER_ENCRYPTION_KEY"] == half["PROVIDER_ENCRYPTION_KEY"]
+    assert "PROVIDER_ENCRYPTION_KEY_OLD" not in after
+    assert (
+        unseal(bytes.fromhex(after["PROVIDER_ENCRYPTION_KEY"]), _stored(migrated)[0]) == "sk-good"
+    )
+
+
+def test_rotate_secrets_asks_for_confirmation(ready):
+    result = ready("rotate-secrets", input="yes\n")
+    assert result.returncode == 1 and "--yes" in result.stderr
+    assert ready.calls() == []
