@@ -48,7 +48,7 @@ Usage: ./manage.sh <command> [args]     (./manage.sh <command> --help for one co
   rotate-backups [N]    keep the newest N backups (default 7), delete the rest
   rotate-secrets [--yes]
                         new management, collector, session and encryption secrets,
-                        applied service by service; stored secrets re-encrypted,
+                        applied proxy first; stored secrets re-encrypted,
                         dashboard sessions ended
   compose <args...>     run any docker compose command on this stack
 USAGE
@@ -130,8 +130,8 @@ TEXT
         rotate-secrets) cat <<'TEXT'
 Usage: ./manage.sh rotate-secrets [--yes]
 Replace MANAGEMENT_API_KEY, COLLECTOR_API_KEY, JWT_SECRET and PROVIDER_ENCRYPTION_KEY in .env
-with new random values and apply them one service at a time (proxy, collector, dashboard;
-each stops gracefully). The previous encryption key stays in .env as
+with new random values and apply them: the proxy first, then the collector and the dashboard,
+each recreated and healthy (each stops gracefully). The previous encryption key stays in .env as
 PROVIDER_ENCRYPTION_KEY_OLD, still accepted, until every stored provider secret has been
 re-encrypted with the new key in one transaction; then it is removed. Every dashboard
 session ends (users sign in again). Scripts that call the management API or
@@ -482,11 +482,12 @@ cmd_rotate_secrets() {
     fi
     for name in "${ROTATED_SECRETS[@]}"; do set_env "$name" "$(random_hex)"; done
     say "wrote new ${ROTATED_SECRETS[*]} PROVIDER_ENCRYPTION_KEY to $ENV_FILE"
-    # One service at a time, each recreated with the new values and healthy before the next.
-    for name in "${APP_SERVICES[@]}"; do
-        say "restarting $name with the new secrets"
-        compose up -d --wait --no-deps "$name"
-    done
+    # The proxy first (it serves traffic), healthy before the collector and the dashboard,
+    # which it answers with the new keys; each container stops gracefully.
+    say "restarting proxy with the new secrets"
+    compose up -d --wait --no-deps proxy
+    say "restarting collector and dashboard with the new secrets"
+    compose up -d --wait --no-deps collector dashboard
     say "re-encrypting the stored provider secrets and ending sessions (one transaction)"
     compose exec -T dashboard python -m services.dashboard.rotate \
         || die "re-encryption failed; nothing was re-encrypted and PROVIDER_ENCRYPTION_KEY_OLD stays in $ENV_FILE: fix the cause and run './manage.sh rotate-secrets' again"

@@ -512,8 +512,8 @@ def _stored(url: str) -> list[str]:
     return [r[0] for r in rows]
 
 
-def test_rotate_secrets_replaces_them_one_service_at_a_time(ready, migrated):
-    """New values for the four secrets, applied proxy, collector, dashboard in turn; the stored
+def test_rotate_secrets_replaces_them_proxy_first(ready, migrated):
+    """New values for the four secrets, applied to the proxy, then the others; the stored
     secret re-encrypted with the new key, the old key gone from .env, sessions ended."""
     before = _env(ready)
     _store_secret(migrated, before["PROVIDER_ENCRYPTION_KEY"], "sk-ant-secret", "d1")
@@ -536,8 +536,7 @@ def test_rotate_secrets_replaces_them_one_service_at_a_time(ready, migrated):
         assert conn.execute("SELECT revoked_at IS NOT NULL FROM sessions").fetchone() == (True,)
     assert ready.calls() == [
         ["up", "-d", "--wait", "--no-deps", "proxy"],
-        ["up", "-d", "--wait", "--no-deps", "collector"],
-        ["up", "-d", "--wait", "--no-deps", "dashboard"],
+        ["up", "-d", "--wait", "--no-deps", "collector", "dashboard"],
         ["exec", "-T", "dashboard", "python", "-m", "services.dashboard.rotate"],
         ["up", "-d", "--wait", "--no-deps", "dashboard"],
     ]
