@@ -331,7 +331,9 @@ cmd_backup() {
     mkdir -p "$BACKUP_DIR"
     chmod 700 "$BACKUP_DIR"
     WORK="$(mktemp -d)"
-    work="$WORK"
+    # What goes into the archive, beside (not holding) gpg's temporary home.
+    work="$WORK/content"
+    mkdir -m 700 "$work"
     say "dumping the database"
     # shellcheck disable=SC2016 # the variables are expanded inside the postgres container
     compose exec -T postgres sh -c \

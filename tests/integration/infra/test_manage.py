@@ -419,6 +419,15 @@ def test_encrypted_backup_with_a_passphrase_restores_only_with_it(
     assert stat.S_IMODE(archive.stat().st_mode) == 0o600
     raw = archive.read_bytes()
     assert raw[:2] != b"\x1f\x8b" and b"grace" not in raw
+    plain = subprocess.run(
+        ["gpg", "--batch", "--pinentry-mode", "loopback", "--passphrase-file", str(secret),
+         "--decrypt", str(archive)],
+        env=ready.env | {"GNUPGHOME": str(tmp_path)}, capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    (tmp_path / "plain.tar.gz").write_bytes(plain)
+    with tarfile.open(tmp_path / "plain.tar.gz") as tar:
+        names = sorted(m.name.removeprefix("./") for m in tar.getmembers() if m.name != ".")
+    assert names == ["database.sql", "env", "proxy.tar"]  # nothing else (gpg's home)
     assert ready.env_file.read_text().split("JWT_SECRET=")[1][:64].encode() not in raw
     _break_the_data(database, proxy_files)
 
