@@ -71,6 +71,8 @@ clis: install ## Install the pinned coding-agent CLIs for tests/e2e/clis (npm ci
 
 bench: install ## Run the benchmarks and print figures
 	$(PY) -m bench.proxy_overhead
+	$(PY) -m bench.collector_ingest --events 50000 --rollup-events 0
+	$(PY) -m bench.limits_overhead
 
 clean: ## Remove caches (keeps .run data)
 	rm -rf .mypy_cache .ruff_cache .pytest_cache .hypothesis test-artifacts .cache/import-linter .import_linter_cache

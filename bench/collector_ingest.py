@@ -1,11 +1,16 @@
-"""Benchmark: usage ingest (outbox -> Postgres, acks included) and 30-day rollup queries.
+"""Benchmark: usage ingest (proxy outbox -> Postgres, acks included) and 30-day rollup queries.
 
-    python -m bench.collector_ingest [--events 100000] [--batch 2000] [--rollup-events 10000000]
+    python -m bench.collector_ingest [--events 100000] [--repeat 3] [--rollup-events 10000000]
 
-1. Ingest: a proxy outbox in its own process holds N events (the proxy's real on-disk outbox
-   and `/v0/usage/*` routes, or `--source fake` for tests/fakes/usage_source.py); one collector
-   (in this process) stores them in a local Postgres until the last ack. Prints events/s end
-   to end.
+1. Ingest: a proxy outbox is filled with N events (the proxy's own Outbox class, fsync on) and
+   served by the real proxy process (`python -m services.proxy`); one collector (in this
+   process) stores them in PostgreSQL with fsync and synchronous_commit ON until the proxy
+   acked the last one. Prints events/s end to end and the CPU each process spent per event
+   (collector, proxy, every PostgreSQL process of the cluster), per run and the median, for
+   the current batch insert and the previous one (bench/ingest_baseline.py) in alternating
+   order, and the ratio between them.
+   `--timeline spread` stamps events at random within the last hour instead of in seq order;
+   `--source fake` serves the in-memory test fake instead of the proxy.
 2. History: hourly rollups equivalent to `--rollup-events` events over 30 days (200 keys,
    20 users, 8 models) are generated with generate_series, then the queries a 30-day usage page
    needs are timed; prints p50/p95 per query and for the whole page.
@@ -16,14 +21,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import logging
 import multiprocessing
 import os
 import shutil
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+import structlog
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from bench.ingest_baseline import previous_insert
+from bench.ingest_rig import CpuMeter, ProxyChild, cluster_pids, fill_outbox
+from services.collector.settings import CollectorSettings
 from services.collector.worker import Collector
 from services.core.db import connect
 from services.core.latency_histogram import HIST_BUCKETS
@@ -31,6 +47,7 @@ from services.core.migrate import migrate
 from tests.integration.collector.helpers import API_KEY, settings_for
 from tools import localpg
 
+DEFAULT_BATCH = CollectorSettings.model_fields["batch_size"].default
 HIST_SUM = (
     "ARRAY["
     + ", ".join(f"sum(latency_hist[{i}])::bigint" for i in range(1, HIST_BUCKETS + 1))
@@ -89,47 +106,31 @@ def _serve_fake(events: int, ready: multiprocessing.Queue[str]) -> None:
     asyncio.run(serve())
 
 
-def _serve_outbox(events: int, ready: multiprocessing.Queue[str]) -> None:
-    """Child process: the proxy's real on-disk outbox and `/v0/usage/*` routes."""
-    import random
+@dataclass
+class IngestRun:
+    """One ingest run: events/s end to end and CPU per event of each process."""
 
-    from aiohttp import web
+    rate: float
+    cpu_us: dict[str, float]
 
-    from services.proxy.usage.outbox import Outbox
-    from services.proxy.usage.routes import usage_routes
-    from tests.fakes.usage_source import make_event
+    def line(self) -> str:
+        cpu = ", ".join(f"{name} {us:.1f}" for name, us in self.cpu_us.items())
+        return f"{self.rate:>9,.0f} events/s   CPU us/event: {cpu or 'not measured'}"
 
-    async def serve() -> None:
-        with tempfile.TemporaryDirectory(prefix="cpa-bench-outbox-") as folder:
-            outbox = Outbox(Path(folder), soft_cap_bytes=4 * 1024**3)
-            await outbox.start()
-            rng = random.Random(1)
-            for seq in range(1, events + 1):
-                outbox.append(make_event(seq, "", rng))  # the outbox sets the reserved fields
-            app = web.Application()
-            app.add_routes(usage_routes(outbox, lambda: [API_KEY]))
-            runner = web.AppRunner(app, access_log=None)
-            await runner.setup()
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            ready.put(f"http://127.0.0.1:{runner.addresses[0][1]}")
-            while outbox.acked_seq < events:  # noqa: ASYNC110  # the outbox offers no event
-                await asyncio.sleep(0.05)
-            await asyncio.sleep(0.5)
-            await runner.cleanup()
-            await outbox.close()
+    @property
+    def total_cpu(self) -> float:
+        return sum(self.cpu_us.values())
 
-    asyncio.run(serve())
+    @property
+    def ceiling(self) -> float:
+        """Events/s if every core of this machine ran only this pipeline (CPU-bound)."""
+        return (os.cpu_count() or 1) * 1e6 / self.total_cpu
 
 
-async def bench_ingest(dsn: str, events: int, batch: int, source: str) -> float:
-    ctx = multiprocessing.get_context("spawn")
-    ready: multiprocessing.Queue[str] = ctx.Queue()
-    target = _serve_outbox if source == "outbox" else _serve_fake
-    child = ctx.Process(target=target, args=(events, ready), daemon=True)
-    child.start()
-    url = await asyncio.to_thread(ready.get, True, 120)
+async def _drain(dsn: str, url: str, events: int, batch: int, meter: CpuMeter) -> float:
+    """Run one collector against `url` until the proxy acked `events`; return the seconds."""
     collector = Collector(settings_for(dsn, url, batch_size=batch, idle_interval_s=5))
+    meter.start()
     started = time.monotonic()
     task = asyncio.create_task(collector.run())
     while collector.status.proxies[url].acked != events:
@@ -137,14 +138,121 @@ async def bench_ingest(dsn: str, events: int, batch: int, source: str) -> float:
             task.result()
         await asyncio.sleep(0.01)
     elapsed = time.monotonic() - started
+    meter.stop()
     collector.stop()
     await task
-    child.join(10)
     async with await connect(dsn) as conn:
-        cur = await conn.execute("SELECT count(*) FROM usage_events")
-        row = await cur.fetchone()
+        row = await (await conn.execute("SELECT count(*) FROM usage_events")).fetchone()
     assert row is not None and row[0] == events, row
-    return events / elapsed
+    return elapsed
+
+
+async def ingest_from_proxy(
+    dsn: str, data_dir: Path | None, events: int, batch: int, timeline: str
+) -> IngestRun:
+    """The real proxy process serving a filled outbox; one collector in this process."""
+    with tempfile.TemporaryDirectory(prefix="cpa-bench-proxy-") as tmp:
+        folder = Path(tmp)
+        await fill_outbox(folder / "usage", events, timeline)
+        proxy = ProxyChild(folder, folder / "usage", API_KEY, localpg.free_port())
+        await proxy.start()
+        try:
+            assert proxy.proc is not None
+            groups = {"collector": lambda: [os.getpid()], "proxy": lambda: [proxy.proc.pid]}  # type: ignore[union-attr]
+            if data_dir is not None:
+                groups["postgres"] = lambda: cluster_pids(data_dir)
+            meter = CpuMeter(groups)
+            elapsed = await _drain(dsn, proxy.url, events, batch, meter)
+        finally:
+            proxy.stop()
+    return IngestRun(events / elapsed, {k: v * 1e6 / events for k, v in meter.used.items()})
+
+
+async def ingest_from_fake(dsn: str, events: int, batch: int) -> IngestRun:
+    """The in-memory test fake in a child process (no outbox, no proxy)."""
+    ctx = multiprocessing.get_context("spawn")
+    ready: multiprocessing.Queue[str] = ctx.Queue()
+    child = ctx.Process(target=_serve_fake, args=(events, ready), daemon=True)
+    child.start()
+    url = await asyncio.to_thread(ready.get, True, 120)
+    elapsed = await _drain(dsn, url, events, batch, CpuMeter({}))
+    child.join(10)
+    return IngestRun(events / elapsed, {})
+
+
+async def fresh_database(dsn: str, name: str) -> str:
+    """A new, migrated database `name` on the server of `dsn`."""
+    async with await connect(dsn, autocommit=True) as conn:
+        await conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        await conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    target = make_conninfo(dsn, dbname=name)
+    await migrate(target)
+    return target
+
+
+# The two batch inserts the ingest part compares, interleaved round by round.
+INSERTS: dict[str, Callable[[], contextlib.AbstractContextManager[None]]] = {
+    "previous": previous_insert,  # one JSON parameter, a price probe per event
+    "current": contextlib.nullcontext,  # binary COPY into staging, prices per (provider, model)
+}
+
+
+async def _one_run(
+    args: argparse.Namespace, dsn: str, data_dir: Path | None, name: str
+) -> IngestRun:
+    target = await fresh_database(dsn, f"bench_ingest_{name}")
+    with INSERTS[name]():
+        if args.source == "fake":
+            return await ingest_from_fake(target, args.events, args.batch)
+        return await ingest_from_proxy(target, data_dir, args.events, args.batch, args.timeline)
+
+
+async def bench_ingest(args: argparse.Namespace, dsn: str, data_dir: Path | None) -> None:
+    names = list(INSERTS) if args.previous else ["current"]
+    print(
+        f"ingest: {args.events:,} events from the {args.source} source, pages of"
+        f" {args.batch}, {args.timeline} timestamps, {args.repeat} round(s) of"
+        f" {' and '.join(names)}"
+        " (order alternates), each run into a fresh database; end to end = first fetch to"
+        " last ack (store, rollups, commit with fsync)"
+    )
+    runs: dict[str, list[IngestRun]] = {name: [] for name in names}
+    for i in range(args.repeat):
+        for name in names if i % 2 == 0 else names[::-1]:
+            run = await _one_run(args, dsn, data_dir, name)
+            runs[name].append(run)
+            print(f"  round {i + 1} {name:<9}{run.line()}")
+    for name, done in runs.items():
+        print(f"  median   {name:<9}{median_run(done).line()}")
+    if len(runs) == 2:
+        _print_ratios(runs["previous"], runs["current"])
+
+
+def median_run(runs: list[IngestRun]) -> IngestRun:
+    """Median rate and median CPU per event of each process over `runs`."""
+    names = runs[0].cpu_us
+    return IngestRun(
+        statistics.median(r.rate for r in runs),
+        {k: statistics.median(r.cpu_us[k] for r in runs) for k in names},
+    )
+
+
+def _print_ratios(previous: list[IngestRun], current: list[IngestRun]) -> None:
+    rounds = [c.rate / p.rate for p, c in zip(previous, current, strict=True)]
+    old, new = median_run(previous), median_run(current)
+    print(
+        f"  current / previous: {statistics.median(rounds):.2f} x the events/s (median of"
+        f" per-round ratios; {min(rounds):.2f} to {max(rounds):.2f})"
+    )
+    if new.cpu_us:
+        print(
+            f"  CPU per event, all processes: {sum(old.cpu_us.values()):.0f} us previous,"
+            f" {sum(new.cpu_us.values()):.0f} us current ({new.total_cpu / old.total_cpu:.2f} x);"
+            f" CPU-bound ceiling on {os.cpu_count()} dedicated cores:"
+            f" {old.ceiling:,.0f} previous, {new.ceiling:,.0f} current events/s"
+        )
 
 
 # -- part 2: rollup queries ----------------------------------------------------------------
@@ -165,8 +273,11 @@ _METRIC_COLUMNS = (
 
 
 def _dims_sql(table: str, unit: str) -> str:
-    parts = [("model", "provider", "model"), ("api_key", "''", "api_key_id"),
-             ("credential", "provider", "credential")]  # fmt: skip
+    parts = [
+        ("model", "provider", "model"),
+        ("api_key", "''", "api_key_id"),
+        ("credential", "provider", "credential"),
+    ]
     selects = " UNION ALL ".join(
         f"SELECT date_trunc('{unit}', bucket_start, 'UTC'), user_id, '{dim}', {provider},"
         f" {value}, {_METRIC_SUMS} FROM usage_hourly GROUP BY 1, 2, 4, 5"
@@ -223,10 +334,12 @@ async def bench_queries(dsn: str, total_events: int, runs: int) -> None:
             " (SELECT count(*) FROM usage_daily_dims)"
         )
         events, hourly, users, hdims, ddims = (await cur.fetchone()) or (0, 0, 0, 0, 0)
-        print(f"rollups for {events:,} events over 30 days generated in"
-              f" {time.monotonic() - started:.1f}s: rows in usage_hourly {hourly:,},"
-              f" usage_hourly_users {users:,}, usage_hourly_dims {hdims:,},"
-              f" usage_daily_dims {ddims:,}")  # fmt: skip
+        print(
+            f"rollups for {events:,} events over 30 days generated in"
+            f" {time.monotonic() - started:.1f}s: rows in usage_hourly {hourly:,},"
+            f" usage_hourly_users {users:,}, usage_hourly_dims {hdims:,},"
+            f" usage_daily_dims {ddims:,}"
+        )
         timings: dict[str, list[float]] = {name: [] for name in {**PAGE_QUERIES, **EXTRA_QUERIES}}
         page: list[float] = []
         for _ in range(runs):
@@ -238,53 +351,76 @@ async def bench_queries(dsn: str, total_events: int, runs: int) -> None:
                 if name == list(PAGE_QUERIES)[-1]:
                     page.append((time.perf_counter() - page_started) * 1000)
         for name, values in timings.items():
-            print(f"  {name:<26} p50 {statistics.median(values):7.1f} ms"
-                  f"   p95 {_p(values, 0.95):7.1f} ms")  # fmt: skip
-        print(f"  {'whole 30-day page':<26} p50 {statistics.median(page):7.1f} ms"
-              f"   p95 {_p(page, 0.95):7.1f} ms  ({len(PAGE_QUERIES)} page queries)")  # fmt: skip
+            print(
+                f"  {name:<26} p50 {statistics.median(values):7.1f} ms"
+                f"   p95 {_p(values, 0.95):7.1f} ms"
+            )
+        print(
+            f"  {'whole 30-day page':<26} p50 {statistics.median(page):7.1f} ms"
+            f"   p95 {_p(page, 0.95):7.1f} ms  ({len(PAGE_QUERIES)} page queries)"
+        )
 
 
 # -- driver --------------------------------------------------------------------------------
 
 
-async def main_async(args: argparse.Namespace, dsn: str) -> None:
-    await migrate(dsn)
+async def main_async(args: argparse.Namespace, dsn: str, data_dir: Path | None) -> None:
     if args.events:
-        rate = await bench_ingest(dsn, args.events, args.batch, args.source)
-        print(f"ingest from the {args.source} source: {args.events:,} events, batches of"
-              f" {args.batch}:"
-              f" {rate:,.0f} events/s end to end (fetch, store, rollups, commit, ack)")  # fmt: skip
+        await bench_ingest(args, dsn, data_dir)
     if args.rollup_events:
-        await bench_queries(dsn, args.rollup_events, args.runs)
-
-
-def _has_outbox() -> bool:
-    return (Path(__file__).parents[1] / "services/proxy/usage/outbox.py").exists()
+        await bench_queries(
+            await fresh_database(dsn, "bench_rollups"), args.rollup_events, args.runs
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--batch", type=int, default=2000)
+    parser.add_argument("--batch", type=int, default=DEFAULT_BATCH, help="COLLECTOR_BATCH_SIZE")
+    parser.add_argument("--repeat", type=int, default=3, help="ingest rounds")
+    parser.add_argument(
+        "--previous",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also run the previous batch insert (bench/ingest_baseline.py) each round",
+    )
+    parser.add_argument(
+        "--timeline",
+        choices=["steady", "spread"],
+        default="steady",
+        help="event times increasing with seq as the proxy stamps them, or"
+        " random within the last hour (worst case for the time indexes)",
+    )
     parser.add_argument("--rollup-events", type=int, default=10_000_000)
     parser.add_argument("--runs", type=int, default=30)
-    parser.add_argument("--durable", action="store_true", help="fsync on (default: off)")
+    parser.add_argument(
+        "--no-fsync",
+        action="store_true",
+        help="fsync and synchronous_commit off (the test clusters' settings)",
+    )
     parser.add_argument(
         "--source",
-        choices=["outbox", "fake"],
-        default="outbox" if _has_outbox() else "fake",
-        help="the proxy's real outbox and routes, or the in-memory test fake",
+        choices=["proxy", "fake"],
+        default="proxy",
+        help="the real proxy process serving a filled outbox, or the in-memory test fake",
     )
     args = parser.parse_args()
-    print(f"cores: {os.cpu_count()}")
+    # The collector's and the migrations' info lines would drown the figures.
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    print(f"cores: {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}")
     if os.environ.get("BENCH_DATABASE_URL"):
-        asyncio.run(main_async(args, os.environ["BENCH_DATABASE_URL"]))
+        asyncio.run(main_async(args, os.environ["BENCH_DATABASE_URL"], None))
         return
     base = Path(tempfile.mkdtemp(prefix="cpa-bench-pg-"))
     base.chmod(0o755)
     try:
-        dsn = localpg.ensure_cluster(base / "data", localpg.free_port(), durable=args.durable)
-        asyncio.run(main_async(args, dsn))
+        data = base / "data"
+        dsn = localpg.ensure_cluster(data, localpg.free_port(), durable=not args.no_fsync)
+        print(
+            f"PostgreSQL: a local cluster, fsync {'off' if args.no_fsync else 'on'},"
+            f" synchronous_commit {'off' if args.no_fsync else 'on'}"
+        )
+        asyncio.run(main_async(args, dsn, data))
     finally:
         localpg.destroy_cluster(base / "data")
         shutil.rmtree(base, ignore_errors=True)

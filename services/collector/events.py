@@ -6,16 +6,15 @@ zero (as the seed did): it becomes a `Rejected` with a reason, stored aside by t
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from services.collector.usage_events import TEXT_COLUMNS, TOKEN_COLUMNS, NewEvent
+from services.collector.usage_events import NOT_NULL_TEXT, TEXT_COLUMNS, TOKEN_COLUMNS, EventRow
 
 _TOKEN_FIELDS = TOKEN_COLUMNS
-_TEXT_FIELDS = TEXT_COLUMNS
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+# Each text column and what an absent value becomes: '' for the NOT NULL ones.
+_TEXT_FIELDS = tuple((name, "" if name in NOT_NULL_TEXT else None) for name in TEXT_COLUMNS)
 _MAX_TEXT = 512  # longer free text (user agents) is cut: rows stay small
 _MAX_INT4 = 2**31 - 1
 _MAX_COUNTER = 2**62
@@ -47,7 +46,7 @@ class TimeWindow:
         return cls(oldest=oldest, newest=now + future)
 
 
-def parse_event(raw: object, instance_id: str, window: TimeWindow) -> NewEvent | Rejected:
+def parse_event(raw: object, instance_id: str, window: TimeWindow) -> EventRow | Rejected:
     """Validate one raw event from the page of `instance_id`."""
     if not isinstance(raw, dict):
         return Rejected("event is not a JSON object", raw, None, None)
@@ -64,7 +63,7 @@ def parse_event(raw: object, instance_id: str, window: TimeWindow) -> NewEvent |
         )
 
 
-def _parse(raw: dict[str, object], instance_id: str, window: TimeWindow) -> NewEvent:
+def _parse(raw: dict[str, object], instance_id: str, window: TimeWindow) -> EventRow:
     if raw.get("instance_id", instance_id) != instance_id:
         raise _Invalid("instance_id differs from the page's instance_id")
     tokens = raw.get("tokens")
@@ -74,19 +73,22 @@ def _parse(raw: dict[str, object], instance_id: str, window: TimeWindow) -> NewE
     counts = _counters(tokens)
     if counts[6] == 0:
         counts[6] = counts[0] + counts[1]  # the seed's rule: no total means input + output
-    return NewEvent(
-        event_id=_uuid(raw.get("event_id")),
-        ts=_timestamp(raw.get("timestamp"), window),
-        instance_id=instance_id,
-        seq=_required_int(raw, "seq"),
-        api_key_id=_api_key_id(raw.get("api_key_id")),
-        latency_ms=_millis(raw, "latency_ms"),
-        ttft_ms=_millis(raw, "ttft_ms"),
-        stream=_flag(raw, "stream"),
-        failed=_flag(raw, "failed"),
-        status_code=_optional_int(raw, "status_code"),
-        tokens=(counts[0], counts[1], counts[2], counts[3], counts[4], counts[5], counts[6]),
-        text=_texts(raw),
+    # Straight into the row the staging table takes: no intermediate object per event.
+    return EventRow._make(
+        (
+            _uuid(raw.get("event_id")),
+            _timestamp(raw.get("timestamp"), window),
+            instance_id,
+            _required_int(raw, "seq"),
+            _api_key_id(raw.get("api_key_id")),
+            _millis(raw, "latency_ms"),
+            _millis(raw, "ttft_ms"),
+            _flag(raw, "stream"),
+            _flag(raw, "failed"),
+            _optional_int(raw, "status_code"),
+            *counts,
+            *_texts(raw),
+        )
     )
 
 
@@ -105,30 +107,28 @@ def _counters(tokens: dict[str, object]) -> list[int]:
     return counts
 
 
-def _texts(raw: dict[str, object]) -> tuple[str | None, ...]:
+def _texts(raw: dict[str, object]) -> list[str | None]:
     texts: list[str | None] = []
-    for name in _TEXT_FIELDS:
+    for name, absent in _TEXT_FIELDS:
         value = raw.get(name)
-        if value is None or (
-            type(value) is str and len(value) <= _MAX_TEXT and "\x00" not in value
-        ):
+        if value is None:
+            texts.append(absent)
+        elif type(value) is str and len(value) <= _MAX_TEXT and "\x00" not in value:
             texts.append(value)
         else:
             texts.append(_text(raw, name))
-    return tuple(texts)
+    return texts
 
 
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _uuid(value: object) -> str:
+def _uuid(value: object) -> uuid.UUID:
     if not isinstance(value, str):
         raise _Invalid("event_id is missing")
-    if _UUID.fullmatch(value):
-        return value.lower()
     try:
-        return str(uuid.UUID(value))  # other spellings uuid accepts (braces, no dashes)
+        return uuid.UUID(value)  # also the spellings without dashes or in braces
     except ValueError:
         raise _Invalid("event_id is not a UUID") from None
 

@@ -14,7 +14,7 @@ from services.collector import bookkeeping, usage_events
 from services.collector.bookkeeping import Cursor, RejectedEvent
 from services.collector.events import Rejected, TimeWindow, parse_event
 from services.collector.sources import Page, SourceError, UsageSource
-from services.collector.usage_events import NewEvent
+from services.collector.usage_events import EventRow
 from services.core.db import Connection
 
 log = structlog.get_logger(__name__)
@@ -28,7 +28,7 @@ class ParsedPage:
 
     cursor: Cursor  # where the page starts (its `after`)
     page: Page
-    good: list[NewEvent]
+    good: list[EventRow]
     bad: list[RejectedEvent]
 
     @property
@@ -74,7 +74,7 @@ class PageStore:
     def parse(self, cursor: Cursor, page: Page) -> ParsedPage:
         """Validate every event of a page (CPU only; runs while the database works)."""
         window = self.window(datetime.now(UTC))
-        good: list[NewEvent] = []
+        good: list[EventRow] = []
         bad: list[RejectedEvent] = []
         for raw in page.events:
             parsed = parse_event(raw, page.instance_id, window)
@@ -112,7 +112,7 @@ class PageStore:
             more=bool(parsed.page.events),
         )
 
-    async def _ensure_partitions(self, conn: Connection, events: list[NewEvent]) -> None:
+    async def _ensure_partitions(self, conn: Connection, events: list[EventRow]) -> None:
         months = {(e.ts.astimezone(UTC).year, e.ts.astimezone(UTC).month) for e in events}
         missing = sorted(months - self._months)
         if missing:
@@ -125,12 +125,12 @@ def _rejected(instance_id: str, item: Rejected) -> RejectedEvent:
     return RejectedEvent(instance_id, item.seq, item.event_id, item.reason, item.raw)
 
 
-async def _record(conn: Connection, events: list[NewEvent]) -> tuple[int, list[RejectedEvent]]:
+async def _record(conn: Connection, events: list[EventRow]) -> tuple[int, list[RejectedEvent]]:
     """Insert the batch; if the database refuses its data, insert one by one and set aside
     the events it refuses, so one bad value never blocks the queue."""
     try:
         async with conn.transaction():  # a savepoint: the fallback below starts clean
-            return (await usage_events.record(conn, events)).inserted, []
+            return (await usage_events.store_rows(conn, events)).inserted, []
     except psycopg.errors.CheckViolation:
         raise  # usage_events has no CHECK: this is a missing partition, not bad data
     except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as exc:
@@ -139,7 +139,7 @@ async def _record(conn: Connection, events: list[NewEvent]) -> tuple[int, list[R
     for event in events:
         try:
             async with conn.transaction():
-                inserted += (await usage_events.record(conn, [event])).inserted
+                inserted += (await usage_events.store_rows(conn, [event])).inserted
         except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as exc:
             reason = f"database refused the event: {exc.sqlstate} {type(exc).__name__}"
             refused.append(RejectedEvent(event.instance_id, event.seq, str(event.event_id),
@@ -147,16 +147,16 @@ async def _record(conn: Connection, events: list[NewEvent]) -> tuple[int, list[R
     return inserted, refused
 
 
-def _as_json(event: NewEvent) -> dict[str, object]:
+def _as_json(event: EventRow) -> dict[str, object]:
     """A JSON-able view of an event refused by the database, for the set-aside table."""
+    fields = event._asdict()
+    tokens = {name: fields.pop(name) for name in usage_events.TOKEN_COLUMNS}
+    ts = fields.pop("ts")
     return {
+        **fields,
         "event_id": str(event.event_id),
-        "timestamp": event.ts.isoformat(),
-        "seq": event.seq,
-        "api_key_id": event.api_key_id,
-        "latency_ms": event.latency_ms,
-        "tokens": dict(zip(usage_events.TOKEN_COLUMNS, event.tokens, strict=True)),
-        **dict(zip(usage_events.TEXT_COLUMNS, event.text, strict=True)),
+        "timestamp": ts.isoformat(),
+        "tokens": tokens,
     }
 
 

@@ -56,6 +56,9 @@ class CollectorSettings(CoreSettings):
     stop_grace_s: float = Field(
         10.0, ge=0, validation_alias=_env("COLLECTOR_STOP_GRACE", "stop_grace_s")
     )  # after SIGTERM, the page in hand may finish this long; then its transaction is abandoned
+    spend_interval_s: float = Field(
+        5.0, gt=0, validation_alias=_env("COLLECTOR_SPEND_INTERVAL", "spend_interval_s")
+    )  # how often the spend per key goes to the proxies (budgets; docs/limits.md)
     maintenance_interval_s: float = Field(
         3600.0,
         gt=0,

@@ -54,6 +54,10 @@ class UsageSource:
             raise SourceError(f"{self.url}: ack answer has no integer acked")
         return acked
 
+    async def publish_spend(self, body: dict[str, object]) -> None:
+        """`PUT /v0/usage/spend`: this key's spend and the prices, for the proxy's budgets."""
+        await self._call("PUT", "/v0/usage/spend", json=body)
+
     async def _call(
         self,
         method: str,

@@ -19,7 +19,7 @@ import aiohttp
 import psycopg
 import structlog
 
-from services.collector import bookkeeping, usage_events
+from services.collector import bookkeeping, spend, usage_events
 from services.collector.feed import ProxyFeed
 from services.collector.health import HealthServer
 from services.collector.ingest import PageResult, PageStore, retention_cutoff
@@ -72,6 +72,7 @@ class Collector:
         self.stopping = asyncio.Event()
         self.leading = asyncio.Event()  # set while this process leads (tests await it)
         self._maintained_at = float("-inf")
+        self._spend_published_at = float("-inf")
 
     def stop(self) -> None:
         self.stopping.set()
@@ -142,7 +143,9 @@ class Collector:
         try:
             while not self.stopping.is_set():
                 await self._maintain_if_due(conn)
-                if not await self.run_once(conn, feeds):
+                more = await self.run_once(conn, feeds)
+                await self._publish_spend_if_due(conn, feeds)
+                if not more:
                     await self._idle(conn)
         finally:
             self.leading.clear()
@@ -211,7 +214,8 @@ class Collector:
         now = time.monotonic()
         wait = self.settings.idle_interval_s
         retries = [p.retry_at - now for p in self.status.proxies.values() if p.retry_at > now]
-        wait = min([wait, *retries])
+        spend_due = self._spend_published_at + self.settings.spend_interval_s - now
+        wait = max(min([wait, spend_due, *retries]), 0.0)
         if await self._wait_for_wake(conn, wait):
             for proxy in self.status.proxies.values():
                 proxy.retry_at = 0.0  # someone asked to collect now: try every proxy
@@ -233,6 +237,12 @@ class Collector:
                 await notified
             return False
         return notified.result()
+
+    async def _publish_spend_if_due(self, conn: Connection, feeds: list[ProxyFeed]) -> None:
+        """Spend per key to every proxy, every `spend_interval_s` (after the pages stored)."""
+        if time.monotonic() - self._spend_published_at >= self.settings.spend_interval_s:
+            self._spend_published_at = time.monotonic()
+            await spend.publish(conn, [feed.source for feed in feeds])
 
     async def _maintain_if_due(self, conn: Connection) -> None:
         if time.monotonic() - self._maintained_at >= self.settings.maintenance_interval_s:

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from services.core.logging import configure_logging
 from services.dashboard.app import create_app
+from services.dashboard.logs.ring import RING, RingHandler
 from services.dashboard.settings import DashboardSettings
 
 
@@ -28,7 +29,8 @@ def load_settings() -> DashboardSettings:
 
 def main() -> None:
     settings = load_settings()
-    configure_logging(settings.log_level, settings.log_format)
+    # The Logs page shows this replica's own records from an in-memory ring.
+    configure_logging(settings.log_level, settings.log_format, extra_handlers=[RingHandler(RING)])
     app = create_app(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, proxy_headers=True)
 

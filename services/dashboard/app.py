@@ -28,9 +28,20 @@ from services.dashboard.accounts import pages as accounts_pages
 from services.dashboard.admin import api as admin_api
 from services.dashboard.admin import maintenance
 from services.dashboard.admin import pages as admin_pages
+from services.dashboard.containers import api as containers_api
+from services.dashboard.containers import pages as containers_pages
+from services.dashboard.containers.engine import DockerLink
 from services.dashboard.keys import api as keys_api
 from services.dashboard.keys import pages as keys_pages
 from services.dashboard.keys.sync import push_api_keys
+from services.dashboard.logs import api as logs_api
+from services.dashboard.logs import pages as logs_pages
+from services.dashboard.monitoring import api as monitoring_api
+from services.dashboard.monitoring import checker
+from services.dashboard.monitoring import pages as monitoring_pages
+from services.dashboard.monitoring.probes import Rates
+from services.dashboard.notifications import api as notifications_api
+from services.dashboard.notifications import pages as notifications_pages
 from services.dashboard.providers import api as providers_api
 from services.dashboard.providers import pages as providers_pages
 from services.dashboard.providers.sync import push_lists
@@ -41,6 +52,9 @@ from services.dashboard.proxies.client import ManagementClient
 from services.dashboard.proxies.link import ProxyLink
 from services.dashboard.proxies.sync import ProxySync
 from services.dashboard.settings import DashboardSettings
+from services.dashboard.updates import api as updates_api
+from services.dashboard.updates import pages as updates_pages
+from services.dashboard.updates.deploy import Deployer
 from services.dashboard.usage import api as usage_api
 from services.dashboard.usage import pages as usage_pages
 from services.dashboard.web import errors, templating
@@ -54,7 +68,19 @@ from services.dashboard.web.secrets_display import digest
 log = structlog.get_logger(__name__)
 HERE = Path(__file__).parent
 MAX_BODY = 2 * 1024 * 1024
-FEATURES = ("accounts", "keys", "providers", "usage", "proxies", "admin")
+FEATURES = (
+    "accounts",
+    "keys",
+    "providers",
+    "usage",
+    "proxies",
+    "admin",
+    "notifications",
+    "containers",
+    "updates",
+    "logs",
+    "monitoring",
+)
 # Each feature keeps its pages' templates; web/templates holds the shell (base, errors, flashes).
 TEMPLATE_DIRS = (HERE / "web" / "templates", *(HERE / name / "templates" for name in FEATURES))
 API_ROUTES: list[BaseRoute] = [
@@ -64,6 +90,11 @@ API_ROUTES: list[BaseRoute] = [
     *usage_api.routes,
     *proxies_api.routes,
     *admin_api.routes,
+    *notifications_api.routes,
+    *containers_api.routes,
+    *updates_api.routes,
+    *logs_api.routes,
+    *monitoring_api.routes,
 ]
 PAGE_ROUTES: list[BaseRoute] = [
     *accounts_pages.routes,
@@ -72,6 +103,11 @@ PAGE_ROUTES: list[BaseRoute] = [
     *usage_pages.routes,
     *proxies_pages.routes,
     *admin_pages.routes,
+    *notifications_pages.routes,
+    *containers_pages.routes,
+    *updates_pages.routes,
+    *logs_pages.routes,
+    *monitoring_pages.routes,
 ]
 
 
@@ -95,17 +131,29 @@ def create_app(settings: DashboardSettings, *, resync_interval_s: float = 60.0) 
             aiohttp.ClientSession(timeout=timeout) as http,
         ):
             proxies = _proxy_link(settings, http)
+            docker = DockerLink(settings.docker_host, settings.compose_project)
+            deployer = Deployer(pool, docker, settings.update_health_timeout)
             app.state.pool, app.state.proxies = pool, proxies
-            task = asyncio.create_task(
-                maintenance.run_forever(pool, proxies.sync, resync_interval_s)
-            )
+            app.state.docker, app.state.deployer = docker, deployer
+            app.state.monitoring_rates = Rates()
+            tasks = [
+                asyncio.create_task(maintenance.run_forever(pool, proxies.sync, resync_interval_s)),
+                asyncio.create_task(
+                    checker.run_forever(
+                        pool, proxies.client, docker, settings.notification_check_interval
+                    )
+                ),
+            ]
             log.info("dashboard_started", proxies=len(settings.proxy_urls))
             try:
                 yield
             finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await deployer.wait(30)
+                for task in tasks:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+                docker.close()
 
     app = Starlette(
         routes=[

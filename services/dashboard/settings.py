@@ -28,6 +28,13 @@ class DashboardSettings(CoreSettings):
     dashboard_url: str = ""
     api_url: str = ""
     docker_host: str = ""
+    # The compose project whose containers the dashboard shows and updates (compose passes
+    # COMPOSE_PROJECT_NAME); empty = container features report "unavailable".
+    compose_project: str = ""
+    # How long a recreated container may take to become healthy before it is rolled back.
+    update_health_timeout: float = 120.0
+    # Seconds between the background checks that feed the notification bell.
+    notification_check_interval: float = 30.0
     deploy_secret: SecretStr | None = None
     webhook_host: str = ""
     host: str = "127.0.0.1"

@@ -20,6 +20,7 @@ from services.core.logging import configure_logging, register_secret
 from .config.loader import ConfigError
 from .config.store import ConfigStore
 from .http.app import create_app
+from .oauth.cli import login
 from .settings import ProxySettings
 
 log = structlog.get_logger("services.proxy")
@@ -29,6 +30,34 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m services.proxy")
     parser.add_argument("--config", type=Path, default=Path("config.yaml"))
     return parser.parse_args(argv)
+
+
+def _parse_login(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m services.proxy login",
+        description="Sign an OAuth subscription account in and save its auth file.",
+    )
+    parser.add_argument("provider", help="claude, codex, antigravity, gemini, kimi or xai")
+    parser.add_argument("--config", type=Path, default=Path("config.yaml"))
+    parser.add_argument(
+        "--no-browser",
+        action="store_true",
+        help="print the URL and read the pasted redirect URL instead of opening a browser",
+    )
+    return parser.parse_args(argv)
+
+
+def login_main(argv: list[str]) -> int:
+    args = _parse_login(argv)
+    configure_logging("WARNING", "console")
+    try:
+        return asyncio.run(login(args.provider, args.config, browser=not args.no_browser))
+    except ConfigError as exc:
+        print(f"invalid config: {exc.message}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"config not found: {exc}", file=sys.stderr)
+        return 2
 
 
 def tune_gc() -> None:
@@ -80,7 +109,10 @@ async def _stop_signal() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["login"]:
+        return login_main(argv[1:])
+    args = _parse_args(argv)
     try:
         settings = ProxySettings(config_path=args.config)
     except ValidationError as exc:

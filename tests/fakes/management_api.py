@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 from ruamel.yaml import YAML
 
+from services.proxy.observability.metrics import Metrics
 from tests.conftest import free_port
 
 LISTS = (
@@ -27,7 +28,7 @@ LISTS = (
     "codex-api-key",
     "openai-compatibility",
 )
-MAPS = ("oauth-model-alias", "oauth-excluded-models")
+MAPS = ("oauth-model-alias", "oauth-excluded-models", "api-key-limits")
 SCALARS = {
     "debug": "debug",
     "logging-to-file": "logging-to-file",
@@ -53,6 +54,7 @@ def default_config() -> dict[str, Any]:
         "openai-compatibility": [],
         "oauth-model-alias": {},
         "oauth-excluded-models": {},
+        "api-key-limits": {},
         "routing": {"strategy": "round-robin"},
         "request-retry": 3,
         "max-retry-credentials": 0,
@@ -75,6 +77,13 @@ class FakeManagementAPI:
         self.fail_writes = False
         self.healthy = True
         self.writes: list[str] = []
+        # GET /auth-files entries as the proxy describes them (name, status_message, ...).
+        self.auth_files: list[dict[str, Any]] = []
+        # /metrics in the proxy's own format (its Metrics class); tests count requests into it
+        # and set the gauges (usage_outbox_depth_events, cooldowns_active, credentials...).
+        self.metrics = Metrics()
+        self.gauges: dict[str, float] = {}
+        self.metrics.add_gauges(lambda: dict(self.gauges))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._loop = asyncio.new_event_loop()
@@ -102,9 +111,11 @@ class FakeManagementAPI:
         app = web.Application()
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/v1/models", self._models)
+        app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/v0/management/config", self._get_config)
         app.router.add_get("/v0/management/config.yaml", self._get_yaml)
         app.router.add_put("/v0/management/config.yaml", self._put_yaml)
+        app.router.add_get("/v0/management/auth-files", self._auth_files)
         app.router.add_route("*", "/v0/management/{name:.+}", self._value)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -167,6 +178,17 @@ class FakeManagementAPI:
             self.config = parsed
             self.writes.append("config.yaml")
         return web.json_response({"ok": True})
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        if not self.healthy:
+            return web.json_response({"status": "down"}, status=503)
+        return web.Response(body=self.metrics.render(), content_type="text/plain")
+
+    async def _auth_files(self, request: web.Request) -> web.Response:
+        if refused := self._guard(request):
+            return refused
+        with self._lock:
+            return web.json_response({"files": copy.deepcopy(self.auth_files)})
 
     async def _value(self, request: web.Request) -> web.Response:
         if refused := self._guard(request):

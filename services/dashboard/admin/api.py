@@ -83,7 +83,11 @@ async def change_role(request: Request) -> Response:
     data = await body(request, RoleChange)
     role = "admin" if data.isAdmin else "user"
     user = await users_admin.set_role(
-        deps.pool(request), guard.actor(request, admin), path_or_query_id(request, "userId"), role
+        deps.pool(request),
+        link(request).sync,
+        guard.actor(request, admin),
+        path_or_query_id(request, "userId"),
+        role,
     )
     return ok(auth.user_json(user))
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from services.core.db import Pool
-from services.dashboard.proxies.client import ManagementClient, ProxyUnavailable
+from services.dashboard.proxies.client import ManagementClient, ProxyUnavailable, replica_labels
 
 TIMEOUT_S = 3.0
 
@@ -36,7 +36,7 @@ class Health:
 
 def labels(urls: Sequence[str]) -> list[str]:
     """How pages name the proxies: "proxy" when there is one, else "proxy 1", "proxy 2"..."""
-    return ["proxy"] if len(urls) == 1 else [f"proxy {i + 1}" for i in range(len(urls))]
+    return replica_labels(list(urls))
 
 
 async def check(pool: Pool, client: ManagementClient) -> Health:

@@ -55,7 +55,7 @@ async def change_role(request: Request) -> Response:
     admin = await guard.require_admin(request)
     role = str((await raw_body(request)).get("role", ""))
     user = await users_admin.set_role(
-        deps.pool(request), guard.actor(request, admin), path_id(request), role
+        deps.pool(request), link(request).sync, guard.actor(request, admin), path_id(request), role
     )
     return flash.redirect(
         request,

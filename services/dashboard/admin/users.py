@@ -10,6 +10,7 @@ from services.dashboard.accounts import audit, passwords
 from services.dashboard.accounts.audit import Actor
 from services.dashboard.accounts.queries import users
 from services.dashboard.accounts.queries.users import User, UserListRow
+from services.dashboard.keys.key_limits import push_key_limits
 from services.dashboard.keys.sync import push_api_keys
 from services.dashboard.providers import sync as provider_sync
 from services.dashboard.providers.queries import provider_keys
@@ -75,12 +76,14 @@ async def delete_user(pool: Pool, sync: ProxySync, actor: Actor, user_id: int) -
     return target
 
 
-async def set_role(pool: Pool, actor: Actor, user_id: int, role: str) -> User:
+async def set_role(pool: Pool, sync: ProxySync, actor: Actor, user_id: int, role: str) -> User:
+    """Change a user's role; their keys' limits follow the new role's default (when the keys
+    have none of their own), so they are pushed again."""
     if role not in ROLES:
         raise ValidationFailed(
             "role must be admin or user", details=[{"field": "role", "message": "invalid"}]
         )
-    async with pool.connection() as conn, conn.transaction():
+    async with config_lock(pool) as conn:
         admins = await users.lock_admins(conn)
         target = await users.by_id(conn, user_id)
         if target is None:
@@ -88,6 +91,7 @@ async def set_role(pool: Pool, actor: Actor, user_id: int, role: str) -> User:
         if target.is_admin and role != "admin" and admins == [target.id]:
             raise BadRequest("the last admin cannot be demoted", code="last_admin")
         await users.set_role(conn, user_id, role)
+        await push_key_limits(sync, conn)
         await audit.record(conn, actor, "USER_ROLE_CHANGED", "user", target.username, role=role)
         updated = await users.by_id(conn, user_id)
     assert updated is not None

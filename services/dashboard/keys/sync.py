@@ -5,6 +5,7 @@ longer wants are removed."""
 from __future__ import annotations
 
 from services.core.db import Connection
+from services.dashboard.keys.key_limits import push_key_limits
 from services.dashboard.keys.queries import api_keys
 from services.dashboard.proxies.lists import reconcile_api_keys
 from services.dashboard.proxies.sync import ProxySync
@@ -21,3 +22,5 @@ async def push_api_keys(sync: ProxySync, conn: Connection) -> None:
         "api-keys", lambda cur: reconcile_api_keys(cur or [], desired, managed)
     )
     await system_settings.put(conn, PUSHED, desired)
+    # Limits follow the keys: a new key gets its role's default, a revoked one loses its entry.
+    await push_key_limits(sync, conn)

@@ -70,6 +70,28 @@ class ManagementClient:
         headers = {"Content-Type": "application/yaml"}
         await self._call("PUT", url, "/v0/management/config.yaml", data=text, headers=headers)
 
+    async def get_json(self, url: str, path: str, params: dict[str, str] | None = None) -> Any:
+        """GET a management path (`/v0/management/...`) with query parameters, parsed JSON."""
+        return await self._call("GET", url, path, params=params or {})
+
+    async def get_bytes(self, url: str, path: str, limit: int) -> tuple[bytes, bool]:
+        """GET a management file: its first `limit` bytes and whether there was more."""
+        try:
+            async with self._session.get(url + path, headers=self._headers) as resp:
+                if resp.status >= 400:
+                    text = await resp.text()
+                    raise ProxyUnavailable(
+                        f"{url}{path} answered HTTP {resp.status}: {_error_message(text)}",
+                        details={"proxy": url, "status": resp.status},
+                    )
+                body = await resp.content.read(limit + 1)
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise ProxyUnavailable(f"{url} is unreachable ({type(exc).__name__})") from exc
+        return body[:limit], len(body) > limit
+
+    async def delete(self, url: str, path: str) -> Any:
+        return await self._call("DELETE", url, path)
+
     async def healthz(self, url: str) -> None:
         """Raise ProxyUnavailable unless the proxy's `/healthz` answers 200."""
         await self._call("GET", url, "/healthz", auth=False)
@@ -145,6 +167,11 @@ class ManagementClient:
                 return text
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise ProxyUnavailable(f"{url} is unreachable ({type(exc).__name__})") from exc
+
+
+def replica_labels(urls: list[str]) -> list[str]:
+    """How pages name the proxies: "proxy" when there is one, else "proxy 1", "proxy 2"..."""
+    return ["proxy"] if len(urls) == 1 else [f"proxy {i + 1}" for i in range(len(urls))]
 
 
 def _error_message(text: str) -> str:

@@ -71,8 +71,35 @@ def sparkline(
     )
 
 
+def size(value: float | int | None) -> str:
+    """Bytes in binary units: 512 B, 3.4 MiB."""
+    if value is None:
+        return "—"
+    amount = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(amount) < 1024 or unit == "GiB":
+            return f"{amount:.0f} {unit}" if unit == "B" else f"{amount:.1f} {unit}"
+        amount /= 1024
+    return f"{amount:.1f} GiB"  # pragma: no cover - the loop returns
+
+
+def duration(seconds: float | int | None) -> str:
+    """A span in its two largest units: 3 d 4 h, 5 min 2 s, 12 s."""
+    if seconds is None:
+        return "—"
+    left = int(seconds)
+    parts: list[str] = []
+    for unit, length in (("d", 86400), ("h", 3600), ("min", 60), ("s", 1)):
+        if left >= length or (unit == "s" and not parts):
+            parts.append(f"{left // length} {unit}")
+            left %= length
+    return " ".join(parts[:2])
+
+
 FILTERS: dict[str, Callable[..., Any]] = {
     "compact": compact,
+    "size": size,
+    "duration": duration,
     "usd": usd,
     "percent": percent,
     "ms": ms,

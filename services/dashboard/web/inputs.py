@@ -117,8 +117,24 @@ def path_or_query_id(request: Request, query_name: str) -> int:
         ) from exc
 
 
+MAX_ID = 2**63 - 1  # Postgres bigint: a larger id would fail in the driver as a 500
+
+
 def path_id(request: Request, name: str = "id") -> int:
     try:
-        return int(request.path_params[name])
+        value = int(request.path_params[name])
     except (KeyError, ValueError) as exc:
         raise ValidationFailed(f"{name} must be a number") from exc
+    if not 0 < value <= MAX_ID:
+        raise ValidationFailed(f"{name} is out of range")
+    return value
+
+
+def check_confirmed(value: object) -> None:
+    """Destructive actions carry `confirm: true` (a form's checkbox, or JSON)."""
+    if value not in (True, "true", "on", "1"):
+        raise ValidationFailed(
+            "confirm the action (confirm: true)",
+            code="confirmation_required",
+            details=[{"field": "confirm", "message": "required"}],
+        )

@@ -23,8 +23,13 @@ NAV = [
     ("config", "Proxy settings", "/dashboard/config", True),
     ("aliases", "Model aliases", "/dashboard/model-aliases", True),
     ("users", "Users", "/dashboard/users", True),
+    ("key-limits", "Key limits", "/dashboard/key-limits", True),
     ("audit", "Audit log", "/dashboard/audit", True),
     ("pricing", "Model pricing", "/dashboard/pricing", True),
+    ("monitoring", "Monitoring", "/dashboard/monitoring", True),
+    ("containers", "Containers", "/dashboard/containers", True),
+    ("updates", "Updates", "/dashboard/updates", True),
+    ("logs", "Logs", "/dashboard/logs", True),
 ]
 
 

@@ -10,6 +10,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .host_overrides import check_origin
+
+# The local callback port of each OAuth login with a redirect, by auth-file type (the ports the
+# providers registered; `oauth-callback-ports` moves only our listener, never the redirect URI).
+DEFAULT_CALLBACK_PORTS: dict[str, int] = {
+    "claude": 54545,
+    "codex": 1455,
+    "antigravity": 51121,
+    "gemini": 8085,
+}
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
@@ -91,6 +102,50 @@ class RemoteManagement(_Section):
     disable_auto_update_panel: bool = Field(False, alias="disable-auto-update-panel")
 
 
+class KeyLimits(_Section):
+    """The limits of one client key (ours): an entry of `api-key-limits`; 0 means no limit.
+
+    See docs/limits.md: requests and tokens per sliding minute, requests in flight, the
+    upstream models the key may reach (fnmatch patterns, or a public model id standing for the
+    models it resolves to), and budgets in USD per UTC day and month. Unknown fields are
+    refused: a misspelt limit must not silently leave a key unlimited."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    requests_per_minute: int = Field(0, alias="requests-per-minute", ge=0)
+    tokens_per_minute: int = Field(0, alias="tokens-per-minute", ge=0)
+    concurrent_requests: int = Field(0, alias="concurrent-requests", ge=0)
+    allowed_models: list[str] = Field(default_factory=list, alias="allowed-models")
+    daily_budget_usd: float = Field(0.0, alias="daily-budget-usd", ge=0)
+    monthly_budget_usd: float = Field(0.0, alias="monthly-budget-usd", ge=0)
+
+    @field_validator("allowed_models", mode="before")
+    @classmethod
+    def _patterns(cls, value: Any) -> Any:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            return value
+        # Blanks are dropped; anything but a string is left for validation to refuse.
+        stripped = [v.strip() if isinstance(v, str) else v for v in value]
+        return [v for v in stripped if v != ""]
+
+    @property
+    def empty(self) -> bool:
+        """True when the entry limits nothing."""
+        return not (
+            self.requests_per_minute
+            or self.tokens_per_minute
+            or self.concurrent_requests
+            or self.allowed_models
+            or self.daily_budget_usd
+            or self.monthly_budget_usd
+        )
+
+
+_STORE_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
 class ProxyConfig(_Section):
     """The whole of `config.yaml`."""
 
@@ -103,6 +158,12 @@ class ProxyConfig(_Section):
     logs_dir: str = Field("", alias="logs-dir")
 
     api_keys: list[str] = Field(default_factory=list, alias="api-keys")
+    # Per-key limits (ours), keyed like `api-keys` entries (`sha256:<hex>` or the key itself);
+    # "*" applies to every key without an entry of its own. A separate map, so `api-keys`
+    # stays the list of strings CLIProxyAPI and the Management Center expect.
+    api_key_limits: dict[str, KeyLimits] = Field(default_factory=dict, alias="api-key-limits")
+    # The shared store of the limits' counters (ours): empty keeps them in this process.
+    limits_store: str = Field("", alias="limits-store")
     openai_compatibility: list[OpenAICompatibility] = Field(
         default_factory=list, alias="openai-compatibility"
     )
@@ -127,6 +188,9 @@ class ProxyConfig(_Section):
     force_model_prefix: bool = Field(False, alias="force-model-prefix")
     proxy_url: str = Field("", alias="proxy-url")
     request_body_limit_mb: float = Field(32.0, alias="request-body-limit-mb", gt=0)
+    # Real clients nest 10-12 levels. The ceiling keeps every closing-bracket run the proxy
+    # serialises far below what overflowed orjson 3.11.x (~128), whatever version is installed.
+    request_json_depth_limit: int = Field(64, alias="request-json-depth-limit", ge=16, le=100)
     timeouts: Timeouts = Field(default_factory=Timeouts)
 
     remote_management: RemoteManagement = Field(
@@ -141,11 +205,58 @@ class ProxyConfig(_Section):
     usage_outbox_max_mb: float = Field(512.0, alias="usage-outbox-max-mb", gt=0)
     latest_version: str = Field("", alias="latest-version")
 
+    # OAuth accounts (docs/oauth.md).
+    upstream_host_overrides: dict[str, str] = Field(
+        default_factory=dict, alias="upstream-host-overrides"
+    )  # (ours) real origin -> replacement origin, for every outbound request
+    oauth_callback_ports: dict[str, int] = Field(
+        default_factory=lambda: dict(DEFAULT_CALLBACK_PORTS), alias="oauth-callback-ports"
+    )  # (ours) where each login's callback forwarder listens
+    max_cooldown_seconds: float = Field(1800.0, alias="max-cooldown-seconds", gt=0)  # (ours)
+    auth_auto_refresh_workers: int = Field(16, alias="auth-auto-refresh-workers", ge=1)
+
+    @field_validator("upstream_host_overrides", mode="before")
+    @classmethod
+    def _origins(cls, value: Any) -> Any:
+        if value is None:
+            return {}
+        if isinstance(value, dict):
+            for real, replacement in value.items():
+                check_origin(str(real))
+                check_origin(str(replacement))
+        return value
+
+    @field_validator("oauth_callback_ports", mode="before")
+    @classmethod
+    def _ports(cls, value: Any) -> Any:
+        """Types not named keep their default port."""
+        if value is None:
+            return dict(DEFAULT_CALLBACK_PORTS)
+        if isinstance(value, dict):
+            for kind, port in value.items():
+                if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+                    raise ValueError(f"port of {kind!r} must be an integer from 1 to 65535")
+            return {**DEFAULT_CALLBACK_PORTS, **{str(k).lower(): v for k, v in value.items()}}
+        return value
+
     @field_validator("api_keys", mode="before")
     @classmethod
     def _keys_are_strings(cls, value: Any) -> Any:
         if value is None:
             return []
+        return value
+
+    @field_validator("api_key_limits", mode="before")
+    @classmethod
+    def _none_is_empty_map(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+    @field_validator("limits_store")
+    @classmethod
+    def _store_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(_STORE_SCHEMES):
+            raise ValueError("limits-store must be a redis://, rediss:// or unix:// URL")
         return value
 
     @field_validator(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -11,12 +12,18 @@ from aiohttp import web
 
 from services.core.errors import AppError
 
+from ..config.host_overrides import HostOverrides
 from ..config.loader import LoadedConfig
 from ..config.paths import ProxyPaths
 from ..config.store import ConfigStore
 from ..inbound.request_body import NO_AUTO_DECOMPRESS
+from ..limits.limiter import Limiter, counters_for
+from ..limits.routes import spend_routes
+from ..management.context import ManagementLimits
 from ..management.control_panel import ControlPanel
 from ..management.wiring import ManagementBridge, install_management
+from ..oauth.providers import PROVIDERS
+from ..oauth.service import OAuthService
 from ..observability.metrics import Metrics
 from ..routing.cooldowns import Cooldowns
 from ..routing.runtime import RuntimeHolder
@@ -33,6 +40,7 @@ from . import anthropic_routes, gemini_routes, openai_routes, responses_routes
 from .app_objects import (
     COOLDOWNS,
     EXECUTOR,
+    LIMITER,
     METRICS,
     OUTBOX,
     PANEL,
@@ -43,8 +51,10 @@ from .app_objects import (
 )
 from .client_requests import REQUEST_ID, request_id
 from .cors import install_cors
+from .key_limits import add_limit_headers
 
 log = structlog.get_logger(__name__)
+AUTH_FILE_MAX_BYTES = ManagementLimits().auth_file_max_bytes
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -107,6 +117,9 @@ async def healthz(request: web.Request) -> web.Response:
     body = {"status": "ok"}
     if outbox.full or outbox.dropping:
         body["usage_outbox"] = "full" if outbox.full else "dropping"
+    limiter = request.app[LIMITER]
+    if limiter.store_url:
+        body["limits_store"] = "ok" if limiter.store_available else "unavailable"
     return web.Response(body=orjson.dumps(body), content_type="application/json")
 
 
@@ -129,6 +142,7 @@ def _gauges(app: web.Application) -> Callable[[], dict[str, float]]:
             "cooldowns_active": len(app[COOLDOWNS].active()),
             "credentials": len(runtime.credentials),
             "models": len(runtime.index),
+            "limits_store_up": 1.0 if app[LIMITER].store_available else 0.0,
         }
 
     return read
@@ -137,6 +151,21 @@ def _gauges(app: web.Application) -> Callable[[], dict[str, float]]:
 def _accepted_usage_keys(settings: ProxySettings) -> Callable[[], list[str]]:
     keys = [settings.secret("collector_api_key"), settings.secret("management_api_key")]
     return lambda: [k for k in keys if k]
+
+
+def _clear_auth_cooldowns(cooldowns: Cooldowns, ids: list[str]) -> None:
+    """A refreshed token ends the 401 cooldowns its old one earned."""
+    for cred_id in ids:
+        cooldowns.clear_status(cred_id, 401)
+
+
+def oauth_callback_routes(oauth: OAuthService) -> list[web.RouteDef]:
+    """The main-port callback routes (`/anthropic/callback`, ...): always a small HTML page."""
+    return [
+        web.get(p.info.callback_path, oauth.callback_handler(kind))
+        for kind, p in PROVIDERS.items()
+        if p.info.callback_path
+    ]
 
 
 def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
@@ -149,11 +178,19 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
         client_max_size=2**40,  # bodies are capped by read_body, decoded bytes included
         handler_args=NO_AUTO_DECOMPRESS,
     )
-    holder = RuntimeHolder(store.current)
     metrics_ = Metrics()
     cooldowns = Cooldowns(paths.state / "cooldowns.json")
     outbox = Outbox(paths.usage, soft_cap_bytes=int(config.usage_outbox_max_mb * 1024 * 1024))
-    upstream = UpstreamClients()
+    upstream = UpstreamClients(HostOverrides(config.upstream_host_overrides))
+    oauth = OAuthService(
+        paths.auths,
+        AUTH_FILE_MAX_BYTES,
+        upstream,
+        lambda: store.current.config,
+        on_accounts_changed=lambda: holder.rebuild(),
+        on_refreshed=lambda ids: _clear_auth_cooldowns(cooldowns, ids),
+    )
+    holder = RuntimeHolder(store.current, oauth.credentials)
     app[SETTINGS] = settings
     app[STORE] = store
     app[RUNTIME] = holder
@@ -162,8 +199,13 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
     app[OUTBOX] = outbox
     app[PATHS] = paths
     stats = CredentialStats()
-    executor = Executor(upstream, cooldowns, Selector(), Recorder(outbox, stats), metrics_)
+    executor = Executor(
+        upstream, cooldowns, Selector(), Recorder(outbox, stats), metrics_, reauth=oauth.refresher
+    )
     app[EXECUTOR] = executor
+    limiter = Limiter(counters_for(config.limits_store))
+    limiter.store_url = config.limits_store
+    app[LIMITER] = limiter
     metrics_.add_gauges(_gauges(app))
     management_key = settings.secret("management_api_key") or None
     file_logs = install_management(
@@ -171,9 +213,10 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
         store=store,
         paths=paths,
         management_key=lambda: management_key,
-        bridge=ManagementBridge(holder, cooldowns, stats),
+        bridge=ManagementBridge(holder, cooldowns, stats, oauth),
         outbox=outbox,
         upstream=upstream,
+        oauth=oauth,
     )
     executor.error_log = file_logs.errors.write
     panel = ControlPanel(
@@ -185,7 +228,9 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
     app[PANEL] = panel
 
     def on_config(loaded: LoadedConfig) -> None:
+        upstream.overrides.update(loaded.config.upstream_host_overrides)
         holder.apply(loaded)
+        limiter.use_store(loaded.config.limits_store)
         metrics_.config_reloads.labels("applied").inc()
 
     store.subscribe(on_config)
@@ -198,7 +243,18 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
         store.start()
         file_logs.start()
         panel.start()
+        await oauth.pool.rescan()  # the auth files serve from the first request on
+        oauth.start()
+        loop = asyncio.get_running_loop()
+        background = [
+            loop.create_task(limiter.renew_leases()),
+            loop.create_task(limiter.meter_streams()),
+        ]
         yield
+        for task in background:
+            task.cancel()
+        await limiter.close()
+        await oauth.stop()
         await panel.stop()
         await file_logs.stop()
         await store.stop()
@@ -212,6 +268,8 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
     app.add_routes(responses_routes.routes)
     app.add_routes(gemini_routes.routes)
     app.add_routes(usage_routes(outbox, _accepted_usage_keys(settings)))
+    app.add_routes(oauth_callback_routes(oauth))
+    app.add_routes(spend_routes(limiter.spend, _accepted_usage_keys(settings)))
     app.add_routes(
         [
             web.get("/healthz", healthz),
@@ -219,5 +277,6 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
             web.get("/management.html", panel.handle),
         ]
     )
+    app.on_response_prepare.append(add_limit_headers)
     install_cors(app)
     return app

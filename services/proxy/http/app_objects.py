@@ -6,6 +6,7 @@ from aiohttp import web
 
 from ..config.paths import ProxyPaths
 from ..config.store import ConfigStore
+from ..limits.limiter import Limiter
 from ..management.control_panel import ControlPanel
 from ..observability.metrics import Metrics
 from ..routing.cooldowns import Cooldowns
@@ -23,3 +24,4 @@ METRICS = web.AppKey("metrics", Metrics)
 OUTBOX = web.AppKey("outbox", Outbox)
 PATHS = web.AppKey("paths", ProxyPaths)
 PANEL = web.AppKey("control_panel", ControlPanel)
+LIMITER = web.AppKey("limiter", Limiter)

@@ -1,16 +1,17 @@
 """A client request turned into a `Call`: its request id, the client key checked, the body read
-(capped, decoded) and parsed, the model (with any thinking suffix) and the stream flag."""
+(capped, decoded) and admitted through the door (parsed, depth bounded, checked against the
+endpoint's schema), the model (with any thinking suffix) and the stream flag."""
 
 from __future__ import annotations
 
 import os
 from typing import Any
 
-import orjson
 from aiohttp import web
 
 from services.core.errors import BadRequest
 
+from ..door import Endpoint, admit
 from ..inbound.request_body import read_body
 from ..routing.codec_contract import Call
 from ..routing.runtime import Runtime
@@ -30,29 +31,21 @@ def request_id(request: web.Request) -> str:
     return rid
 
 
-def parse_json_object(raw: bytes) -> dict[str, Any]:
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"Request body is not valid JSON: {exc}", code="invalid_json") from None
-    if not isinstance(body, dict):
-        raise BadRequest("Request body must be a JSON object", code="invalid_json")
-    return body
-
-
 async def begin_call(
     request: web.Request,
     fmt: ClientFormat,
+    endpoint: Endpoint,
     *,
     model: str | None = None,
     stream: bool | None = None,
 ) -> Call:
-    """Authenticate, read and validate the body. The model and stream flag come from the body
-    unless the route gives them (Gemini carries both in the URL)."""
+    """Authenticate, read the body and admit it through the door (JSON, depth, the endpoint's
+    schema). The model and stream flag come from the body unless the route gives them (Gemini
+    carries both in the URL)."""
     runtime: Runtime = request.app[RUNTIME].current
     api_key_id = authenticate(request, runtime)
     raw = await read_body(request, runtime.body_limit)
-    body = parse_json_object(raw)
+    body = admit(raw, endpoint, runtime.json_depth_limit)
     if model is None:
         model = body.get("model")
         if not isinstance(model, str) or not model.strip():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 from aiohttp import web
 
-from services.core.errors import BadRequest, NotFound
+from services.core.errors import NotFound
 
 from ..routing.runtime import Runtime
 from ..translate import estimate_input_tokens
@@ -15,6 +15,7 @@ from ..upstream.translating_codec import GeminiJsonCodec, TranslatingCodec
 from .access import authenticate
 from .app_objects import EXECUTOR, RUNTIME
 from .client_requests import begin_call
+from .key_limits import check_model, model_visibility, run_call
 
 _GEMINI = TranslatingCodec("gemini")
 
@@ -31,16 +32,17 @@ def _gemini_model(model_id: str) -> dict[str, object]:
 
 async def gemini_models(request: web.Request) -> web.Response:
     runtime: Runtime = request.app[RUNTIME].current
-    authenticate(request, runtime)
-    body = {"models": [_gemini_model(m.id) for m in runtime.index.models]}
+    visible = model_visibility(request, runtime, authenticate(request, runtime))
+    ids = [m.id for m in runtime.index.models if visible is None or visible(m.id)]
+    body = {"models": [_gemini_model(model_id) for model_id in ids]}
     return web.Response(body=orjson.dumps(body), content_type="application/json")
 
 
 async def gemini_model(request: web.Request) -> web.Response:
     runtime: Runtime = request.app[RUNTIME].current
-    authenticate(request, runtime)
+    visible = model_visibility(request, runtime, authenticate(request, runtime))
     model_id = request.match_info["target"]
-    if runtime.index.lookup(model_id) is None:
+    if runtime.index.lookup(model_id) is None or (visible is not None and not visible(model_id)):
         raise NotFound(f"models/{model_id} is not found", code="model_not_found")
     return web.Response(body=orjson.dumps(_gemini_model(model_id)), content_type="application/json")
 
@@ -58,24 +60,21 @@ async def gemini_action(request: web.Request) -> web.StreamResponse:
     if action not in ("generateContent", "streamGenerateContent"):
         raise NotFound(f"Unknown Gemini method '{action}'", code="not_found")
     stream = action == "streamGenerateContent"
-    call = await begin_call(request, "gemini", model=model, stream=stream)
+    call = await begin_call(request, "gemini", "generate", model=model, stream=stream)
     codec = _GEMINI if not stream or request.query.get("alt", "sse") == "sse" else _GEMINI_JSON
-    return await request.app[EXECUTOR].run(call, codec)
+    return await run_call(request, call, codec)
 
 
 async def _gemini_count(request: web.Request, model: str) -> web.Response:
-    call = await begin_call(request, "gemini", model=model, stream=False)
+    call = await begin_call(request, "gemini", "gemini_count", model=model, stream=False)
+    check_model(request, call)
     target = first_target(call.runtime, call.model, "gemini")
     result = None
     if target is not None:
         url = gemini_count_url(target.credential.base_url, target.upstream_model)
         body = {k: v for k, v in call.body.items() if k in ("contents", "generateContentRequest")}
-        result = await upstream_count(
-            request.app[EXECUTOR].upstream, call, target, url, orjson.dumps(body)
-        )
+        result = await upstream_count(request.app[EXECUTOR].upstream, call, target, url, body)
     if result is None:
-        if not isinstance(call.body.get("contents", []), list):
-            raise BadRequest("'contents' must be a list", code="invalid_argument")
         result = {"totalTokens": estimate_input_tokens(call.body, "gemini")}
     return web.Response(body=orjson.dumps(result), content_type="application/json")
 

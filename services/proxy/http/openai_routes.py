@@ -4,28 +4,30 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ..door import Endpoint
 from ..routing.codec_contract import Codec
-from ..routing.runtime import Runtime
+from ..routing.runtime import Runtime, models_bodies
 from ..upstream.translating_codec import CompletionsCodec, TranslatingCodec
 from .access import authenticate
-from .app_objects import EXECUTOR, RUNTIME
+from .app_objects import RUNTIME
 from .client_requests import begin_call
+from .key_limits import model_visibility, run_call
 
 _CHAT = TranslatingCodec("openai")
 _COMPLETIONS = CompletionsCodec()
 
 
-async def _run(request: web.Request, codec: Codec) -> web.StreamResponse:
-    call = await begin_call(request, "openai")
-    return await request.app[EXECUTOR].run(call, codec)
+async def _run(request: web.Request, codec: Codec, endpoint: Endpoint) -> web.StreamResponse:
+    call = await begin_call(request, "openai", endpoint)
+    return await run_call(request, call, codec)
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
-    return await _run(request, _CHAT)
+    return await _run(request, _CHAT, "chat")
 
 
 async def completions(request: web.Request) -> web.StreamResponse:
-    return await _run(request, _COMPLETIONS)
+    return await _run(request, _COMPLETIONS, "completions")
 
 
 def wants_anthropic_models(request: web.Request) -> bool:
@@ -35,9 +37,15 @@ def wants_anthropic_models(request: web.Request) -> bool:
 
 
 async def list_models(request: web.Request) -> web.Response:
+    """The models this key may use (all of them unless its limits name allowed models)."""
     runtime: Runtime = request.app[RUNTIME].current
-    authenticate(request, runtime)
-    body = runtime.models_anthropic if wants_anthropic_models(request) else runtime.models_openai
+    visible = model_visibility(request, runtime, authenticate(request, runtime))
+    if visible is None:
+        openai, anthropic = runtime.models_openai, runtime.models_anthropic
+    else:
+        models = [m for m in runtime.index.models if visible(m.id)]
+        openai, anthropic = models_bodies(models, runtime.models_created)
+    body = anthropic if wants_anthropic_models(request) else openai
     return web.Response(body=body, content_type="application/json")
 
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..upstream.translating_codec import TranslatingCodec
-from .app_objects import EXECUTOR
 from .client_requests import begin_call
+from .key_limits import run_call
 
 _RESPONSES = TranslatingCodec("responses")
 
 
 async def responses(request: web.Request) -> web.StreamResponse:
-    call = await begin_call(request, "responses")
-    return await request.app[EXECUTOR].run(call, _RESPONSES)
+    call = await begin_call(request, "responses", "responses")
+    return await run_call(request, call, _RESPONSES)
 
 
 routes = [web.post("/v1/responses", responses)]

@@ -22,6 +22,7 @@ from yarl import URL
 
 from services.core.errors import AppError, BadRequest, Forbidden, NotFound, UpstreamError
 
+from ..oauth.provider import LoginError
 from ..upstream.sessions import BodyTooLarge, is_direct, read_capped, upstream_session
 from .bodies import read_object
 from .context import CredentialInfo, ManagementContext
@@ -73,6 +74,7 @@ def allowed_origins(credential: CredentialInfo) -> set[tuple[str, str, int | Non
     origins: set[tuple[str, str, int | None]] = {
         ("https", host, 443) for host in PROVIDER_HOSTS.get(credential.kind, ())
     }
+    origins |= {("https", host, 443) for host in credential.hosts}
     if credential.base_url:
         with contextlib.suppress(ValueError):
             base = URL(credential.base_url)
@@ -145,12 +147,26 @@ async def _read_capped(response: aiohttp.ClientResponse, max_bytes: int) -> byte
         raise UpstreamError(f"upstream response exceeds {max_bytes} bytes") from None
 
 
+async def _secret(ctx: ManagementContext, auth_index: str, credential: CredentialInfo) -> str:
+    """The key, or an OAuth account's current token (refreshed first when about to expire)."""
+    if not credential.oauth or ctx.oauth is None:
+        return credential.secret
+    try:
+        token = await ctx.oauth.token_for(auth_index)
+    except LoginError:
+        raise BadRequest("auth token refresh failed") from None
+    if not token:
+        raise BadRequest("auth token not found")
+    return token
+
+
 async def perform(ctx: ManagementContext, call: ApiCall) -> dict[str, Any]:
     credential = ctx.credential_for(call.auth_index)
     if credential is None:
         raise NotFound("auth not found")
     checked_target(call.url, credential)  # the template, before any secret is in it
-    url, headers, data = _substituted(call, credential.secret)
+    secret = await _secret(ctx, call.auth_index, credential)
+    url, headers, data = _substituted(call, secret)
     target = checked_target(url, credential)  # a secret must not be able to change the host
     proxy = call.proxy_url if call.proxy_url is not None else credential.proxy_url
     timeout = aiohttp.ClientTimeout(total=ctx.limits.api_call_timeout)

@@ -109,8 +109,17 @@ class AuthFileRoutes:
 
     def __init__(self, ctx: ManagementContext) -> None:
         self.ctx = ctx
-        self.store = AuthFileStore(ctx.auth_dir, ctx.limits.auth_file_max_bytes)
-        self.lock = asyncio.Lock()
+        # With the OAuth layer, its store and lock: refresh write-backs and these edits of one
+        # file never interleave, and every change is live at once (`_changed`).
+        oauth = ctx.oauth
+        self.store = (
+            oauth.store if oauth else AuthFileStore(ctx.auth_dir, ctx.limits.auth_file_max_bytes)
+        )
+        self.lock = oauth.pool.lock if oauth else asyncio.Lock()
+
+    async def _changed(self) -> None:
+        if self.ctx.oauth is not None:
+            await self.ctx.oauth.pool.rescan()
 
     async def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.to_thread(fn, *args)
@@ -161,6 +170,7 @@ class AuthFileRoutes:
         # The lock covers disk work only, never reading a (possibly slow) request body.
         async with self.lock:
             await self._run(self.store.write, name, raw)
+        await self._changed()
 
     async def _upload_raw(self, request: web.Request) -> list[str]:
         name = validate_name(request.query.get("name", ""))
@@ -206,6 +216,7 @@ class AuthFileRoutes:
         if is_true(request.query.get("all")):
             async with self.lock:
                 count: int = await self._run(self.store.delete_all)
+            await self._changed()
             log.info("auth_files_deleted", count=count)
             return json_response({"status": "ok", "deleted": count})
         names = await _names_to_delete(request, self.ctx.limits.json_body_max_bytes)
@@ -222,6 +233,7 @@ class AuthFileRoutes:
                 else:
                     log.info("auth_file_deleted", name=name)
                     deleted.append(name)
+        await self._changed()
         return _batch_reply("deleted", deleted, failed)
 
     async def patch_status(self, request: web.Request) -> web.Response:
@@ -232,6 +244,7 @@ class AuthFileRoutes:
         async with self.lock:
             file: AuthFile = await self._run(self.store.find, *_selector(body))
             await self._run(self.store.update, file.name, _apply({"disabled": disabled}))
+        await self._changed()
         log.info("auth_file_status_changed", name=file.name, disabled=disabled)
         return json_response({"status": "ok", "disabled": disabled})
 
@@ -242,6 +255,7 @@ class AuthFileRoutes:
         async with self.lock:
             file: AuthFile = await self._run(self.store.find, *selector)
             await self._run(self.store.update, file.name, _apply(changes))
+        await self._changed()
         log.info("auth_file_fields_changed", name=file.name, fields=sorted(changes))
         reply: dict[str, Any] = {"status": "ok"}
         if ignored:

@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 
 from services.proxy.config.store import ConfigStore
+from services.proxy.oauth.service import OAuthService
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +26,8 @@ class CredentialInfo:
     base_url: str
     secret: str = field(repr=False)
     proxy_url: str = ""
+    hosts: tuple[str, ...] = ()  # https hosts besides the provider's usual ones (OAuth accounts)
+    oauth: bool = False  # the secret is an OAuth account's live token, fetched per call
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +49,10 @@ class AuthStats:
     unavailable: bool = False  # every model of the credential is cooling down
     status_message: str = ""
     next_retry_after: str | None = None  # RFC 3339, when the nearest cooldown ends
+    # OAuth accounts: the refresher's view (a rejected refresh token makes `unavailable`).
+    auth_type: str = "apikey"
+    last_refresh: str | None = None
+    expires_at: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,3 +102,4 @@ class ManagementContext:
     build_date: str = ""
     clock: Callable[[], float] = time.monotonic
     limits: ManagementLimits = field(default_factory=ManagementLimits)
+    oauth: OAuthService | None = None  # logins, account tokens and quota (docs/oauth.md)

@@ -13,10 +13,10 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from services.core.errors import AppError
+from services.core.errors import AppError, Forbidden
 
 from .context import ManagementContext
-from .guard import ManagementGuard, presented_key
+from .guard import ManagementGuard, is_local_network, presented_key
 
 log = structlog.get_logger(__name__)
 
@@ -32,6 +32,10 @@ _CORS_PREFLIGHT = {
 _EXPOSED = "X-CPA-VERSION, X-CPA-BUILD-DATE, X-CPA-SUPPORT-PLUGIN"
 # Codes whose error body keeps CLIProxyAPI's `{"error": code, "message": ...}` shape.
 _CODED_ERRORS = frozenset({"invalid_config"})
+
+
+# The pasted-redirect route needs no key: its `state` is the secret (CLIProxyAPI's rule).
+KEYLESS_PATHS = frozenset({f"{MANAGEMENT_PREFIX}/oauth-callback"})
 
 
 def is_management_path(path: str) -> bool:
@@ -103,7 +107,11 @@ async def _authorised(
             request.headers.get("Authorization"), request.headers.get("X-Management-Key")
         )
         allow_remote = ctx.store.current.config.remote_management.allow_remote
-        guard.check(request.remote or "", provided, expected, allow_remote=allow_remote)
+        if request.path in KEYLESS_PATHS:
+            if not allow_remote and not is_local_network(request.remote or ""):
+                raise Forbidden("remote management disabled")
+        else:
+            guard.check(request.remote or "", provided, expected, allow_remote=allow_remote)
         return await handler(request)
     except AppError as exc:
         if exc.status >= 500:

@@ -14,16 +14,8 @@ from .middleware import MANAGEMENT_PREFIX, json_response
 log = structlog.get_logger(__name__)
 
 USAGE_QUEUE_MAX = 1000
-OAUTH_PROVIDERS = (
-    "anthropic",
-    "codex",
-    "antigravity",
-    "kimi",
-    "xai",
-    "gemini-cli",
-    "qwen",
-    "iflow",
-)
+# Removed from CLIProxyAPI and not carried here; every other starter is oauth_routes.py's.
+RETIRED_OAUTH_PROVIDERS = ("qwen", "iflow")
 
 
 class NotImplementedYet(AppError):
@@ -57,9 +49,9 @@ def operation_routes(ctx: ManagementContext) -> list[web.RouteDef]:
     async def plugins(_request: web.Request) -> web.Response:
         return json_response({"plugins": []})
 
-    async def oauth_not_ready(_request: web.Request) -> web.Response:
+    async def oauth_retired(_request: web.Request) -> web.Response:
         raise NotImplementedYet(
-            "OAuth login is not available on this proxy yet; upload the credential file instead",
+            "This provider's login is not supported; upload its credential file instead",
             details={"status": "error"},
         )
 
@@ -69,10 +61,6 @@ def operation_routes(ctx: ManagementContext) -> list[web.RouteDef]:
         web.get(f"{base}/latest-version", latest_version),
         web.get(f"{base}/usage-queue", usage_queue),
         web.get(f"{base}/plugins", plugins),
-        web.get(f"{base}/get-auth-status", oauth_not_ready),
-        web.get(f"{base}/oauth-callback", oauth_not_ready),
-        web.post(f"{base}/oauth-callback", oauth_not_ready),
-        web.delete(f"{base}/oauth-session", oauth_not_ready),
     ]
-    routes += [web.get(f"{base}/{p}-auth-url", oauth_not_ready) for p in OAUTH_PROVIDERS]
+    routes += [web.get(f"{base}/{p}-auth-url", oauth_retired) for p in RETIRED_OAUTH_PROVIDERS]
     return routes

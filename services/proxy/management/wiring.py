@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import aiohttp
@@ -15,6 +16,8 @@ from aiohttp import web
 from ..config.loader import LoadedConfig
 from ..config.paths import ProxyPaths
 from ..config.store import ConfigStore
+from ..oauth.providers import PROVIDERS
+from ..oauth.service import OAuthService
 from ..observability.logfiles import ErrorLogWriter, MainLogHandler, run_log_janitor
 from ..routing.cooldowns import Cooldowns
 from ..routing.registry import served_models
@@ -42,16 +45,27 @@ def _stamp(epoch: float) -> str:
 class ManagementBridge:
     """Answers the management API's questions from the live runtime objects."""
 
-    def __init__(self, holder: RuntimeHolder, cooldowns: Cooldowns, stats: CredentialStats) -> None:
+    def __init__(
+        self,
+        holder: RuntimeHolder,
+        cooldowns: Cooldowns,
+        stats: CredentialStats,
+        oauth: OAuthService | None = None,
+    ) -> None:
         self.holder = holder
         self.cooldowns = cooldowns
         self.stats = stats
+        self.oauth = oauth
 
     def credential_for(self, auth_index: str) -> CredentialInfo | None:
         cred = self.holder.current.credential(auth_index)
         if cred is None:
             return None
-        return CredentialInfo(cred.provider, cred.base_url, cred.secret, cred.proxy_url)
+        if cred.token is None:
+            return CredentialInfo(cred.provider, cred.base_url, cred.secret, cred.proxy_url)
+        provider = PROVIDERS.get(cred.provider)
+        hosts = provider.info.api_hosts if provider is not None else ()
+        return CredentialInfo(cred.provider, cred.base_url, "", cred.proxy_url, hosts, oauth=True)
 
     def auth_stats(self, auth_index: str) -> AuthStats:
         success, failed = self.stats.totals(auth_index)
@@ -63,13 +77,25 @@ class ManagementBridge:
         cred = self.holder.current.credential(auth_index)
         served = len(served_models(cred)) if cred is not None else 0
         nearest = min((float(str(c["until"])) for c in cooling), default=None)
-        return AuthStats(
+        stats = AuthStats(
             success=success,
             failed=failed,
             recent_requests=recent,
             unavailable=bool(served) and len(cooling) >= served,
             status_message=f"{len(cooling)} model(s) cooling down" if cooling else "",
             next_retry_after=_stamp(nearest) if nearest is not None else None,
+        )
+        account = self.oauth.status_of(auth_index) if self.oauth is not None else None
+        if account is None:
+            return stats
+        return replace(
+            stats,
+            auth_type="oauth",
+            unavailable=stats.unavailable or account.unavailable,
+            status_message=account.message or stats.status_message,
+            last_refresh=account.last_refresh,
+            expires_at=account.expires_at,
+            next_retry_after=stats.next_retry_after or account.next_retry,
         )
 
     def models_for(self, auth_index: str) -> list[ModelInfo]:
@@ -128,6 +154,7 @@ def install_management(
     bridge: ManagementBridge,
     outbox: Outbox,
     upstream: UpstreamClients,
+    oauth: OAuthService | None = None,
 ) -> FileLogs:
     """Add the management middleware and routes; returns the file-log manager to start."""
 
@@ -146,6 +173,7 @@ def install_management(
         auth_stats=bridge.auth_stats,
         models_for=bridge.models_for,
         version=VERSION,
+        oauth=oauth,
     )
     app.middlewares.append(management_middleware(ctx))
     app.add_routes(management_routes(ctx))

@@ -65,6 +65,12 @@ class Metrics:
         )
         self._request_children: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
         self._attempt_children: dict[tuple[str, int], Counter] = {}
+        self.limit_refusals = Counter(
+            "proxy_limit_refusals",
+            "Requests a client key's limits refused, by limit",
+            ["limit"],
+            registry=self.registry,
+        )
         self.config_reloads = Counter(
             "proxy_config_reloads", "Config reloads by result", ["result"], registry=self.registry
         )

@@ -6,12 +6,20 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from aiohttp import web
-from yarl import URL
 
 from ..translate.errors import ClientFormat
 from ..translate.usage import Usage
-from .registry import Target
+from .registry import Target, Tiers
 from .runtime import Runtime
+from .upstream_adapter import StreamProcessor, UpstreamRequest
+
+__all__ = ["Call", "Codec", "StreamProcessor", "UpstreamRequest"]
+
+
+class AttemptMeter(Protocol):
+    """Told each upstream attempt's tokens (a client key's limits count them)."""
+
+    def attempted(self, target: Target, tokens: Usage | None) -> None: ...
 
 
 @dataclass(slots=True)
@@ -27,33 +35,9 @@ class Call:
     request_id: str
     bootstrap_left: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class UpstreamRequest:
-    url: URL
-    headers: dict[str, str]
-    body: bytes
-
-
-class StreamProcessor(Protocol):
-    """Turns upstream stream bytes into client bytes, tracking usage and completion."""
-
-    @property
-    def tokens(self) -> Usage | None: ...
-
-    @property
-    def done(self) -> bool:
-        """True once the upstream's own end of stream was seen."""
-        ...
-
-    def feed(self, chunk: bytes) -> bytes: ...
-
-    def finish(self) -> bytes: ...
-
-    def error(self, message: str, status: int) -> bytes:
-        """An in-stream error in the client's format, ending the stream."""
-        ...
+    # The targets the client key may use, when its limits narrow the model's (limits/).
+    tiers: Tiers | None = None
+    meter: AttemptMeter | None = None
 
 
 class Codec(Protocol):

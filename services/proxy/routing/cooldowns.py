@@ -1,8 +1,10 @@
 """Cooldowns per credential x model, by status class, persisted under `state/`.
 
 401/402/403 cool 30 minutes, 404 12 hours, 429 the upstream's Retry-After (capped so a hint of
-days is re-probed) or 1 s x 2^n up to 30 minutes, 408/5xx/network errors 60 seconds; 400-class
-input errors never cool. A success clears the entry. The state is written (atomically, off the
+days is re-probed: `max-cooldown-seconds`, 30 minutes by default) or 1 s x 2^n up to the same
+cap, 408/5xx/network errors 60 seconds; 400-class input errors never cool. A success clears the
+entry. A credential-wide entry (model `*`: a subscription's quota is spent) cools every model of
+that credential. The state is written (atomically, off the
 event loop) soon after every change and restored at start, so a restart does not forget them.
 """
 
@@ -29,9 +31,12 @@ TRANSIENT_COOLDOWN = 60.0
 RATE_LIMIT_CAP = 30 * 60.0
 RETRYABLE_STATUSES = frozenset({403, 408, 429, 500, 502, 503, 504})
 NETWORK_ERROR = 0  # status recorded for connect errors and timeouts
+ALL_MODELS = "*"  # the model of a credential-wide entry
 
 
-def cooldown_seconds(status: int, retry_after: float | None, level: int) -> float:
+def cooldown_seconds(
+    status: int, retry_after: float | None, level: int, cap: float = RATE_LIMIT_CAP
+) -> float:
     """How long a failure with this status cools a credential for one model (0 = not at all)."""
     if status in (401, 402, 403):
         return AUTH_COOLDOWN
@@ -39,8 +44,8 @@ def cooldown_seconds(status: int, retry_after: float | None, level: int) -> floa
         return NOT_FOUND_COOLDOWN
     if status == 429:
         if retry_after is not None and retry_after > 0:
-            return min(retry_after, RATE_LIMIT_CAP)
-        return min(float(2**level), RATE_LIMIT_CAP)
+            return min(retry_after, cap)
+        return min(float(2 ** min(level, 30)), cap)
     if status == NETWORK_ERROR or status == 408 or status >= 500:
         return TRANSIENT_COOLDOWN
     return 0.0
@@ -68,19 +73,29 @@ class Cooldowns:
 
     def until(self, cred_id: str, model: str) -> float:
         """Epoch second the pair stops cooling, or 0.0 when it is usable."""
-        entry = self._entries.get((cred_id, model))
-        if entry is None or entry.until <= self._clock():
+        entries = self._entries
+        if not entries:
             return 0.0
-        return entry.until
+        entry = entries.get((cred_id, model))
+        whole = entries.get((cred_id, ALL_MODELS))
+        until = max(entry.until if entry else 0.0, whole.until if whole else 0.0)
+        return until if until > self._clock() else 0.0
 
     def record_failure(
-        self, cred_id: str, model: str, status: int, retry_after: float | None = None
+        self,
+        cred_id: str,
+        model: str,
+        status: int,
+        retry_after: float | None = None,
+        *,
+        cap: float = RATE_LIMIT_CAP,
     ) -> float:
-        """Cool the pair according to the status; returns the cooldown in seconds."""
+        """Cool the pair according to the status (model ALL_MODELS: the whole credential);
+        returns the cooldown in seconds."""
         key = (cred_id, model)
         previous = self._entries.get(key)
         level = previous.level + 1 if previous is not None and previous.status == 429 else 0
-        seconds = cooldown_seconds(status, retry_after, level)
+        seconds = cooldown_seconds(status, retry_after, level, cap)
         if seconds <= 0:
             return 0.0
         self._entries[key] = Entry(until=self._clock() + seconds, level=level, status=status)
@@ -88,8 +103,23 @@ class Cooldowns:
         return seconds
 
     def record_success(self, cred_id: str, model: str) -> None:
-        if self._entries.pop((cred_id, model), None) is not None:
+        entries = self._entries
+        if not entries:
+            return
+        # An answer proves the credential serves again: its credential-wide entry goes too.
+        one = entries.pop((cred_id, model), None)
+        whole = entries.pop((cred_id, ALL_MODELS), None)
+        if one is not None or whole is not None:
             self._dirty.set()
+
+    def clear_status(self, cred_id: str, status: int) -> int:
+        """Clear one credential's entries caused by `status` (401s after a token refresh)."""
+        keys = [k for k, e in self._entries.items() if k[0] == cred_id and e.status == status]
+        for key in keys:
+            del self._entries[key]
+        if keys:
+            self._dirty.set()
+        return len(keys)
 
     def reset(self, cred_id: str | None = None) -> int:
         """Clear the cooldowns of one credential (or all); returns how many were cleared."""

@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 from ..config.model import ApiKeyEntry, ModelMapping, OpenAICompatibility, ProviderKey, ProxyConfig
 from ..translate.ir import Format
+from .token_state import TokenState
+from .upstream_adapter import UpstreamAdapter
 
 # The wire format an upstream speaks.
 UpstreamFormat = Format
@@ -91,6 +93,13 @@ class Credential:
     # Auth plus the entry's static headers, merged once; "$Name" headers are resolved per request.
     static_headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     copied_headers: Mapping[str, str] = field(default_factory=dict)
+    # "apikey" for config keys, "oauth" for auth-file accounts: the usage event's auth_type,
+    # spelled as CLIProxyAPI's usage records spell it.
+    auth_type: str = "apikey"
+    # OAuth accounts: the live token (the Authorization header takes it per request), and the
+    # provider's sending hook (oauth/providers/*). None for API keys.
+    token: TokenState | None = field(default=None, repr=False, compare=False)
+    adapter: UpstreamAdapter | None = field(default=None, repr=False, compare=False)
 
 
 def auth_headers(fmt: UpstreamFormat, base_url: str, secret: str) -> Mapping[str, str]:
@@ -106,14 +115,24 @@ def auth_headers(fmt: UpstreamFormat, base_url: str, secret: str) -> Mapping[str
     return {"Authorization": f"Bearer {secret}"}
 
 
-def _with_headers(cred: Credential) -> Credential:
-    static = dict(auth_headers(cred.fmt, cred.base_url, cred.secret))
+def split_headers(
+    base: Mapping[str, str], configured: Mapping[str, str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """(static headers, copied headers): `base` plus the configured ones, where a value
+    "$Name" copies the client's header Name per request instead."""
+    static = dict(base)
     copied = {}
-    for name, value in cred.headers.items():
+    for name, value in configured.items():
         if value.startswith("$"):
             copied[name] = value[1:]
         else:
             static[name] = value
+    return static, copied
+
+
+def _with_headers(cred: Credential) -> Credential:
+    base = auth_headers(cred.fmt, cred.base_url, cred.secret)
+    static, copied = split_headers(base, cred.headers)
     return replace(cred, static_headers=static, copied_headers=copied)
 
 

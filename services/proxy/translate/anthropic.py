@@ -100,8 +100,7 @@ def _read_message(req: Request, msg: Json) -> None:
     content = msg.get("content")
     blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content or []
     if role == "system":  # Claude Code sends mid-conversation system messages
-        text = "".join(b.get("text", "") for b in blocks if isinstance(b, dict))
-        req.messages.append(Message("system", [Text(text)]))
+        req.messages.append(Message("system", [Text(_read_system_text(blocks))]))
         return
     results: list[Any] = []
     parts: list[Any] = []
@@ -114,6 +113,15 @@ def _read_message(req: Request, msg: Json) -> None:
         req.messages.append(Message("tool", results))
     if parts or not results:
         req.messages.append(Message("assistant" if role == "assistant" else "user", parts))
+
+
+def _read_system_text(blocks: list[Any]) -> str:
+    """The text blocks' text: other blocks may carry a `text` field of any type."""
+    return "".join(
+        b["text"]
+        for b in blocks
+        if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)
+    )
 
 
 def _read_block(block: Json) -> Any:

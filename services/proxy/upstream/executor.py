@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from typing import Protocol
 
 import aiohttp
 import structlog
@@ -24,7 +25,8 @@ from services.core.logging import redact_text
 
 from ..observability.metrics import Metrics
 from ..routing.codec_contract import Call, Codec, StreamProcessor
-from ..routing.cooldowns import NETWORK_ERROR, RETRYABLE_STATUSES, Cooldowns
+from ..routing.cooldowns import ALL_MODELS, NETWORK_ERROR, RETRYABLE_STATUSES, Cooldowns
+from ..routing.credentials import Credential
 from ..routing.registry import Target, Tiers
 from ..routing.selector import Selector
 from ..translate.errors import error_body, upstream_message
@@ -67,6 +69,19 @@ class Failure:
 ErrorLog = Callable[[str, str], object]
 
 
+class Reauth(Protocol):
+    """Token upkeep of OAuth accounts at request time (the oauth layer's refresher)."""
+
+    async def ensure_fresh(self, cred: Credential) -> None:
+        """Refresh the account's token first when it is expired or about to be."""
+        ...
+
+    async def after_unauthorized(self, cred: Credential, used_token: str) -> bool:
+        """The upstream refused `used_token` with a 401: refresh (once, shared with concurrent
+        callers); True when a newer token is there to retry with."""
+        ...
+
+
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     """Seconds from a Retry-After header (delta-seconds or an HTTP date)."""
     value = headers.get("Retry-After")
@@ -82,6 +97,12 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
         return None
 
 
+def _unusable(target: Target) -> bool:
+    """An OAuth account whose refresh token was rejected: skipped until it is signed in again."""
+    token = target.credential.token
+    return token is not None and token.unavailable
+
+
 class Executor:
     def __init__(
         self,
@@ -91,6 +112,7 @@ class Executor:
         recorder: Recorder,
         metrics: Metrics,
         error_log: ErrorLog | None = None,
+        reauth: Reauth | None = None,
     ) -> None:
         self.upstream = upstream
         self.cooldowns = cooldowns
@@ -98,11 +120,12 @@ class Executor:
         self.recorder = recorder
         self.metrics = metrics
         self.error_log = error_log
+        self.reauth = reauth
         self._log_tasks: set[asyncio.Task[object]] = set()
 
     async def run(self, call: Call, codec: Codec) -> web.StreamResponse:
         runtime = call.runtime
-        tiers = runtime.index.lookup(call.model)
+        tiers = call.tiers or runtime.index.lookup(call.model)
         if tiers is None:
             if not runtime.credentials:
                 raise Unavailable("No upstream credential is configured", code="auth_unavailable")
@@ -112,21 +135,30 @@ class Executor:
         per_round = config.max_retry_credentials or len(runtime.credentials) or 1
         last: Failure | None = None
         for round_no in range(config.request_retry + 1):
-            tried = 0
+            tried = cooling = 0
             now = time.time()
             for target in self.selector.order(call.model, tiers, config.routing.strategy):
                 if tried >= per_round:
                     break
+                if _unusable(target):
+                    continue
                 if self._cooling(call, target, now):
+                    cooling += 1
                     continue
                 tried += 1
-                result = await self._attempt(call, codec, target)
+                result = await self._attempt_with_auth(call, codec, target)
                 if isinstance(result, web.StreamResponse):
                     return result
                 last = result
                 if not result.failover:
                     return self._error_response(call, codec, result)
             if last is None:
+                if not cooling:
+                    raise Unavailable(
+                        f"No usable credential for model {call.model}: every account needs "
+                        "to be signed in again",
+                        code="auth_unavailable",
+                    )
                 raise self._all_cooling(call, tiers)
             if last.status not in _ROUND_RETRY:
                 break
@@ -168,11 +200,20 @@ class Executor:
             },
         )
 
-    def _mark(self, call: Call, target: Target, status: int, retry_after: float | None) -> None:
-        if call.runtime.config.disable_cooling or target.credential.disable_cooling:
+    def _mark(
+        self,
+        call: Call,
+        target: Target,
+        status: int,
+        retry_after: float | None,
+        credential_wide: bool = False,
+    ) -> None:
+        config = call.runtime.config
+        if config.disable_cooling or target.credential.disable_cooling:
             return
+        model = ALL_MODELS if credential_wide else target.upstream_model
         self.cooldowns.record_failure(
-            target.credential.id, target.upstream_model, status, retry_after
+            target.credential.id, model, status, retry_after, cap=config.max_cooldown_seconds
         )
 
     def _fail(
@@ -187,8 +228,11 @@ class Executor:
         content_type: str = "",
         retry_after: float | None = None,
         failover: bool = True,
+        mark: bool = True,
+        credential_wide: bool = False,
     ) -> Failure:
-        self._mark(call, target, status, retry_after)
+        if mark:
+            self._mark(call, target, status, retry_after, credential_wide)
         latency = int((time.monotonic() - started) * 1000)
         self.recorder.attempt(
             call,
@@ -211,8 +255,27 @@ class Executor:
         )
         return Failure(status, body, content_type, message, retry_after, failover, target)
 
-    async def _attempt(
+    async def _attempt_with_auth(
         self, call: Call, codec: Codec, target: Target
+    ) -> web.StreamResponse | Failure:
+        """An attempt; an OAuth account's token is refreshed first when it has expired, and a
+        401 refreshes it once and retries the same account."""
+        cred = target.credential
+        token, reauth = cred.token, self.reauth
+        if token is None or reauth is None:
+            return await self._attempt(call, codec, target)
+        if token.needs_refresh_before_use(time.time()):
+            await reauth.ensure_fresh(cred)
+        used = token.access_token
+        result = await self._attempt(call, codec, target, reauth=True)
+        if isinstance(result, Failure) and result.status == 401:
+            if await reauth.after_unauthorized(cred, used):
+                return await self._attempt(call, codec, target)
+            self._mark(call, target, 401, None)
+        return result
+
+    async def _attempt(
+        self, call: Call, codec: Codec, target: Target, *, reauth: bool = False
     ) -> web.StreamResponse | Failure:
         runtime = call.runtime
         timeouts = runtime.config.timeouts
@@ -244,7 +307,7 @@ class Executor:
             if 300 <= resp.status < 400:
                 return self._redirected(call, target, started, resp)
             if resp.status != 200:
-                return await self._upstream_error(call, target, started, resp)
+                return await self._upstream_error(call, target, started, resp, reauth)
             if call.stream:
                 return await self._relay(call, codec, target, started, resp)
             return await self._complete(call, codec, target, started, resp)
@@ -281,23 +344,36 @@ class Executor:
         return Failure(400, b"", "", exc.message, None, True, target, exc.code)
 
     async def _upstream_error(
-        self, call: Call, target: Target, started: float, resp: aiohttp.ClientResponse
+        self,
+        call: Call,
+        target: Target,
+        started: float,
+        resp: aiohttp.ClientResponse,
+        reauth: bool = False,
     ) -> Failure:
         try:
             body = await read_capped(resp, MAX_ERROR_BODY)
         except (aiohttp.ClientError, TimeoutError):
             body = b""
         status = resp.status
+        adapter = target.credential.adapter
+        hint = adapter.failure(status, resp.headers, body) if adapter is not None else None
+        message = f"upstream status {status}"
+        if hint is not None and hint.reason:
+            message += f": {hint.reason}"
         return self._fail(
             call,
             target,
             started,
             status,
-            f"upstream status {status}",
+            message,
             body=body,
             content_type=resp.content_type,
-            retry_after=parse_retry_after(resp.headers),
+            retry_after=hint.retry_after if hint is not None else parse_retry_after(resp.headers),
             failover=status in _FAILOVER,
+            # A 401 of an OAuth account refreshes its token first (_attempt_with_auth).
+            mark=not (reauth and status == 401),
+            credential_wide=hint is not None and hint.credential_wide,
         )
 
     async def _complete(

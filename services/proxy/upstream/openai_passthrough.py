@@ -21,13 +21,16 @@ from .openai_stream import OpenAIStream
 
 
 def upstream_headers(call: Call, target: Target, *, accept: str) -> dict[str, str]:
-    """Content, auth and the credential's own headers; `$Name` entries copy a client header."""
+    """Content, auth and the credential's own headers; `$Name` entries copy a client header.
+    An OAuth account's Authorization carries its current token (read per request)."""
     cred = target.credential
     headers = {"Content-Type": "application/json", "Accept": accept, **cred.static_headers}
     for name, source in cred.copied_headers.items():
         value = call.request.headers.get(source)
         if value is not None:
             headers[name] = value
+    if cred.token is not None:
+        headers["Authorization"] = "Bearer " + cred.token.access_token
     return headers
 
 
@@ -60,25 +63,35 @@ class ChatCodec:
         if thinking is not None:
             body = dict(body)
             apply_native(body, "openai", thinking, target.upstream_model)
+        accept = "text/event-stream" if call.stream else "application/json"
+        headers = upstream_headers(call, target, accept=accept)
+        adapter = target.credential.adapter
+        if adapter is not None:
+            merged = {**body, **changes}
+            return adapter.build(
+                target.upstream_model, merged, call.stream, headers, call.request.headers
+            )
         raw = call.extra.get("raw")
         if not changes and thinking is None and isinstance(raw, bytes):
             data = raw  # nothing to change: the client's bytes go upstream untouched
         else:
             data = orjson.dumps({**body, **changes})
-        accept = "text/event-stream" if call.stream else "application/json"
         return UpstreamRequest(
-            upstream_url("openai", target.credential.base_url, "", False),
-            upstream_headers(call, target, accept=accept),
-            data,
+            upstream_url("openai", target.credential.base_url, "", False), headers, data
         )
 
     def response(self, call: Call, target: Target, body: bytes) -> tuple[bytes, Usage | None]:
+        adapter = target.credential.adapter
+        if adapter is not None:
+            body = adapter.response(body)
         parsed = orjson.loads(body)
         usage = parsed.get("usage") if isinstance(parsed, dict) else None
         return body, from_openai(usage) if isinstance(usage, dict) else None
 
     def stream(self, call: Call, target: Target) -> StreamProcessor:
-        return OpenAIStream(strip_usage=bool(call.extra.get("strip_usage")))
+        proc: StreamProcessor = OpenAIStream(strip_usage=bool(call.extra.get("strip_usage")))
+        adapter = target.credential.adapter
+        return adapter.stream(proc) if adapter is not None else proc
 
     def passthrough_errors(self, target: Target) -> bool:
         return target.credential.fmt == "openai"

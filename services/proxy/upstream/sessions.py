@@ -3,6 +3,11 @@
 HTTP(S) proxies are passed per request on the shared session; SOCKS proxies need their own
 connector, created on first use and kept for the life of the process.
 
+Every session made here sends through `upstream-host-overrides` (config/host_overrides.py): its
+request class rewrites the URL's origin just before the request goes out, so no call site can
+forget it, and anything decided on the URL before that (the host pinning of `api-call`) sees the
+real origin.
+
 No upstream redirect is ever followed (docs/security.md, "Upstream redirects"): callers pass
 `allow_redirects=False` and treat a 3xx as a failed attempt, and every session made here
 refuses to follow one anyway, so a call site that forgets cannot be turned into a request to
@@ -19,7 +24,10 @@ import aiohttp
 from aiohttp_socks import ProxyConnector
 from yarl import URL
 
+from ..config.host_overrides import HostOverrides
+
 _DIRECT = {"", "direct", "none"}
+_NO_OVERRIDES = HostOverrides()
 
 
 class RedirectRefused(aiohttp.ClientError):
@@ -45,8 +53,21 @@ def _no_redirects() -> aiohttp.TraceConfig:
     return trace
 
 
-def upstream_session(connector: aiohttp.BaseConnector | None = None) -> aiohttp.ClientSession:
-    """A client session for talking to upstreams: no redirects, no cookies, no env proxies."""
+def _rewriting_request(overrides: HostOverrides) -> type[aiohttp.ClientRequest]:
+    """A request class sending to the origin `overrides` names instead of the real one."""
+
+    class OverriddenRequest(aiohttp.ClientRequest):
+        def __init__(self, method: str, url: URL, **kwargs: Any) -> None:
+            super().__init__(method, overrides.rewrite(url), **kwargs)
+
+    return OverriddenRequest
+
+
+def upstream_session(
+    connector: aiohttp.BaseConnector | None = None, overrides: HostOverrides | None = None
+) -> aiohttp.ClientSession:
+    """A client session for talking to upstreams: no redirects, no cookies, no env proxies,
+    and the host overrides applied to every request."""
     return aiohttp.ClientSession(
         connector=connector or _connector(),
         timeout=aiohttp.ClientTimeout(total=None),
@@ -55,6 +76,7 @@ def upstream_session(connector: aiohttp.BaseConnector | None = None) -> aiohttp.
         # work on every request.
         cookie_jar=aiohttp.DummyCookieJar(),
         trace_configs=[_no_redirects()],
+        request_class=_rewriting_request(overrides or _NO_OVERRIDES),
     )
 
 
@@ -94,12 +116,13 @@ def _connector() -> aiohttp.TCPConnector:
 class UpstreamClients:
     """Owns every client session; `for_proxy` picks the session and `proxy=` argument to use."""
 
-    def __init__(self) -> None:
+    def __init__(self, overrides: HostOverrides | None = None) -> None:
+        self.overrides = overrides or HostOverrides()
         self._default: aiohttp.ClientSession | None = None
         self._socks: dict[str, aiohttp.ClientSession] = {}
 
     async def start(self) -> None:
-        self._default = upstream_session()
+        self._default = upstream_session(overrides=self.overrides)
 
     @property
     def default(self) -> aiohttp.ClientSession:
@@ -113,7 +136,7 @@ class UpstreamClients:
             session = self._socks.get(proxy_url)
             if session is None:
                 connector: Any = ProxyConnector.from_url(proxy_url, limit=0)
-                session = upstream_session(connector)
+                session = upstream_session(connector, self.overrides)
                 self._socks[proxy_url] = session
             return session, None
         return self.default, proxy_url

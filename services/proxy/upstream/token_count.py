@@ -3,13 +3,15 @@ countTokens); None when it cannot, and the caller estimates instead."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 import structlog
 from yarl import URL
 
 from services.core.errors import NotFound
 
-from ..routing.codec_contract import Call
+from ..routing.codec_contract import Call, UpstreamRequest
 from ..routing.registry import Target
 from ..routing.runtime import Runtime
 from .executor import MAX_ERROR_BODY
@@ -27,17 +29,30 @@ def first_target(runtime: Runtime, model: str, fmt: str) -> Target | None:
     return next((t for tier in tiers for t in tier if t.credential.fmt == fmt), None)
 
 
+def count_request(
+    call: Call, target: Target, url: str | URL, body: dict[str, Any]
+) -> UpstreamRequest | None:
+    """The counting request: the plain API's at `url`, or what the account's provider sends."""
+    headers = upstream_headers(call, target, accept="application/json")
+    adapter = target.credential.adapter
+    if adapter is not None:
+        return adapter.count_request(body, headers, call.request.headers)
+    return UpstreamRequest(URL(url), headers, orjson.dumps(body))
+
+
 async def upstream_count(
-    clients: UpstreamClients, call: Call, target: Target, url: str | URL, body: bytes
+    clients: UpstreamClients, call: Call, target: Target, url: str | URL, body: dict[str, Any]
 ) -> dict[str, object] | None:
     """Ask the upstream to count; None when it cannot (the caller estimates instead)."""
+    request = count_request(call, target, url, body)
+    if request is None:
+        return None
     session, proxy = clients.for_proxy(target.credential.proxy_url)
-    headers = upstream_headers(call, target, accept="application/json")
     try:
         async with session.post(
-            url,
-            data=body,
-            headers=headers,
+            request.url,
+            data=request.body,
+            headers=request.headers,
             proxy=proxy,
             timeout=call.runtime.timeout_complete,
             allow_redirects=False,  # never followed (docs/security.md): a 3xx means "estimate"

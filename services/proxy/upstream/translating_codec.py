@@ -119,6 +119,23 @@ class TranslatingCodec:
             and (self._fmt == "gemini" or call.body.get("model") == target.upstream_model)
         )
         renamed: dict[str, str] = {}
+        accept = "text/event-stream" if call.stream else "application/json"
+        headers = upstream_headers(call, target, accept=accept)
+        if cred.adapter is not None:
+            # The provider decides URL, extra headers and any wrapper around the body.
+            body = translate_request(
+                call.body,
+                source=self._fmt,
+                target=cred.fmt,
+                model=target.upstream_model,
+                stream=call.stream,
+                thinking_override=thinking,
+                tool_names=renamed,
+            )
+            call.extra["tool_names"] = renamed
+            return cred.adapter.build(
+                target.upstream_model, body, call.stream, headers, call.request.headers
+            )
         if untouched and isinstance(raw, bytes):
             data = raw
         else:
@@ -133,8 +150,6 @@ class TranslatingCodec:
             )
             data = orjson.dumps(body)
         call.extra["tool_names"] = renamed  # this attempt's renames, for its answer
-        accept = "text/event-stream" if call.stream else "application/json"
-        headers = upstream_headers(call, target, accept=accept)
         if cred.fmt == "anthropic" and self._fmt == "anthropic":
             for name in _FORWARDED_ANTHROPIC_HEADERS:
                 value = call.request.headers.get(name)
@@ -146,6 +161,9 @@ class TranslatingCodec:
     def response(self, call: Call, target: Target, body: bytes) -> tuple[bytes, Usage | None]:
         if self._fmt == "openai" and self._same(target):
             return _CHAT.response(call, target, body)
+        adapter = target.credential.adapter
+        if adapter is not None:
+            body = adapter.response(body)
         return translate_response(
             body,
             source=target.credential.fmt,
@@ -158,17 +176,21 @@ class TranslatingCodec:
     def stream(self, call: Call, target: Target) -> StreamProcessor:
         if self._fmt == "openai" and self._same(target):
             return _CHAT.stream(call, target)
+        proc: StreamProcessor
         if self._same(target):
-            return PassthroughStream(self._fmt, call.model)
-        translator = StreamTranslator(
-            target.credential.fmt,
-            self._fmt,
-            call.model,
-            _wants_usage(call),
-            request=call.body,
-            tool_names=call.extra.get("tool_names"),
-        )
-        return TranslatedStream(translator)
+            proc = PassthroughStream(self._fmt, call.model)
+        else:
+            translator = StreamTranslator(
+                target.credential.fmt,
+                self._fmt,
+                call.model,
+                _wants_usage(call),
+                request=call.body,
+                tool_names=call.extra.get("tool_names"),
+            )
+            proc = TranslatedStream(translator)
+        adapter = target.credential.adapter
+        return adapter.stream(proc) if adapter is not None else proc
 
     def passthrough_errors(self, target: Target) -> bool:
         return self._same(target)

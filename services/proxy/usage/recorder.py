@@ -72,36 +72,63 @@ class Recorder:
         ttft_ms: int | None,
         reason: str | None = None,
     ) -> None:
-        cred = target.credential
+        if call.meter is not None:
+            call.meter.attempted(target, tokens)
         if self.stats is not None:
-            self.stats.record(cred.id, not failed)
+            self.stats.record(target.credential.id, not failed)
         if self.sink is None or not call.runtime.config.usage_statistics_enabled:
             return
-        body = call.body
-        request = call.request
-        event: dict[str, Any] = {
-            "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
-            "request_id": call.request_id,
-            "api_key_id": call.api_key_id,
-            "provider": cred.channel,
-            "executor_type": cred.provider,
-            "auth_type": "api_key",
-            "auth_index": cred.id,
-            "source": cred.label,
-            "endpoint": call.endpoint,
-            "model": target.upstream_model,
-            "alias": call.model,
-            "latency_ms": latency_ms,
-            "ttft_ms": ttft_ms,
-            "stream": call.stream,
-            "failed": failed,
-            "status_code": status,
-            "tokens": (tokens or _EMPTY).as_dict(),
-            "reasoning_effort": reasoning_effort(call),
-            "service_tier": body.get("service_tier") or "",
-            "client_ip": request.remote or "",
-            "user_agent": request.headers.get("User-Agent", "")[:256],
-        }
+        event = _event(call, target, status, tokens, latency_ms, ttft_ms)
+        event["failed"] = failed
         if reason:
             event["fail_reason"] = reason
         self.sink.append(event)
+
+    def refused(self, call: Call, *, status: int, refused: str) -> None:
+        """A request the client key's limits refused: nothing went upstream, so no provider
+        and no tokens; a failure for the key's statistics, `refused` naming the limit
+        (docs/limits.md)."""
+        if self.sink is None or not call.runtime.config.usage_statistics_enabled:
+            return
+        event = _event(call, None, status, None, 0, None)
+        event["failed"] = True
+        event["refused"] = refused
+        self.sink.append(event)
+
+
+def _event(
+    call: Call,
+    target: Target | None,
+    status: int,
+    tokens: Usage | None,
+    latency_ms: int,
+    ttft_ms: int | None,
+) -> dict[str, Any]:
+    """One event of `call`; without a target (a refused request) the upstream fields are
+    empty and the model is the one asked for."""
+    cred = target.credential if target is not None else None
+    body = call.body
+    request = call.request
+    return {
+        "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "request_id": call.request_id,
+        "api_key_id": call.api_key_id,
+        "provider": cred.channel if cred else "",
+        "executor_type": cred.provider if cred else "",
+        "auth_type": cred.auth_type if cred else "",
+        "auth_index": cred.id if cred else "",
+        "source": cred.label if cred else "",
+        "endpoint": call.endpoint,
+        "model": target.upstream_model if target else call.model,
+        "alias": call.model,
+        "latency_ms": latency_ms,
+        "ttft_ms": ttft_ms,
+        "stream": call.stream,
+        "failed": False,
+        "status_code": status,
+        "tokens": (tokens or _EMPTY).as_dict(),
+        "reasoning_effort": reasoning_effort(call),
+        "service_tier": body.get("service_tier") or "",
+        "client_ip": request.remote or "",
+        "user_agent": request.headers.get("User-Agent", "")[:256],
+    }

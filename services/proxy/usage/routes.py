@@ -28,9 +28,11 @@ def usage_routes(outbox: Outbox, accepted_keys: Callable[[], Sequence[str]]) -> 
             after = _int_param(request.query, "after", 0)
             limit = _int_param(request.query, "limit", DEFAULT_LIMIT)
         except ValueError as exc:
-            return _error(400, str(exc), "invalid_request_error", "bad_request")
+            return error_json(400, str(exc), "invalid_request_error", "bad_request")
         if limit < 1:
-            return _error(400, "limit must be at least 1", "invalid_request_error", "bad_request")
+            return error_json(
+                400, "limit must be at least 1", "invalid_request_error", "bad_request"
+            )
         lines, next_seq = await outbox.read(after, min(limit, MAX_READ))
         return web.Response(body=_events_body(outbox.instance_id, lines, next_seq), headers=_JSON)
 
@@ -38,23 +40,25 @@ def usage_routes(outbox: Outbox, accepted_keys: Callable[[], Sequence[str]]) -> 
         try:
             instance_id, upto = _parse_ack(await read_body(request, ACK_MAX_BYTES))
         except ValueError as exc:
-            return _error(400, str(exc), "invalid_request_error", "bad_request")
+            return error_json(400, str(exc), "invalid_request_error", "bad_request")
         if instance_id != outbox.instance_id:
             message = "instance_id does not match this proxy instance"
-            return _error(409, message, "invalid_request_error", "instance_mismatch")
+            return error_json(409, message, "invalid_request_error", "instance_mismatch")
         acked = await outbox.ack(upto)
         return web.Response(body=orjson.dumps({"acked": acked}), headers=_JSON)
 
     return [
-        web.get("/v0/usage/events", _authenticated(list_events, accepted_keys)),
-        web.post("/v0/usage/ack", _authenticated(ack_events, accepted_keys)),
+        web.get("/v0/usage/events", authenticated(list_events, accepted_keys)),
+        web.post("/v0/usage/ack", authenticated(ack_events, accepted_keys)),
     ]
 
 
 _JSON = {"Content-Type": "application/json"}
 
 
-def _authenticated(handler: Handler, accepted_keys: Callable[[], Sequence[str]]) -> Handler:
+def authenticated(handler: Handler, accepted_keys: Callable[[], Sequence[str]]) -> Handler:
+    """`handler` for callers with the collector (or management) key only."""
+
     async def guarded(request: web.Request) -> web.StreamResponse:
         keys = [key.encode() for key in accepted_keys() if key]
         if not keys:
@@ -118,9 +122,9 @@ def _events_body(instance_id: str, lines: list[bytes], next_seq: int) -> bytes:
 
 
 def _auth_error(message: str, code: str) -> web.Response:
-    return _error(401, message, "authentication_error", code)
+    return error_json(401, message, "authentication_error", code)
 
 
-def _error(status: int, message: str, kind: str, code: str) -> web.Response:
+def error_json(status: int, message: str, kind: str, code: str) -> web.Response:
     body = {"error": {"message": message, "type": kind, "code": code}}
     return web.Response(status=status, body=orjson.dumps(body), headers=_JSON)

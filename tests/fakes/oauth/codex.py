@@ -32,6 +32,16 @@ DEVICE_REDIRECT_URI = f"{AUTH}/deviceauth/callback"
 DEVICE_PAGE = f"{AUTH}/codex/device"
 SCOPES = "openid email profile offline_access"
 AUTH_CLAIM = "https://api.openai.com/auth"
+# Fields the Codex backend refuses with 400 "Unsupported parameter" (it only streams, stores
+# nothing, and sets its own limits): CLIProxyAPI's translators strip them for that reason.
+UNSUPPORTED = (
+    "max_output_tokens",
+    "max_completion_tokens",
+    "temperature",
+    "top_p",
+    "service_tier",
+    "previous_response_id",
+)
 WINDOWS = {"primary": 5 * 3600, "secondary": 7 * 86400}
 
 
@@ -223,6 +233,9 @@ class Codex(Provider):
             return detail(400, "Instructions are required")
         if not isinstance(body.get("model"), str):
             return detail(400, "Model is required")
+        refused = next((k for k in UNSUPPORTED if k in body), None)
+        if refused is not None:
+            return detail(400, f"Unsupported parameter: {refused}")
         scripted = account.fault("inference")
         if scripted is not None:
             return scripted

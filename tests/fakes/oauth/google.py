@@ -121,6 +121,7 @@ class Google(Provider):
             web.post("/v1internal:streamGenerateContent", self.generate),
             web.post("/v1internal:countTokens", self.count_tokens),
             web.post("/v1internal:fetchAvailableModels", self.fetch_available_models),
+            web.post("/v1internal:retrieveUserQuota", self.retrieve_user_quota),
         ]
         service = "/v1/projects/{project}/services/{service}"
         return {
@@ -377,11 +378,39 @@ class Google(Provider):
             return google_error(400, "Invalid JSON payload: request is required.")
         return web.json_response({"totalTokens": estimate_tokens(inner.get("contents"))})
 
+    async def retrieve_user_quota(self, request: web.Request) -> web.Response:
+        """The Gemini CLI's quota call: `{project}` of the account -> `{buckets: [...]}`."""
+        rec: Recorded = request[REC]
+        account, _, denied = self.authenticate(rec, "quota")
+        if account is None:
+            return denied or google_error(401, UNAUTHENTICATED)
+        project = rec.body.get("project") if isinstance(rec.body, dict) else None
+        if project not in {account.project, *account.projects}:
+            return google_error(403, f"Permission denied on resource project {project}.")
+        return account.fault("quota") or web.json_response({"buckets": _buckets(account.quota)})
+
     async def fetch_available_models(self, request: web.Request) -> web.Response:
         account, _, denied = self.authenticate(request[REC], "quota")
         if account is None:
             return denied or google_error(401, UNAUTHENTICATED)
         return account.fault("quota") or web.json_response(account.quota)
+
+
+def _buckets(quota: dict[str, Any]) -> list[dict[str, Any]]:
+    """The Gemini CLI's quota buckets, from the same per-model figures fetchAvailableModels
+    shows (one REQUESTS bucket per model)."""
+    buckets = []
+    for model, entry in quota.get("models", {}).items():
+        info = entry.get("quotaInfo") or {}
+        buckets.append(
+            {
+                "modelId": model,
+                "tokenType": "REQUESTS",
+                "remainingFraction": info.get("remainingFraction", 1.0),
+                "resetTime": info.get("resetTime"),
+            }
+        )
+    return buckets
 
 
 def _invalid_grant() -> web.Response:

@@ -10,10 +10,12 @@ from ruamel.yaml import YAML
 
 from .stack import INFRA, OAUTH_PORTS, SECRETS, compose, compose_model, dummy_env
 
-ALLOWED = {"CONTAINERS", "IMAGES", "POST", "NETWORKS"}
+# The seed's set plus DISTRIBUTION: the Updates page compares the running image's digest with
+# the registry's through the engine's /distribution endpoint (read-only).
+ALLOWED = {"CONTAINERS", "IMAGES", "POST", "NETWORKS", "DISTRIBUTION"}
 DENIED = {
     "VOLUMES", "EXEC", "BUILD", "COMMIT", "SWARM", "SERVICES", "NODES", "CONFIGS",
-    "SECRETS", "PLUGINS", "SYSTEM", "TASKS", "AUTH", "DISTRIBUTION", "SESSION",
+    "SECRETS", "PLUGINS", "SYSTEM", "TASKS", "AUTH", "SESSION",
 }  # fmt: skip
 LONG_RUNNING = {"postgres", "proxy", "collector", "dashboard", "docker-proxy"}
 
@@ -75,6 +77,8 @@ def test_docker_proxy_denies_everything_but_the_seed_allow_set(model):
     assert model["services"]["dashboard"]["environment"]["DOCKER_HOST"] == (
         "tcp://docker-proxy:2375"
     )
+    # The dashboard acts only on its own project's containers.
+    assert model["services"]["dashboard"]["environment"]["COMPOSE_PROJECT"] == model["name"]
     others = [n for n, s in model["services"].items() if n != "docker-proxy"]
     for name in others:
         mounts = model["services"][name].get("volumes", [])

@@ -104,7 +104,7 @@ def make_event(rng: random.Random, seq: int, spec: EventSpec) -> NewEvent:
         failed=failed,
         status_code=502 if failed else 200,
         tokens=tokens,
-        text=tuple(text[name] for name in TEXT_COLUMNS),
+        text=tuple(text.get(name) for name in TEXT_COLUMNS),
     )
 
 

@@ -58,18 +58,10 @@ async def test_usage_queue_validation_errors(mgmt, count):
     assert mgmt.fakes.popped_counts == []
 
 
-@pytest.mark.parametrize(
-    ("method", "path"),
-    [
-        ("GET", "/anthropic-auth-url"),
-        ("GET", "/codex-auth-url"),
-        ("GET", "/get-auth-status"),
-        ("POST", "/oauth-callback"),
-        ("DELETE", "/oauth-session"),
-    ],
-)
-async def test_oauth_routes_answer_not_implemented(mgmt, method, path):
-    resp = await mgmt.call(method, path)
+@pytest.mark.parametrize("path", ["/qwen-auth-url", "/iflow-auth-url"])
+async def test_retired_oauth_starters_answer_not_implemented(mgmt, path):
+    # The other starters are the OAuth layer's (tests/integration/proxy/oauth).
+    resp = await mgmt.call("GET", path)
     assert resp.status == 501
     body = await resp.json()
-    assert body["status"] == "error" and "OAuth" in body["error"]
+    assert body["status"] == "error" and "upload" in body["error"]

@@ -1,0 +1,1 @@
+"""OAuth subscription accounts: auth files, tokens, refresh, logins, providers (docs/oauth.md)."""
