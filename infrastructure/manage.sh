@@ -37,12 +37,19 @@ Usage: ./manage.sh <command> [args]     (./manage.sh <command> --help for one co
   logs [options] [service...]
                         show logs, e.g. `logs -f --tail 100 dashboard`
   pull [service...]     pull the third-party images (postgres, docker-socket-proxy)
-  backup [name]         dump the database, the proxy's config and auth files and .env
-                        into backups/<name>_<timestamp>.tar.gz (mode 600)
+  backup [name] [--encrypt] [--recipient KEY]
+                        dump the database, the proxy's config and auth files and .env
+                        into backups/<name>_<timestamp>.tar.gz (mode 600); encrypted
+                        with gpg (a passphrase or a public key) into ....tar.gz.gpg
   restore <file> [--yes]
                         replace the database and the proxy files with a backup
-                        (asks for confirmation unless --yes)
+                        (asks for confirmation unless --yes, and for the passphrase
+                        of an encrypted one)
   rotate-backups [N]    keep the newest N backups (default 7), delete the rest
+  rotate-secrets [--yes]
+                        new management, collector, session and encryption secrets,
+                        applied proxy first; stored secrets re-encrypted,
+                        dashboard sessions ended
   compose <args...>     run any docker compose command on this stack
 USAGE
 }
@@ -95,22 +102,42 @@ here (./manage.sh compose build --pull).
 TEXT
             ;;
         backup) cat <<'TEXT'
-Usage: ./manage.sh backup [name]
+Usage: ./manage.sh backup [name] [--encrypt] [--recipient KEY]
 Dump the database, the proxy's config and auth files and .env into
 $BACKUP_DIR/<name>_<timestamp>.tar.gz (mode 600). name: letters, digits, '.', '_', '-'
 (default: the compose project name).
+  --encrypt          encrypt with gpg (AES256) under a passphrase: read from the file named
+                     by BACKUP_PASSPHRASE_FILE, else asked twice on the terminal; writes
+                     <name>_<timestamp>.tar.gz.gpg and no plain archive
+  --recipient KEY    encrypt to a gpg public key of your keyring instead (implies
+                     --encrypt); only the holder of its secret key can restore
 TEXT
             ;;
         restore) cat <<'TEXT'
 Usage: ./manage.sh restore <file> [--yes]
 Replace the database and the proxy's config and auth files with a backup, then start the
-stack. A missing .env is restored from the backup.
+stack. A missing .env is restored from the backup. An encrypted backup (.gpg) is decrypted
+first: a passphrase comes from the file named by BACKUP_PASSPHRASE_FILE or is asked on the
+terminal; a backup made with --recipient is decrypted with your gpg secret key.
   -y, --yes   do not ask for confirmation (needed when not run from a terminal)
 TEXT
             ;;
         rotate-backups) cat <<'TEXT'
 Usage: ./manage.sh rotate-backups [N]
 Keep the newest N backups in $BACKUP_DIR (default 7) and delete the older ones.
+TEXT
+            ;;
+        rotate-secrets) cat <<'TEXT'
+Usage: ./manage.sh rotate-secrets [--yes]
+Replace MANAGEMENT_API_KEY, COLLECTOR_API_KEY, JWT_SECRET and PROVIDER_ENCRYPTION_KEY in .env
+with new random values and apply them: the proxy first, then the collector and the dashboard,
+each recreated and healthy (each stops gracefully). The previous encryption key stays in .env as
+PROVIDER_ENCRYPTION_KEY_OLD, still accepted, until every stored provider secret has been
+re-encrypted with the new key in one transaction; then it is removed. Every dashboard
+session ends (users sign in again). Scripts that call the management API or
+POST /api/usage/collect need the new keys. If it stops half way, run it again: it resumes
+with the encryption key already chosen.
+  -y, --yes   do not ask for confirmation (needed when not run from a terminal)
 TEXT
             ;;
         compose) cat <<'TEXT'
@@ -207,24 +234,106 @@ cmd_init() {
     say "wrote $ENV_FILE with new secrets (mode 600); review DASHBOARD_URL and API_URL"
 }
 
-backup_name() {
-    [ $# -le 1 ] || refuse backup "takes one name at most, got: $*"
-    local name="${1:-${COMPOSE_PROJECT_NAME:-llm-gateway}}"
-    case "$name" in -*) refuse backup "unknown option '$name'" ;; esac
+# Parses `backup` arguments into BACKUP_NAME, BACKUP_ENCRYPT (0/1), BACKUP_RECIPIENT.
+parse_backup_args() {
+    BACKUP_NAME="" BACKUP_ENCRYPT=0 BACKUP_RECIPIENT=""
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            --encrypt) BACKUP_ENCRYPT=1 ;;
+            --recipient)
+                [ $# -ge 2 ] && [ -n "$2" ] || refuse backup "--recipient needs a gpg key id or e-mail"
+                BACKUP_ENCRYPT=1 BACKUP_RECIPIENT="$2"
+                shift
+                ;;
+            --recipient=*) BACKUP_ENCRYPT=1 BACKUP_RECIPIENT="${1#--recipient=}" ;;
+            -*) refuse backup "unknown option '$1'" ;;
+            *)
+                [ -z "$BACKUP_NAME" ] || refuse backup "takes one name at most, got: $BACKUP_NAME $1"
+                BACKUP_NAME="$1"
+                ;;
+        esac
+        shift
+    done
+    BACKUP_NAME="${BACKUP_NAME:-${COMPOSE_PROJECT_NAME:-llm-gateway}}"
     # The name becomes part of a file name in $BACKUP_DIR: no paths, no surprises.
-    [[ "$name" =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] \
-        || refuse backup "the name may hold letters, digits, '.', '_' and '-' only, got '$name'"
-    echo "$name"
+    [[ "$BACKUP_NAME" =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] \
+        || refuse backup "the name may hold letters, digits, '.', '_' and '-' only, got '$BACKUP_NAME'"
+    if [ "$BACKUP_ENCRYPT" -eq 1 ]; then
+        command -v gpg >/dev/null 2>&1 || die "backup --encrypt needs gpg: install gnupg"
+    fi
+}
+
+# The passphrase of an encrypted backup: BACKUP_PASSPHRASE_FILE, else asked on the terminal
+# (twice when `twice`). Printed on stdout for a pipe, never written to a file or argv.
+read_passphrase() {
+    local twice="$1" pass again
+    if [ -n "${BACKUP_PASSPHRASE_FILE:-}" ]; then
+        [ -r "$BACKUP_PASSPHRASE_FILE" ] || die "BACKUP_PASSPHRASE_FILE is not a readable file: $BACKUP_PASSPHRASE_FILE"
+        pass="$(head -n 1 "$BACKUP_PASSPHRASE_FILE")"
+    else
+        [ -t 0 ] || die "no passphrase: set BACKUP_PASSPHRASE_FILE to a file holding it when not running from a terminal"
+        read -r -s -p "Backup passphrase: " pass && echo >&2
+        if [ "$twice" -eq 1 ]; then
+            read -r -s -p "Repeat it: " again && echo >&2
+            [ "$pass" = "$again" ] || die "the passphrases differ"
+        fi
+    fi
+    [ ${#pass} -ge 8 ] || die "the backup passphrase must have at least 8 characters"
+    printf '%s' "$pass"
+}
+
+# gpg with a throw-away home for passphrase work (the user's keyring stays untouched).
+gpg_symmetric() {
+    local home="$WORK/gnupg"
+    [ -d "$home" ] || mkdir -m 700 "$home"
+    GNUPGHOME="$home" gpg --batch --yes --quiet --pinentry-mode loopback "$@"
+}
+
+# Writes the archive of folder $1 to $2 (.tar.gz, or .tar.gz.gpg when encrypting).
+write_archive() {
+    local work="$1" archive="$2" pass
+    if [ "$BACKUP_ENCRYPT" -eq 0 ]; then
+        (umask 077 && tar -C "$work" -czf "$archive" .)
+    elif [ -n "$BACKUP_RECIPIENT" ]; then
+        (umask 077 && tar -C "$work" -cz . | gpg --batch --yes --quiet --trust-model always \
+            --encrypt --recipient "$BACKUP_RECIPIENT" --output "$archive") \
+            || die "gpg could not encrypt to '$BACKUP_RECIPIENT' (is its public key in your keyring?)"
+    else
+        pass="$(read_passphrase 1)"
+        (umask 077 && tar -C "$work" -cz . | gpg_symmetric --symmetric --cipher-algo AES256 \
+            --passphrase-fd 3 --output "$archive" 3< <(printf '%s' "$pass")) \
+            || die "gpg could not encrypt the backup"
+    fi
+}
+
+# Decrypts an encrypted backup $1 into the gzip'ed tar $2.
+decrypt_backup() {
+    local file="$1" out="$2" pass packets
+    command -v gpg >/dev/null 2>&1 || die "$file is encrypted: restoring it needs gpg (install gnupg)"
+    # Lists the packets it can read without a key (and fails on the rest).
+    packets="$(gpg_symmetric --list-packets "$file" 2>/dev/null </dev/null || true)"
+    grep -q '^:\(symkey\|pubkey\) enc packet:' <<<"$packets" \
+        || die "$file is not a backup made by manage.sh (neither gzip nor gpg)"
+    if grep -q '^:symkey enc packet:' <<<"$packets"; then
+        pass="$(read_passphrase 0)"
+        gpg_symmetric --decrypt --passphrase-fd 3 --output "$out" "$file" 3< <(printf '%s' "$pass") \
+            2>/dev/null || die "cannot decrypt $file: wrong passphrase?"
+    else
+        gpg --batch --yes --quiet --decrypt --output "$out" "$file" \
+            || die "cannot decrypt $file: the secret key of its recipient is not in your keyring"
+    fi
 }
 
 cmd_backup() {
-    local name="$1"
+    local name="$BACKUP_NAME"
     local stamp work archive
     stamp="$(date +%Y%m%d_%H%M%S)"
     mkdir -p "$BACKUP_DIR"
     chmod 700 "$BACKUP_DIR"
     WORK="$(mktemp -d)"
-    work="$WORK"
+    # What goes into the archive, beside (not holding) gpg's temporary home.
+    work="$WORK/content"
+    mkdir -m 700 "$work"
     say "dumping the database"
     # shellcheck disable=SC2016 # the variables are expanded inside the postgres container
     compose exec -T postgres sh -c \
@@ -236,7 +345,8 @@ cmd_backup() {
     cp "$ENV_FILE" "$work/env"
     [ -f "$OVERRIDE_FILE" ] && cp "$OVERRIDE_FILE" "$work/docker-compose.override.yml"
     archive="$BACKUP_DIR/${name}_${stamp}.tar.gz"
-    (umask 077 && tar -C "$work" -czf "$archive" .)
+    [ "$BACKUP_ENCRYPT" -eq 0 ] || archive="$archive.gpg"
+    write_archive "$work" "$archive"
     say "backup written to $archive"
 }
 
@@ -263,10 +373,17 @@ cmd_restore() {
     [ -n "$file" ] || refuse restore "which backup? ./manage.sh restore <backup.tar.gz> [--yes]"
     require_docker
     [ -f "$file" ] || die "backup file not found: $file"
-    local work
+    local work plain="$file"
     WORK="$(mktemp -d)"
     work="$WORK"
-    tar -C "$work" -xzf "$file" || die "cannot read $file as a backup archive"
+    # Not gzip's magic number: an encrypted backup (gpg's packets), decrypted beside the rest.
+    if [ "$(head -c 2 "$file" | od -An -tx1 | tr -d ' \n')" != 1f8b ]; then
+        mkdir -m 700 "$work/decrypted" "$work/backup"
+        plain="$work/decrypted/backup.tar.gz"
+        decrypt_backup "$file" "$plain"
+        work="$work/backup"
+    fi
+    tar -C "$work" -xzf "$plain" || die "cannot read $file as a backup archive"
     [ -f "$work/database.sql" ] && [ -f "$work/proxy.tar" ] \
         || die "$file is not a backup made by manage.sh (database.sql or proxy.tar missing)"
     if [ "$yes" -ne 1 ]; then
@@ -310,8 +427,8 @@ cmd_rotate() {
     local files=() file
     # Names end in a sortable timestamp; newest first.
     while IFS= read -r file; do files+=("$file"); done \
-        < <(find "$BACKUP_DIR" -maxdepth 1 -type f -name '*_*.tar.gz' -printf '%f\n' \
-            | sed -E 's/^.*_([0-9]{8}_[0-9]{6})\.tar\.gz$/\1 &/' | sort -r | cut -d' ' -f2-)
+        < <(find "$BACKUP_DIR" -maxdepth 1 -type f \( -name '*_*.tar.gz' -o -name '*_*.tar.gz.gpg' \) -printf '%f\n' \
+            | sed -E 's/^.*_([0-9]{8}_[0-9]{6})\.tar\.gz(\.gpg)?$/\1 &/' | sort -r | cut -d' ' -f2-)
     local index=0
     for file in "${files[@]}"; do
         index=$((index + 1))
@@ -321,6 +438,64 @@ cmd_rotate() {
         fi
     done
     say "kept $((index < keep ? index : keep)) backup(s)"
+}
+
+# The value of KEY in .env ("" when absent).
+env_value() {
+    grep -E "^$1=" "$ENV_FILE" | tail -n 1 | cut -d= -f2- || true
+}
+
+# Sets KEY=VALUE in .env (replacing its line, or appending one), atomically, mode 600.
+set_env() {
+    local key="$1" value="$2" tmp="$ENV_FILE.tmp.$$"
+    (
+        umask 077
+        grep -vE "^$key=" "$ENV_FILE" > "$tmp" || true
+        [ -z "$value" ] || printf '%s=%s\n' "$key" "$value" >> "$tmp"
+    )
+    mv "$tmp" "$ENV_FILE"
+}
+
+ROTATED_SECRETS=(MANAGEMENT_API_KEY COLLECTOR_API_KEY JWT_SECRET)
+
+cmd_rotate_secrets() {
+    local yes=0 arg
+    for arg in "$@"; do
+        case "$arg" in
+            --yes | -y) yes=1 ;;
+            -*) refuse rotate-secrets "unknown option '$arg'" ;;
+            *) refuse rotate-secrets "unexpected argument '$arg'" ;;
+        esac
+    done
+    require_docker
+    require_env
+    if [ "$yes" -ne 1 ]; then
+        [ -t 0 ] || die "refusing to rotate secrets without confirmation: pass --yes when running from a script"
+        local answer
+        read -r -p "New secrets end every dashboard session and invalidate the management and collector keys scripts use. Type 'yes' to continue: " answer
+        [ "$answer" = "yes" ] || die "rotation cancelled"
+    fi
+    local name
+    if [ -n "$(env_value PROVIDER_ENCRYPTION_KEY_OLD)" ]; then
+        say "resuming: PROVIDER_ENCRYPTION_KEY_OLD is set, keeping the encryption key already chosen"
+    else
+        set_env PROVIDER_ENCRYPTION_KEY_OLD "$(env_value PROVIDER_ENCRYPTION_KEY)"
+        set_env PROVIDER_ENCRYPTION_KEY "$(random_hex)"
+    fi
+    for name in "${ROTATED_SECRETS[@]}"; do set_env "$name" "$(random_hex)"; done
+    say "wrote new ${ROTATED_SECRETS[*]} PROVIDER_ENCRYPTION_KEY to $ENV_FILE"
+    # The proxy first (it serves traffic), healthy before the collector and the dashboard,
+    # which it answers with the new keys; each container stops gracefully.
+    say "restarting proxy with the new secrets"
+    compose up -d --wait --no-deps proxy
+    say "restarting collector and dashboard with the new secrets"
+    compose up -d --wait --no-deps collector dashboard
+    say "re-encrypting the stored provider secrets and ending sessions (one transaction)"
+    compose exec -T dashboard python -m services.dashboard.rotate \
+        || die "re-encryption failed; nothing was re-encrypted and PROVIDER_ENCRYPTION_KEY_OLD stays in $ENV_FILE: fix the cause and run './manage.sh rotate-secrets' again"
+    set_env PROVIDER_ENCRYPTION_KEY_OLD ""
+    compose up -d --wait --no-deps dashboard
+    say "secrets rotated; the previous encryption key is gone from $ENV_FILE (older backups still hold it)"
 }
 
 # Compose prints a progress line per image and repeats the error; say once what went wrong.
@@ -367,7 +542,7 @@ check_args() {
             [ $# -eq 0 ] || refuse down "takes no arguments, got: $*"
             ;;
         logs) check_logs_args "$@" ;;
-        backup) backup_name "$@" >/dev/null ;;
+        backup) parse_backup_args "$@" ;;
     esac
 }
 
@@ -379,7 +554,8 @@ main() {
             usage
             return 0
             ;;
-        init | up | down | restart | ps | status | logs | pull | backup | restore | rotate-backups) ;;
+        init | up | down | restart | ps | status | logs | pull | backup | restore | rotate-backups \
+            | rotate-secrets) ;;
         compose)
             case "${1:-}" in -h | --help) command_usage compose && return 0 ;; esac
             ;;
@@ -395,6 +571,7 @@ main() {
     case "$command" in
         init) cmd_init "$@" ;;
         rotate-backups) cmd_rotate "$@" ;;
+        rotate-secrets) cmd_rotate_secrets "$@" ;;
         restore) cmd_restore "$@" ;;
         *)
             check_args "$command" "$@"
@@ -407,7 +584,7 @@ main() {
                 ps | status) compose ps --all "$@" ;;
                 logs) compose logs "$@" ;;
                 pull) cmd_pull "$@" ;;
-                backup) cmd_backup "$(backup_name "$@")" ;;
+                backup) cmd_backup ;;
                 compose) compose "$@" ;;
             esac
             ;;

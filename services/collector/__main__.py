@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
 
@@ -31,14 +32,34 @@ def load_settings() -> CollectorSettings:
 
 
 async def run(settings: CollectorSettings) -> None:
-    """Run one collector until SIGTERM or SIGINT."""
+    """Run one collector until SIGTERM or SIGINT, then let the page in hand finish within
+    COLLECTOR_STOP_GRACE; past it the page's transaction is abandoned (rolled back, not acked),
+    so the next leader stores those events exactly once."""
     collector = Collector(settings)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, collector.stop)
     log.info("collector_starting", proxies=list(settings.proxy_urls), batch=settings.batch_size)
-    await collector.run()
+    work = asyncio.ensure_future(collector.run())
+    stopping = asyncio.ensure_future(collector.stopping.wait())
+    await asyncio.wait({work, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not work.done():
+        await _finish_within(work, settings.stop_grace_s)
+    if not work.cancelled():
+        work.result()  # an error of the loop itself still fails the process
     log.info("collector_stopped")
+
+
+async def _finish_within(work: asyncio.Future[None], grace_s: float) -> None:
+    """Wait `grace_s` for `work`, then cancel it (psycopg cancels the query in the server)."""
+    done, _ = await asyncio.wait({work}, timeout=grace_s)
+    if done:
+        return
+    log.warning("collector_stop_forced", grace_s=grace_s)
+    work.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await work
 
 
 def main() -> None:

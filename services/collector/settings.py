@@ -53,6 +53,9 @@ class CollectorSettings(CoreSettings):
     max_future_s: float = Field(
         86_400.0, gt=0, validation_alias=_env("COLLECTOR_MAX_FUTURE", "max_future_s")
     )  # events stamped further ahead than this are set aside (a proxy with a wrong clock)
+    stop_grace_s: float = Field(
+        10.0, ge=0, validation_alias=_env("COLLECTOR_STOP_GRACE", "stop_grace_s")
+    )  # after SIGTERM, the page in hand may finish this long; then its transaction is abandoned
     spend_interval_s: float = Field(
         5.0, gt=0, validation_alias=_env("COLLECTOR_SPEND_INTERVAL", "spend_interval_s")
     )  # how often the spend per key goes to the proxies (budgets; docs/limits.md)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Sequence
 
 import nacl.exceptions
 import nacl.secret
@@ -39,6 +40,17 @@ def unseal(key: bytes, token: str) -> str:
     except (binascii.Error, ValueError, nacl.exceptions.CryptoError) as exc:
         raise CryptoError("sealed value cannot be opened with this key") from exc
     return plain.decode("utf-8")
+
+
+def unseal_any(keys: Sequence[bytes], token: str) -> str:
+    """`unseal` with the first of `keys` that opens `token` (the current key, then the one a
+    rotation replaces); raises CryptoError when none does."""
+    for key in keys:
+        try:
+            return unseal(key, token)
+        except CryptoError:
+            continue
+    raise CryptoError("sealed value cannot be opened with any key")
 
 
 def is_sealed(value: str) -> bool:

@@ -117,6 +117,7 @@ def create_app(settings: DashboardSettings, *, resync_interval_s: float = 60.0) 
         settings.jwt_secret,
         settings.management_api_key,
         settings.provider_encryption_key,
+        *([settings.provider_encryption_key_old] if settings.provider_encryption_key_old else []),
     ):
         register_secret(secret.get_secret_value())
 
@@ -187,6 +188,11 @@ def _proxy_link(settings: DashboardSettings, http: aiohttp.ClientSession) -> Pro
     # A full resync writes api-keys first, then the provider lists (keys, then custom providers).
     pushers = (push_api_keys, push_lists)
     sync = ProxySync(
-        client, settings.encryption_key, digest(key), settings.fetch_models_allowed, pushers
+        client,
+        settings.encryption_key,
+        digest(key),
+        settings.fetch_models_allowed,
+        pushers,
+        older_keys=settings.opening_keys[1:],
     )
     return ProxyLink(client=client, sync=sync, catalog_key=key)

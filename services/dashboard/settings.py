@@ -20,6 +20,9 @@ class DashboardSettings(CoreSettings):
     jwt_secret: SecretStr
     management_api_key: SecretStr
     provider_encryption_key: SecretStr
+    # The key PROVIDER_ENCRYPTION_KEY replaces, during `manage.sh rotate-secrets` only: secrets
+    # still sealed with it stay readable until they are re-encrypted.
+    provider_encryption_key_old: SecretStr | None = None
     collector_api_key: SecretStr | None = None
     proxy_url: str = "http://127.0.0.1:8317"
     dashboard_url: str = ""
@@ -54,6 +57,11 @@ class DashboardSettings(CoreSettings):
             raise ValueError("PROXY_URL must name at least one proxy")
         return value
 
+    @field_validator("provider_encryption_key_old", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        return None if value == "" else value  # compose passes an unset variable as ""
+
     @field_validator("dashboard_url")
     @classmethod
     def _dashboard_url_is_origin(cls, value: str) -> str:
@@ -69,6 +77,9 @@ class DashboardSettings(CoreSettings):
         key = self.provider_encryption_key.get_secret_value()
         if not _HEX64.fullmatch(key):
             raise ValueError("PROVIDER_ENCRYPTION_KEY must be 64 hex characters (32 bytes)")
+        old = self.provider_encryption_key_old
+        if old is not None and not _HEX64.fullmatch(old.get_secret_value()):
+            raise ValueError("PROVIDER_ENCRYPTION_KEY_OLD must be 64 hex characters (32 bytes)")
         if self.collector_api_key is not None:
             require_secret("COLLECTOR_API_KEY", self.collector_api_key, min_length=16)
         return self
@@ -81,6 +92,14 @@ class DashboardSettings(CoreSettings):
     @property
     def encryption_key(self) -> bytes:
         return bytes.fromhex(self.provider_encryption_key.get_secret_value())
+
+    @property
+    def opening_keys(self) -> tuple[bytes, ...]:
+        """The keys that open stored secrets: the current one, then the one it replaces."""
+        old = self.provider_encryption_key_old
+        if old is None:
+            return (self.encryption_key,)
+        return (self.encryption_key, bytes.fromhex(old.get_secret_value()))
 
     @property
     def fetch_models_allowed(self) -> frozenset[str]:

@@ -7,6 +7,7 @@ import asyncio
 import gc
 import signal
 import sys
+import time
 from pathlib import Path
 
 import structlog
@@ -77,19 +78,34 @@ async def serve(settings: ProxySettings, config_path: Path) -> None:
     app = create_app(settings, store)
     config = store.current.config
     # Cancelling the handler when the client leaves is what cancels the upstream request.
-    runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+    # On SIGTERM, cleanup() closes the listener and idle connections, lets requests in flight
+    # finish for up to `shutdown_timeout`, cancels the rest, then closes the outbox (fsync).
+    runner = web.AppRunner(
+        app,
+        handler_cancellation=True,
+        access_log=None,
+        shutdown_timeout=settings.proxy_shutdown_grace,
+    )
     await runner.setup()
     site = web.TCPSite(runner, config.host or None, config.port, backlog=1024)
     await site.start()
     tune_gc()
     log.info("proxy_listening", host=config.host, port=config.port, config=str(config_path))
+    await _stop_signal()
+    started = time.monotonic()
+    open_connections = len(runner.server.connections) if runner.server else 0
+    log.info("proxy_stopping", connections=open_connections, grace_s=settings.proxy_shutdown_grace)
+    await runner.cleanup()
+    log.info("proxy_stopped", seconds=round(time.monotonic() - started, 3))
+
+
+async def _stop_signal() -> None:
+    """Wait for SIGINT or SIGTERM (what `docker stop` and rolling updates send)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
-    log.info("proxy_stopping")
-    await runner.cleanup()
 
 
 def main(argv: list[str] | None = None) -> int:

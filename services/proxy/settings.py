@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Self
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from services.core.settings import CoreSettings, require_secret
 
@@ -16,6 +16,9 @@ class ProxySettings(CoreSettings):
     config_path: Path = Path("config.yaml")
     management_api_key: SecretStr | None = None
     collector_api_key: SecretStr | None = None
+    # Seconds a SIGTERM leaves requests and streams in flight to finish (PROXY_SHUTDOWN_GRACE);
+    # keep it below the orchestrator's stop timeout (compose: stop_grace_period).
+    proxy_shutdown_grace: float = Field(20.0, ge=0, le=3600)
 
     @model_validator(mode="after")
     def _reject_placeholders(self) -> Self:

@@ -572,8 +572,9 @@ async def _serve(app: web.Application, host: str, port: int) -> None:
         await runner.cleanup()
 
 
-async def _serve_scripted(host: str, port: int) -> None:
+async def _serve_scripted(host: str, port: int, chunk_delay: float = 0.0) -> None:
     async with FakeOpenAI(host=host, port=port) as fake:
+        fake.default = Reply(chunk_delay=chunk_delay)
         print(f"listening {fake.origin}", flush=True)
         await asyncio.Event().wait()
 
@@ -584,6 +585,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--fast", action="store_true", help="fixed answer on uvloop")
     parser.add_argument("--chunks", type=int, default=16, help="content frames per stream (fast)")
+    parser.add_argument(
+        "--chunk-delay", type=float, default=0.0, help="seconds between stream frames (scripted)"
+    )
     args = parser.parse_args(argv)
     with contextlib.suppress(KeyboardInterrupt):
         if args.fast:
@@ -591,7 +595,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
             uvloop.run(_serve(fast_app(args.chunks), args.host, args.port))
         else:
-            asyncio.run(_serve_scripted(args.host, args.port))
+            asyncio.run(_serve_scripted(args.host, args.port, args.chunk_delay))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from services.core.crypto import CryptoError, unseal
+from services.core.crypto import CryptoError, unseal_any
 from services.core.errors import ValidationFailed
 from services.dashboard.accounts import guard
 from services.dashboard.providers import admin_settings
@@ -165,7 +165,7 @@ async def fetch_models(request: Request) -> Response:
         base_url = base_url or stored.base_url
         if not api_key and stored.api_key_encrypted:
             try:
-                api_key = unseal(deps.settings(request).encryption_key, stored.api_key_encrypted)
+                api_key = unseal_any(deps.settings(request).opening_keys, stored.api_key_encrypted)
             except CryptoError:
                 api_key = None
     if not base_url or not api_key:

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from services.core.crypto import CryptoError, unseal
+from services.core.crypto import CryptoError, unseal_any
 from services.core.errors import AppError, ValidationFailed
 from services.dashboard.accounts import guard
 from services.dashboard.accounts.queries.users import User
@@ -258,7 +258,7 @@ async def discover_models(request: Request) -> Response:
     api_key = str(data.get("apiKey") or "")
     if not api_key and current and current.api_key_encrypted:
         try:
-            api_key = unseal(deps.settings(request).encryption_key, current.api_key_encrypted)
+            api_key = unseal_any(deps.settings(request).opening_keys, current.api_key_encrypted)
         except CryptoError:
             api_key = ""
     extra: dict[str, Any] = {"discovered": []}

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from services.core.crypto import CryptoError, unseal
+from services.core.crypto import CryptoError, unseal_any
 from services.core.db import Connection, Pool
 from services.dashboard.proxies.client import ManagementClient, ProxyUnavailable
 
@@ -61,9 +61,11 @@ class ProxySync:
         catalog_digest: str,
         upstream_allowed: frozenset[str] = frozenset(),
         pushers: Sequence[Pusher] = (),
+        older_keys: Sequence[bytes] = (),
     ) -> None:
         self.client = client
         self.encryption_key = encryption_key
+        self.older_keys = tuple(older_keys)  # during a key rotation: the key being replaced
         self.catalog_digest = catalog_digest
         self.upstream_allowed = upstream_allowed  # FETCH_MODELS_ALLOW host:port pairs
         self.pushers = tuple(pushers)
@@ -76,6 +78,7 @@ class ProxySync:
             self.catalog_digest,
             self.upstream_allowed,
             self.pushers,
+            self.older_keys,
         )
 
     async def push_all(self, conn: Connection) -> None:
@@ -87,7 +90,7 @@ class ProxySync:
         if not sealed:
             return None
         try:
-            return unseal(self.encryption_key, sealed)
+            return unseal_any((self.encryption_key, *self.older_keys), sealed)
         except CryptoError:
             log.warning("secret_unreadable", what=what)
             return None

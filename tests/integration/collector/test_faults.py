@@ -29,8 +29,11 @@ from tests.integration.collector.helpers import (
 ROOT = Path(__file__).resolve().parents[3]
 
 
-async def spawn(database_url: str, url: str, log: Path) -> asyncio.subprocess.Process:
-    """`python -m services.collector` with small batches and quick retries."""
+async def spawn(
+    database_url: str, url: str, log: Path, **overrides: str
+) -> asyncio.subprocess.Process:
+    """`python -m services.collector` with small batches and quick retries (`overrides`: more
+    environment variables)."""
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "DATABASE_URL": database_url,
@@ -44,6 +47,7 @@ async def spawn(database_url: str, url: str, log: Path) -> asyncio.subprocess.Pr
         "COLLECTOR_HEALTH_PORT": str(free_port()),
         "USAGE_RETENTION_MONTHS": "0",
         "LOG_LEVEL": "INFO",
+        **overrides,
     }
     with log.open("ab") as out:
         return await asyncio.create_subprocess_exec(

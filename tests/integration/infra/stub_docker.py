@@ -4,6 +4,9 @@ commands that matter here against local resources instead of containers.
 - `docker compose version` succeeds.
 - `compose exec -T postgres CMD...` runs CMD locally with the postgres container's variables
   (POSTGRES_USER, POSTGRES_DB) and libpq's PGHOST/PGPORT pointing at a local cluster.
+- `compose exec -T dashboard CMD...` runs CMD locally (from the repository root) with the
+  variables of the --env-file compose was given and DATABASE_URL=$STUB_DATABASE_URL; it
+  fails when that is unset.
 - `compose run ... --entrypoint X proxy ARGS...` runs X ARGS locally, with the proxy's
   volume root /var/lib/gateway mapped to $STUB_PROXY_ROOT.
 - `compose pull ...` prints $STUB_PULL_ERROR to stderr and fails when that is set (what
@@ -28,9 +31,28 @@ def _subcommand(args: list[str]) -> list[str]:
     return args[i:]
 
 
-def _exec(sub: list[str]) -> int:
+def _env_file(args: list[str]) -> dict[str, str]:
+    """The variables of the --env-file compose was given (KEY=VALUE lines)."""
+    path = args[args.index("--env-file") + 1]
+    with open(path) as env_file:
+        lines = env_file.read().splitlines()
+    pairs = (line.split("=", 1) for line in lines if "=" in line)
+    return {k: v for k, v in pairs if not k.startswith("#")}
+
+
+def _exec_dashboard(args: list[str], command: list[str]) -> int:
+    if "STUB_DATABASE_URL" not in os.environ:
+        return 1
+    env = dict(os.environ) | _env_file(args) | {"DATABASE_URL": os.environ["STUB_DATABASE_URL"]}
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    return subprocess.call([sys.executable, *command[1:]], env=env, cwd=root)
+
+
+def _exec(sub: list[str], args: list[str]) -> int:
     rest = [a for a in sub[1:] if a != "-T"]
     service, command = rest[0], rest[1:]
+    if service == "dashboard":
+        return _exec_dashboard(args, command)
     if service != "postgres":
         return 0
     env = dict(os.environ) | {
@@ -68,7 +90,7 @@ def main(args: list[str]) -> int:
         return 0
     sub = _subcommand(args[1:])
     if sub[:1] == ["exec"]:
-        return _exec(sub)
+        return _exec(sub, args)
     if sub[:1] == ["run"]:
         return _run(sub)
     if sub[:1] == ["pull"] and os.environ.get("STUB_PULL_ERROR"):

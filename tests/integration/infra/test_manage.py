@@ -17,6 +17,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 from pydantic import SecretStr
 
+from services.core.crypto import seal, unseal
 from services.core.settings import require_secret
 from tools import localpg
 
@@ -115,7 +116,7 @@ def test_subcommands_issue_the_right_compose_command(ready, argv, expected):
 
 COMMANDS = (
     "init", "up", "down", "restart", "ps", "status", "logs", "pull", "backup", "restore",
-    "rotate-backups", "compose",
+    "rotate-backups", "rotate-secrets", "compose",
 )  # fmt: skip
 
 
@@ -167,6 +168,7 @@ def test_unknown_options_are_refused(ready, command):
     [
         (["backup", "../elsewhere"], "letters, digits"),
         (["backup", "a", "b"], "one name at most"),
+        (["backup", "--recipient"], "--recipient needs"),
         (["restore", "a.tar.gz", "b.tar.gz", "--yes"], "one backup file"),
         (["restore"], "which backup?"),
         (["rotate-backups", "-3"], "unknown option '-3'"),
@@ -386,3 +388,197 @@ def test_restore_rejects_a_file_that_is_not_a_backup(ready, tmp_path):
     assert result.returncode == 1
     assert "not a backup made by manage.sh" in result.stderr
     assert ready("restore", str(tmp_path / "missing.tar.gz"), "--yes").returncode == 1
+    (tmp_path / "noise.tar.gz.gpg").write_bytes(b"\x00" * 64)
+    result = ready("restore", str(tmp_path / "noise.tar.gz.gpg"), "--yes")
+    assert result.returncode == 1 and "neither gzip nor gpg" in result.stderr
+
+
+def _break_the_data(database: str, proxy_files: Path) -> None:
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute("DELETE FROM users")
+    (proxy_files / "auths" / "claude-a.json").unlink()
+
+
+def _restored(database: str, proxy_files: Path) -> bool:
+    auths = sorted(p.name for p in (proxy_files / "auths").iterdir())
+    return _rows(database) == [(1, "ada"), (2, "grace")] and auths == ["claude-a.json"]
+
+
+def test_encrypted_backup_with_a_passphrase_restores_only_with_it(
+    ready, database, proxy_files, tmp_path
+):
+    """`backup --encrypt` writes only a gpg file (no readable SQL or secrets in it); restore
+    asks for the passphrase, refuses a wrong one and leaves the data as it was."""
+    secret = tmp_path / "pass"
+    secret.write_text("correct horse battery\n")
+    ready.env["BACKUP_PASSPHRASE_FILE"] = str(secret)
+    result = ready("backup", "offsite", "--encrypt")
+    assert result.returncode == 0, result.stderr
+    (archive,) = (ready.dir / "backups").iterdir()
+    assert re.fullmatch(r"offsite_\d{8}_\d{6}\.tar\.gz\.gpg", archive.name)
+    assert stat.S_IMODE(archive.stat().st_mode) == 0o600
+    raw = archive.read_bytes()
+    assert raw[:2] != b"\x1f\x8b" and b"grace" not in raw
+    plain = subprocess.run(
+        ["gpg", "--batch", "--pinentry-mode", "loopback", "--passphrase-file", str(secret),
+         "--decrypt", str(archive)],
+        env=ready.env | {"GNUPGHOME": str(tmp_path)}, capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    (tmp_path / "plain.tar.gz").write_bytes(plain)
+    with tarfile.open(tmp_path / "plain.tar.gz") as tar:
+        names = sorted(m.name.removeprefix("./") for m in tar.getmembers() if m.name != ".")
+    assert names == ["database.sql", "env", "proxy.tar"]  # nothing else (gpg's home)
+    assert ready.env_file.read_text().split("JWT_SECRET=")[1][:64].encode() not in raw
+    _break_the_data(database, proxy_files)
+
+    wrong = tmp_path / "wrong"
+    wrong.write_text("not the passphrase\n")
+    ready.env["BACKUP_PASSPHRASE_FILE"] = str(wrong)
+    before = len(ready.calls())
+    result = ready("restore", str(archive), "--yes")
+    assert result.returncode == 1 and "wrong passphrase" in result.stderr
+    assert len(ready.calls()) == before  # nothing stopped, nothing touched
+
+    del ready.env["BACKUP_PASSPHRASE_FILE"]
+    result = ready("restore", str(archive), "--yes")  # no terminal to ask on
+    assert result.returncode == 1 and "BACKUP_PASSPHRASE_FILE" in result.stderr
+
+    ready.env["BACKUP_PASSPHRASE_FILE"] = str(secret)
+    result = ready("restore", str(archive), "--yes")
+    assert result.returncode == 0, result.stderr
+    assert _restored(database, proxy_files)
+
+
+def test_encrypted_backup_to_a_recipient_key(ready, database, proxy_files, tmp_path):
+    """`backup --recipient KEY` encrypts to a public key; the holder of the secret key
+    restores without any passphrase prompt."""
+    home = tmp_path / "gnupg"
+    home.mkdir(mode=0o700)
+    ready.env["GNUPGHOME"] = str(home)
+    subprocess.run(
+        ["gpg", "--batch", "--pinentry-mode", "loopback", "--passphrase", "",
+         "--quick-gen-key", "ops@example.test", "default", "default", "never"],
+        env=ready.env, check=True, capture_output=True,
+    )  # fmt: skip
+    result = ready("backup", "--recipient", "ops@example.test")
+    assert result.returncode == 0, result.stderr
+    (archive,) = (ready.dir / "backups").glob("*.tar.gz.gpg")
+    _break_the_data(database, proxy_files)
+    result = ready("restore", str(archive), "--yes")
+    assert result.returncode == 0, result.stderr
+    assert _restored(database, proxy_files)
+
+    result = ready("backup", "--recipient", "nobody@example.test")
+    assert result.returncode == 1 and "nobody@example.test" in result.stderr
+
+
+def test_rotate_backups_counts_encrypted_ones(manage):
+    backups = manage.dir / "backups"
+    backups.mkdir()
+    names = ["a_20260101_000000.tar.gz", "b_20260102_000000.tar.gz.gpg", "c_20260103_000000.tar.gz"]
+    for name in names:
+        (backups / name).write_text("x")
+    assert manage("rotate-backups", "2").returncode == 0
+    assert sorted(p.name for p in backups.iterdir()) == names[1:]
+
+
+SESSION_ID = "f" * 64
+
+
+@pytest.fixture
+def migrated(manage, database_url) -> str:
+    """A migrated database the stub's `exec dashboard` reaches, with one signed-in session."""
+    manage.env["STUB_DATABASE_URL"] = database_url
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        (user_id,) = conn.execute(
+            "INSERT INTO users (username, password_hash, role) VALUES ('ada', 'x', 'admin')"
+            " RETURNING id"
+        ).fetchone()
+        conn.execute(
+            "INSERT INTO sessions (id, user_id, expires_at) VALUES (%s, %s, now() + '1 day')",
+            (SESSION_ID, user_id),
+        )
+    return database_url
+
+
+def _env(manage: Manage) -> dict[str, str]:
+    lines = manage.env_file.read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+
+
+def _store_secret(url: str, key_hex: str, plain: str, digest: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO provider_keys (user_id, provider, key_sha256, masked_label,"
+            " secret_encrypted) SELECT id, 'claude', %s, 'sk…', %s FROM users LIMIT 1",
+            (digest, seal(bytes.fromhex(key_hex), plain)),
+        )
+
+
+def _stored(url: str) -> list[str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT secret_encrypted FROM provider_keys ORDER BY id").fetchall()
+    return [r[0] for r in rows]
+
+
+def test_rotate_secrets_replaces_them_proxy_first(ready, migrated):
+    """New values for the four secrets, applied to the proxy, then the others; the stored
+    secret re-encrypted with the new key, the old key gone from .env, sessions ended."""
+    before = _env(ready)
+    _store_secret(migrated, before["PROVIDER_ENCRYPTION_KEY"], "sk-ant-secret", "d1")
+    result = ready("rotate-secrets", "--yes")
+    assert result.returncode == 0, result.stderr
+    after = _env(ready)
+    for name in (
+        "MANAGEMENT_API_KEY",
+        "COLLECTOR_API_KEY",
+        "JWT_SECRET",
+        "PROVIDER_ENCRYPTION_KEY",
+    ):
+        assert re.fullmatch(r"[0-9a-f]{64}", after[name]) and after[name] != before[name], name
+    assert after["POSTGRES_PASSWORD"] == before["POSTGRES_PASSWORD"]
+    assert "PROVIDER_ENCRYPTION_KEY_OLD" not in after
+    assert stat.S_IMODE(ready.env_file.stat().st_mode) == 0o600
+    (sealed,) = _stored(migrated)
+    assert unseal(bytes.fromhex(after["PROVIDER_ENCRYPTION_KEY"]), sealed) == "sk-ant-secret"
+    with psycopg.connect(migrated) as conn:
+        assert conn.execute("SELECT revoked_at IS NOT NULL FROM sessions").fetchone() == (True,)
+    assert ready.calls() == [
+        ["up", "-d", "--wait", "--no-deps", "proxy"],
+        ["up", "-d", "--wait", "--no-deps", "collector", "dashboard"],
+        ["exec", "-T", "dashboard", "python", "-m", "services.dashboard.rotate"],
+        ["up", "-d", "--wait", "--no-deps", "dashboard"],
+    ]
+    assert before["JWT_SECRET"] not in result.stdout + result.stderr
+
+
+def test_a_failed_reencryption_keeps_the_old_key_and_resumes(ready, migrated):
+    """A secret no key opens stops the rotation with the old key kept in .env; once fixed, a
+    second run resumes with the encryption key the first one chose."""
+    before = _env(ready)
+    _store_secret(migrated, before["PROVIDER_ENCRYPTION_KEY"], "sk-good", "d1")
+    _store_secret(migrated, "cd" * 32, "sk-lost", "d2")
+    result = ready("rotate-secrets", "--yes")
+    assert result.returncode == 1
+    assert "PROVIDER_ENCRYPTION_KEY_OLD stays" in result.stderr
+    half = _env(ready)
+    assert half["PROVIDER_ENCRYPTION_KEY_OLD"] == before["PROVIDER_ENCRYPTION_KEY"]
+    assert unseal(bytes.fromhex(before["PROVIDER_ENCRYPTION_KEY"]), _stored(migrated)[0])
+
+    with psycopg.connect(migrated, autocommit=True) as conn:
+        conn.execute("DELETE FROM provider_keys WHERE key_sha256 = 'd2'")
+    result = ready("rotate-secrets", "--yes")
+    assert result.returncode == 0, result.stderr
+    assert "resuming" in result.stdout
+    after = _env(ready)
+    assert after["PROVIDER_ENCRYPTION_KEY"] == half["PROVIDER_ENCRYPTION_KEY"]
+    assert "PROVIDER_ENCRYPTION_KEY_OLD" not in after
+    assert (
+        unseal(bytes.fromhex(after["PROVIDER_ENCRYPTION_KEY"]), _stored(migrated)[0]) == "sk-good"
+    )
+
+
+def test_rotate_secrets_asks_for_confirmation(ready):
+    result = ready("rotate-secrets", input="yes\n")
+    assert result.returncode == 1 and "--yes" in result.stderr
+    assert ready.calls() == []

@@ -103,8 +103,9 @@ def spawn_logged(argv: list[str], env: dict[str, str], log_path: Path) -> subpro
 class ProxyProcess:
     """`python -m services.proxy` as a child process, for crash and restart tests."""
 
-    def __init__(self, config_path: Path) -> None:
+    def __init__(self, config_path: Path, env: dict[str, str] | None = None) -> None:
         self.config_path = config_path
+        self.extra_env = env or {}
         self.port = json.loads(config_path.read_text())["port"]
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = config_path.parent / "proxy.log"
@@ -119,6 +120,7 @@ class ProxyProcess:
             "MANAGEMENT_API_KEY": MANAGEMENT_KEY,
             "COLLECTOR_API_KEY": COLLECTOR_KEY,
             "LOG_FORMAT": "json",
+            **self.extra_env,
         }
         self.proc = spawn_logged(
             [sys.executable, "-m", "services.proxy", "--config", str(self.config_path)],
@@ -146,11 +148,13 @@ class ProxyProcess:
 
 
 @asynccontextmanager
-async def proxy_process(tmp: Path, config: dict[str, Any]) -> AsyncIterator[ProxyProcess]:
-    """`python -m services.proxy` on a free port with `config`, stopped afterwards."""
+async def proxy_process(
+    tmp: Path, config: dict[str, Any], env: dict[str, str] | None = None
+) -> AsyncIterator[ProxyProcess]:
+    """`python -m services.proxy` on a free port with `config` (and `env`), stopped afterwards."""
     path = tmp / "config.yaml"
     write_config(path, {**config, "port": free_port()})
-    proc = ProxyProcess(path)
+    proc = ProxyProcess(path, env)
     await proc.start()
     try:
         yield proc

@@ -51,3 +51,14 @@ def test_several_proxies() -> None:
         "http://a:8317",
         "http://b:8317",
     ]
+
+
+def test_an_old_encryption_key_is_accepted_during_a_rotation() -> None:
+    """PROVIDER_ENCRYPTION_KEY_OLD: set, it opens secrets after the current key; compose passes
+    it as an empty string when unset."""
+    rotating = build(provider_encryption_key_old="cd" * 32)
+    assert rotating.opening_keys == (bytes.fromhex("ab" * 32), bytes.fromhex("cd" * 32))
+    empty = build(provider_encryption_key_old="")
+    assert empty.opening_keys == (bytes.fromhex("ab" * 32),)
+    with pytest.raises(ValidationError, match="PROVIDER_ENCRYPTION_KEY_OLD"):
+        build(provider_encryption_key_old="zz" * 32)
