@@ -99,11 +99,14 @@ def wrk(url: str, concurrency: int, seconds: float, script: Path) -> Load:
 
 
 def start(
-    cmd: list[str], env: dict[str, str] | None = None, log: Path | None = None
+    cmd: list[str],
+    env: dict[str, str] | None = None,
+    log: Path | None = None,
+    cwd: Path = REPO,
 ) -> subprocess.Popen[bytes]:
     sink = log.open("wb") if log else subprocess.DEVNULL
     return subprocess.Popen(
-        cmd, cwd=REPO, env={**os.environ, **(env or {})}, stdout=sink, stderr=sink
+        cmd, cwd=cwd, env={**os.environ, **(env or {})}, stdout=sink, stderr=sink
     )
 
 
@@ -186,9 +189,11 @@ class Targets:
 
 
 def side_by_side(t: Targets, rounds: int, seconds: float, script: Path, streams: int) -> None:
-    """The bare relay and the proxy against the same upstream, ratios per round, medians."""
+    """The bare relay and the proxy (and a baseline proxy, if given) against the same upstream,
+    ratios to the relay per round, medians of the rounds."""
     med = statistics.median
     rows: dict[str, list[float]] = {}
+    served = tuple(t.pids)  # relay first, then the proxies
 
     def add(key: str, value: float) -> None:
         rows.setdefault(key, []).append(value)
@@ -196,7 +201,7 @@ def side_by_side(t: Targets, rounds: int, seconds: float, script: Path, streams:
     for rnd in range(rounds):
         rps: dict[str, float] = {}
         cpu: dict[str, float] = {}
-        for name in rotated(("direct", "relay", "proxy"), rnd):
+        for name in rotated(tuple(t.urls), rnd):
             pid = t.pids.get(name)
             before = cpu_seconds(pid) if pid else 0.0
             load = wrk(t.urls[name], 32, seconds, script)
@@ -205,36 +210,35 @@ def side_by_side(t: Targets, rounds: int, seconds: float, script: Path, streams:
                 cpu[name] = (cpu_seconds(pid) - before) / load.requests * 1e6
         scpu = {
             name: asyncio.run(stream_cpu(t.pids[name], t.urls[name], BODY, streams))
-            for name in rotated(("relay", "proxy"), rnd)
+            for name in rotated(served, rnd)
         }
         first = {name: asyncio.run(ttft(t.urls[name], 60)) for name in rotated(tuple(t.urls), rnd)}
-        for name in ("relay", "proxy"):
+        line = []
+        for name in served:
             add(f"{name} x direct", rps[name] / rps["direct"])
             add(f"{name} cpu", cpu[name])
             add(f"{name} stream cpu", scpu[name])
             add(f"{name} ttft", first[name] - first["direct"])
-        add("cpu ratio", cpu["proxy"] / cpu["relay"])
-        add("stream ratio", scpu["proxy"] / scpu["relay"])
-        print(
-            f"  round {rnd + 1}: c=32 proxy/relay CPU x{rows['cpu ratio'][-1]:.2f}"
-            f" ({cpu['proxy']:.0f} / {cpu['relay']:.0f} us), streams"
-            f" x{rows['stream ratio'][-1]:.2f} ({scpu['proxy']:.0f} / {scpu['relay']:.0f} us),"
-            f" added TTFT {first['proxy'] - first['direct']:+.2f} /"
-            f" {first['relay'] - first['direct']:+.2f} ms, load {os.getloadavg()[0]:.1f}"
-        )
+            add(f"{name} cpu ratio", cpu[name] / cpu["relay"])
+            add(f"{name} stream ratio", scpu[name] / scpu["relay"])
+            line.append(
+                f"{name} {cpu[name]:.0f} us (x{cpu[name] / cpu['relay']:.2f}),"
+                f" stream {scpu[name]:.0f} us (x{scpu[name] / scpu['relay']:.2f})"
+            )
+        print(f"  round {rnd + 1}, load {os.getloadavg()[0]:.1f}: " + "; ".join(line))
     print(
-        f"\n{'target':<12}{'x direct':>10}{'CPU us/req':>12}{'CPU us/stream':>15}"
-        f"{'+TTFT ms c=1':>14}"
+        f"\n{'target':<10}{'x direct':>10}{'CPU us/req':>12}{'x relay':>9}{'CPU us/stream':>15}"
+        f"{'x relay':>9}{'+TTFT ms c=1':>14}"
     )
-    for name in ("relay", "proxy"):
+    for name in served:
         print(
-            f"{name:<12}{med(rows[name + ' x direct']):>10.3f}{med(rows[name + ' cpu']):>12.0f}"
-            f"{med(rows[name + ' stream cpu']):>15.0f}{med(rows[name + ' ttft']):>+14.2f}"
+            f"{name:<10}{med(rows[name + ' x direct']):>10.3f}{med(rows[name + ' cpu']):>12.0f}"
+            f"{med(rows[name + ' cpu ratio']):>9.2f}{med(rows[name + ' stream cpu']):>15.0f}"
+            f"{med(rows[name + ' stream ratio']):>9.2f}{med(rows[name + ' ttft']):>+14.2f}"
         )
     print(
-        f"proxy / relay, median of per-round ratios: CPU per request"
-        f" x{med(rows['cpu ratio']):.2f} (aim <= 1.0), CPU per stream"
-        f" x{med(rows['stream ratio']):.2f} (aim <= 1.1)"
+        "(x relay: median of the per-round ratios; aims: CPU per request <= 1.0,"
+        " per stream <= 1.1, added TTFT < 0.5 ms)"
     )
 
 
@@ -291,6 +295,11 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--streams", type=int, default=200, help="streams per CPU measurement")
     parser.add_argument("--skip-translation", action="store_true")
+    parser.add_argument(
+        "--baseline",
+        metavar="GIT_REF",
+        help="also run the proxy of this commit (e.g. main), side by side, as `baseline`",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is required: apt-get install -y wrk", file=sys.stderr)
@@ -318,6 +327,7 @@ def main() -> int:
             env={"LOG_LEVEL": "WARNING"},
             log=tmpdir / "proxy.log",
         )
+        procs = [proxy, relay, upstream, claude]
         script = lua_script(tmpdir / "post.lua", BODY)
         claude_script = lua_script(tmpdir / "claude.lua", {**BODY, "model": CLAUDE_MODEL})
         path = "/v1/chat/completions"
@@ -329,11 +339,31 @@ def main() -> int:
             },
             pids={"relay": relay.pid, "proxy": proxy.pid},
         )
+        if args.baseline:
+            base_port, tree = free_port(), tmpdir / "baseline"
+            tree.mkdir()
+            archive = subprocess.run(
+                ["git", "archive", args.baseline], cwd=REPO, capture_output=True, check=True
+            )
+            subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+            (tmpdir / "base.yaml").write_text(
+                json.dumps(proxy_config(base_port, up_port, claude_port))
+            )
+            base = start(
+                [sys.executable, "-m", "services.proxy", "--config", str(tmpdir / "base.yaml")],
+                env={"LOG_LEVEL": "WARNING", "PYTHONPATH": str(tree)},
+                log=tmpdir / "base.log",
+                cwd=tree,
+            )
+            procs.append(base)
+            targets.urls["baseline"] = f"http://127.0.0.1:{base_port}{path}"
+            targets.pids["baseline"] = base.pid
         try:
             asyncio.run(wait_ready(f"http://127.0.0.1:{up_port}/v1/models"))
             asyncio.run(wait_ready(f"http://127.0.0.1:{relay_port}/healthz"))
-            asyncio.run(wait_ready(f"http://127.0.0.1:{px_port}/healthz"))
-            for name in ("relay", "proxy"):
+            for name in targets.pids:
+                asyncio.run(wait_ready(targets.urls[name].replace(path, "/healthz")))
+            for name in targets.pids:
                 wrk(targets.urls[name], 8, 1.0, script)  # warm-up: connections, caches
             print(
                 f"proxy overhead: {args.rounds} rounds of {args.seconds}s, targets rotated per"
@@ -352,7 +382,7 @@ def main() -> int:
                 )
             print(f"\nload average at end {os.getloadavg()[0]:.1f}")
         finally:
-            for proc in (proxy, relay, upstream, claude):
+            for proc in procs:
                 proc.send_signal(signal.SIGTERM)
                 try:
                     proc.wait(timeout=10)
