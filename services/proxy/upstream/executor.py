@@ -513,11 +513,11 @@ class Executor:
         loop = asyncio.get_running_loop()
         last_data = loop.time()
         content = resp.content
-        wait = min(keepalive, idle) if keepalive > 0 else idle
         while True:
+            wait = min(keepalive, idle) if keepalive > 0 else idle
             try:
-                # Bytes already buffered need no timer: one per chunk was a measurable cost.
-                chunk = content.read_nowait() or await _next_chunk(content, wait)
+                async with asyncio.timeout(wait):
+                    chunk = await content.readany()
             except TimeoutError:
                 if loop.time() - last_data >= idle:
                     return "upstream idle timeout"
@@ -587,9 +587,3 @@ class Executor:
             content_type="application/json",
             headers=headers,
         )
-
-
-async def _next_chunk(content: aiohttp.StreamReader, wait: float) -> bytes:
-    """The next bytes of an upstream body (b"" at its end); TimeoutError after `wait` seconds."""
-    async with asyncio.timeout(wait):
-        return await content.readany()
