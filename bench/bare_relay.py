@@ -12,12 +12,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 
 import aiohttp
 import uvloop
 from aiohttp import web
 
-from services.proxy.__main__ import tune_gc
+
+def tune_gc() -> None:
+    """The proxy's settings (services/proxy/__main__.py), without importing the proxy: its
+    modules would count in the relay's memory."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 1000)
 
 
 def relay_app(upstream: str) -> web.Application:

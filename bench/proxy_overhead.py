@@ -55,6 +55,13 @@ def cpu_seconds(pid: int) -> float:
     return total / 1e9
 
 
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 @dataclass
 class Load:
     rps: float
@@ -363,6 +370,7 @@ def main() -> int:
             asyncio.run(wait_ready(f"http://127.0.0.1:{relay_port}/healthz"))
             for name in targets.pids:
                 asyncio.run(wait_ready(targets.urls[name].replace(path, "/healthz")))
+            at_rest = {name: rss_mib(pid) for name, pid in targets.pids.items()}
             for name in targets.pids:
                 wrk(targets.urls[name], 8, 1.0, script)  # warm-up: connections, caches
             print(
@@ -380,7 +388,14 @@ def main() -> int:
                     args.seconds,
                     (script, claude_script),
                 )
-            print(f"\nload average at end {os.getloadavg()[0]:.1f}")
+            print(
+                "\nRSS MiB at rest / after the load: "
+                + ", ".join(
+                    f"{name} {at_rest[name]:.0f} / {rss_mib(pid):.0f}"
+                    for name, pid in targets.pids.items()
+                )
+            )
+            print(f"load average at end {os.getloadavg()[0]:.1f}")
         finally:
             for proc in procs:
                 proc.send_signal(signal.SIGTERM)
