@@ -1,10 +1,13 @@
-"""Proxy overhead benchmark: the same load sent directly to a fast fake upstream and through
-the proxy, interleaved in one run, so the figures are ratios measured under the same noise.
+"""Proxy overhead benchmark: the proxy side by side with a bare aiohttp relay (`bench.bare_relay`,
+the floor), both behind the same precomputed fake upstream, measured in one run.
 
-Prints requests/s (proxy / direct), added p50/p99 latency, proxy CPU microseconds per request
-at concurrency 1 and 32 (non-stream), and for streams the added time to first token and
-chunks/s. Needs `wrk` (apt-get install wrk). Run with `make bench` or
-`python -m bench.proxy_overhead --rounds 4 --seconds 5`.
+Each round runs every target in a rotated order and prints its ratios; the summary gives the
+medians of the per-round figures: throughput x direct and CPU per request at concurrency 32
+(non-stream, `wrk`), CPU per 20-frame stream (8 streams at a time), the added time to first
+byte at concurrency 1, and proxy / relay CPU. Then the proxy's CPU for translated requests
+(OpenAI client, Anthropic upstream) against passthrough. CPU is read from every thread's
+`/proc/<pid>/task/*/schedstat`. Needs `wrk` (apt-get install wrk). Run with `make bench` or
+`python -m bench.proxy_overhead --rounds 4 --seconds 4`.
 """
 
 from __future__ import annotations
@@ -31,7 +34,6 @@ KEY = "sk-bench-client-key-0123456789abcdef"
 MODEL = "bench-model"
 CLAUDE_MODEL = "bench-claude"
 BODY = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -43,8 +45,21 @@ def free_port() -> int:
 
 
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+    """CPU time of every thread of `pid`, in nanosecond resolution (schedstat), as seconds."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # the thread ended between listing and reading
+    return total / 1e9
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 @dataclass
@@ -91,11 +106,14 @@ def wrk(url: str, concurrency: int, seconds: float, script: Path) -> Load:
 
 
 def start(
-    cmd: list[str], env: dict[str, str] | None = None, log: Path | None = None
+    cmd: list[str],
+    env: dict[str, str] | None = None,
+    log: Path | None = None,
+    cwd: Path = REPO,
 ) -> subprocess.Popen[bytes]:
     sink = log.open("wb") if log else subprocess.DEVNULL
     return subprocess.Popen(
-        cmd, cwd=REPO, env={**os.environ, **(env or {})}, stdout=sink, stderr=sink
+        cmd, cwd=cwd, env={**os.environ, **(env or {})}, stdout=sink, stderr=sink
     )
 
 
@@ -111,29 +129,6 @@ async def wait_ready(url: str, limit: float = 20.0) -> None:
                 pass
             await asyncio.sleep(0.05)
     raise TimeoutError(url)
-
-
-async def stream_probe(url: str, n: int, concurrency: int) -> tuple[float, float]:
-    """Median time to first token (ms, sequential) and chunks/s (at `concurrency`)."""
-    headers = {"Authorization": f"Bearer {KEY}"}
-    body = {**BODY, "stream": True}
-    async with aiohttp.ClientSession() as session:
-        ttfts = []
-        for _ in range(n):
-            t0 = time.perf_counter()
-            async with session.post(url, json=body, headers=headers) as resp:
-                await resp.content.readany()
-                ttfts.append((time.perf_counter() - t0) * 1000)
-                await resp.read()
-
-        async def one() -> int:
-            async with session.post(url, json=body, headers=headers) as resp:
-                data = await resp.read()
-                return data.count(b"data: ")
-
-        t0 = time.perf_counter()
-        counts = await asyncio.gather(*(one() for _ in range(concurrency * 4)))
-        return statistics.median(ttfts), sum(counts) / (time.perf_counter() - t0)
 
 
 def lua_script(path: Path, body: dict[str, object]) -> Path:
@@ -173,120 +168,236 @@ def median_ratio(pairs: list[tuple[float, float]]) -> float:
     return statistics.median(p / d for p, d in pairs)
 
 
+def rotated(names: tuple[str, ...], rnd: int) -> tuple[str, ...]:
+    """Each round starts with a different target, so drift in the machine's load is shared."""
+    k = rnd % len(names)
+    return names[k:] + names[:k]
+
+
+async def ttft(url: str, n: int) -> float:
+    """Median time to first byte of a stream (ms), one request at a time."""
+    headers = {"Authorization": f"Bearer {KEY}"}
+    body = {**BODY, "stream": True}
+    async with aiohttp.ClientSession() as session:
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            async with session.post(url, json=body, headers=headers) as resp:
+                await resp.content.readany()
+                times.append((time.perf_counter() - t0) * 1000)
+                await resp.read()
+        return statistics.median(times)
+
+
+@dataclass
+class Targets:
+    urls: dict[str, str]  # direct, relay, proxy -> chat completions URL
+    pids: dict[str, int]  # relay, proxy -> process id
+
+
+def side_by_side(t: Targets, rounds: int, seconds: float, script: Path, streams: int) -> None:
+    """The bare relay and the proxy (and a baseline proxy, if given) against the same upstream,
+    ratios to the relay per round, medians of the rounds."""
+    med = statistics.median
+    rows: dict[str, list[float]] = {}
+    served = tuple(t.pids)  # relay first, then the proxies
+
+    def add(key: str, value: float) -> None:
+        rows.setdefault(key, []).append(value)
+
+    for rnd in range(rounds):
+        rps: dict[str, float] = {}
+        cpu: dict[str, float] = {}
+        for name in rotated(tuple(t.urls), rnd):
+            pid = t.pids.get(name)
+            before = cpu_seconds(pid) if pid else 0.0
+            load = wrk(t.urls[name], 32, seconds, script)
+            rps[name] = load.rps
+            if pid:
+                cpu[name] = (cpu_seconds(pid) - before) / load.requests * 1e6
+        scpu = {
+            name: asyncio.run(stream_cpu(t.pids[name], t.urls[name], BODY, streams))
+            for name in rotated(served, rnd)
+        }
+        first = {name: asyncio.run(ttft(t.urls[name], 60)) for name in rotated(tuple(t.urls), rnd)}
+        line = []
+        for name in served:
+            add(f"{name} x direct", rps[name] / rps["direct"])
+            add(f"{name} cpu", cpu[name])
+            add(f"{name} stream cpu", scpu[name])
+            add(f"{name} ttft", first[name] - first["direct"])
+            add(f"{name} cpu ratio", cpu[name] / cpu["relay"])
+            add(f"{name} stream ratio", scpu[name] / scpu["relay"])
+            line.append(
+                f"{name} {cpu[name]:.0f} us (x{cpu[name] / cpu['relay']:.2f}),"
+                f" stream {scpu[name]:.0f} us (x{scpu[name] / scpu['relay']:.2f})"
+            )
+        print(f"  round {rnd + 1}, load {os.getloadavg()[0]:.1f}: " + "; ".join(line))
+    print(
+        f"\n{'target':<10}{'x direct':>10}{'CPU us/req':>12}{'x relay':>9}{'CPU us/stream':>15}"
+        f"{'x relay':>9}{'+TTFT ms c=1':>14}"
+    )
+    for name in served:
+        print(
+            f"{name:<10}{med(rows[name + ' x direct']):>10.3f}{med(rows[name + ' cpu']):>12.0f}"
+            f"{med(rows[name + ' cpu ratio']):>9.2f}{med(rows[name + ' stream cpu']):>15.0f}"
+            f"{med(rows[name + ' stream ratio']):>9.2f}{med(rows[name + ' ttft']):>+14.2f}"
+        )
+    print(
+        "(x relay: median of the per-round ratios; aims: CPU per request <= 1.0,"
+        " per stream <= 1.1, added TTFT < 0.5 ms)"
+    )
+
+
+def translation(
+    pid: int, url: str, rounds: int, seconds: float, scripts: tuple[Path, Path]
+) -> None:
+    passthrough, translated, pass_stream, trans_stream = [], [], [], []
+    claude_body = {**BODY, "model": CLAUDE_MODEL}
+    for _ in range(rounds):
+        passthrough.append(cpu_per_request(pid, url, scripts[0], seconds))
+        translated.append(cpu_per_request(pid, url, scripts[1], seconds))
+        pass_stream.append(asyncio.run(stream_cpu(pid, url, BODY, 200)))
+        trans_stream.append(asyncio.run(stream_cpu(pid, url, claude_body, 200)))
+    med = statistics.median
+    ratios = [t / p for t, p in zip(translated, passthrough, strict=True)]
+    stream_ratios = [t / p for t, p in zip(trans_stream, pass_stream, strict=True)]
+    print(
+        "\ntranslation (OpenAI client -> Anthropic upstream) vs passthrough"
+        " (OpenAI -> OpenAI), proxy CPU us per request, median ratio of rounds:\n"
+        f"  non-stream c=32: passthrough {med(passthrough):.0f},"
+        f" translated {med(translated):.0f} (x{med(ratios):.2f}, aim <= 1.3)\n"
+        f"  stream:          passthrough {med(pass_stream):.0f},"
+        f" translated {med(trans_stream):.0f} (x{med(stream_ratios):.2f})"
+    )
+
+
+def proxy_config(px_port: int, up_port: int, claude_port: int) -> dict[str, object]:
+    return {
+        "port": px_port,
+        "api-keys": [KEY],
+        "streaming": {"keepalive-seconds": 15},
+        "request-retry": 0,
+        "openai-compatibility": [
+            {
+                "name": "bench",
+                "base-url": f"http://127.0.0.1:{up_port}/v1",
+                "api-key-entries": [{"api-key": "upstream-key"}],
+                "models": [{"name": MODEL}],
+            }
+        ],
+        "claude-api-key": [
+            {
+                "api-key": "upstream-key",
+                "base-url": f"http://127.0.0.1:{claude_port}",
+                "models": [{"name": "claude-sonnet-4-5", "alias": CLAUDE_MODEL}],
+            }
+        ],
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=4.0)
-    parser.add_argument("--stream-requests", type=int, default=100)
+    parser.add_argument("--streams", type=int, default=200, help="streams per CPU measurement")
+    parser.add_argument("--skip-translation", action="store_true")
+    parser.add_argument(
+        "--baseline",
+        metavar="GIT_REF",
+        help="also run the proxy of this commit (e.g. main), side by side, as `baseline`",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is required: apt-get install -y wrk", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory() as tmp:
         tmpdir = Path(tmp)
-        up_port, px_port = free_port(), free_port()
+        up_port, px_port, relay_port, claude_port = (free_port() for _ in range(4))
+        # 17 content deltas + the role and finish chunks + [DONE]: 20 SSE frames per stream.
+        fast = ["--fast", "--chunks", "17"]
         upstream = start(
-            [sys.executable, "-m", "tests.fakes.openai_upstream", "--port", str(up_port), "--fast"]
+            [sys.executable, "-m", "tests.fakes.openai_upstream", "--port", str(up_port), *fast]
         )
-        claude_port = free_port()
         claude = start(
             [sys.executable, "-m", "tests.fakes.anthropic_upstream", "--port", str(claude_port)]
         )
-        config = {
-            "port": px_port,
-            "api-keys": [KEY],
-            "streaming": {"keepalive-seconds": 15},
-            "request-retry": 0,
-            "openai-compatibility": [
-                {
-                    "name": "bench",
-                    "base-url": f"http://127.0.0.1:{up_port}/v1",
-                    "api-key-entries": [{"api-key": "upstream-key"}],
-                    "models": [{"name": MODEL}],
-                }
-            ],
-            "claude-api-key": [
-                {
-                    "api-key": "upstream-key",
-                    "base-url": f"http://127.0.0.1:{claude_port}",
-                    "models": [{"name": "claude-sonnet-4-5", "alias": CLAUDE_MODEL}],
-                }
-            ],
-        }
-        (tmpdir / "config.yaml").write_text(json.dumps(config))
+        relay = start(
+            [
+                *(sys.executable, "-m", "bench.bare_relay", "--port", str(relay_port)),
+                *("--upstream", f"http://127.0.0.1:{up_port}"),
+            ]
+        )
+        (tmpdir / "config.yaml").write_text(json.dumps(proxy_config(px_port, up_port, claude_port)))
         proxy = start(
             [sys.executable, "-m", "services.proxy", "--config", str(tmpdir / "config.yaml")],
             env={"LOG_LEVEL": "WARNING"},
             log=tmpdir / "proxy.log",
         )
+        procs = [proxy, relay, upstream, claude]
         script = lua_script(tmpdir / "post.lua", BODY)
         claude_script = lua_script(tmpdir / "claude.lua", {**BODY, "model": CLAUDE_MODEL})
-        direct_url = f"http://127.0.0.1:{up_port}/v1/chat/completions"
-        proxy_url = f"http://127.0.0.1:{px_port}/v1/chat/completions"
+        path = "/v1/chat/completions"
+        targets = Targets(
+            urls={
+                "direct": f"http://127.0.0.1:{up_port}{path}",
+                "relay": f"http://127.0.0.1:{relay_port}{path}",
+                "proxy": f"http://127.0.0.1:{px_port}{path}",
+            },
+            pids={"relay": relay.pid, "proxy": proxy.pid},
+        )
+        if args.baseline:
+            base_port, tree = free_port(), tmpdir / "baseline"
+            tree.mkdir()
+            archive = subprocess.run(
+                ["git", "archive", args.baseline], cwd=REPO, capture_output=True, check=True
+            )
+            subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+            (tmpdir / "base.yaml").write_text(
+                json.dumps(proxy_config(base_port, up_port, claude_port))
+            )
+            base = start(
+                [sys.executable, "-m", "services.proxy", "--config", str(tmpdir / "base.yaml")],
+                env={"LOG_LEVEL": "WARNING", "PYTHONPATH": str(tree)},
+                log=tmpdir / "base.log",
+                cwd=tree,
+            )
+            procs.append(base)
+            targets.urls["baseline"] = f"http://127.0.0.1:{base_port}{path}"
+            targets.pids["baseline"] = base.pid
         try:
             asyncio.run(wait_ready(f"http://127.0.0.1:{up_port}/v1/models"))
-            asyncio.run(wait_ready(f"http://127.0.0.1:{px_port}/healthz"))
-            wrk(proxy_url, 8, 1.0, script)  # warm-up: connections, caches
+            asyncio.run(wait_ready(f"http://127.0.0.1:{relay_port}/healthz"))
+            for name in targets.pids:
+                asyncio.run(wait_ready(targets.urls[name].replace(path, "/healthz")))
+            at_rest = {name: rss_mib(pid) for name, pid in targets.pids.items()}
+            for name in targets.pids:
+                wrk(targets.urls[name], 8, 1.0, script)  # warm-up: connections, caches
             print(
-                f"proxy overhead: {args.rounds} interleaved rounds of {args.seconds}s "
-                "(load generator, proxy and upstream share the machine)\n"
+                f"proxy overhead: {args.rounds} rounds of {args.seconds}s, targets rotated per"
+                f" round; load average {os.getloadavg()[0]:.1f} at start (load generator, proxy,"
+                " relay and upstream share the machine)\n"
             )
-            print(
-                f"{'case':<18}{'direct req/s':>14}{'proxy req/s':>13}{'ratio':>8}"
-                f"{'+p50 ms':>9}{'+p99 ms':>9}{'proxy CPU us/req':>18}"
-            )
-            for concurrency in (1, 32):
-                pairs, d50, d99, cpus = [], [], [], []
-                for rnd in range(args.rounds):
-                    order = ("direct", "proxy") if rnd % 2 == 0 else ("proxy", "direct")
-                    got: dict[str, Load] = {}
-                    for which in order:
-                        if which == "proxy":
-                            before = cpu_seconds(proxy.pid)
-                            got[which] = wrk(proxy_url, concurrency, args.seconds, script)
-                            cpus.append(
-                                (cpu_seconds(proxy.pid) - before) / got[which].requests * 1e6
-                            )
-                        else:
-                            got[which] = wrk(direct_url, concurrency, args.seconds, script)
-                    pairs.append((got["proxy"].rps, got["direct"].rps))
-                    d50.append(got["proxy"].p50_ms - got["direct"].p50_ms)
-                    d99.append(got["proxy"].p99_ms - got["direct"].p99_ms)
-                direct_rps = statistics.median(d for _, d in pairs)
-                proxy_rps = statistics.median(p for p, _ in pairs)
-                print(
-                    f"{'non-stream c=' + str(concurrency):<18}{direct_rps:>14.0f}{proxy_rps:>13.0f}"
-                    f"{median_ratio(pairs):>8.2f}{statistics.median(d50):>9.2f}"
-                    f"{statistics.median(d99):>9.2f}{statistics.median(cpus):>18.0f}"
+            side_by_side(targets, args.rounds, args.seconds, script, args.streams)
+            if not args.skip_translation:
+                asyncio.run(wait_ready(f"http://127.0.0.1:{claude_port}/v1/messages"))
+                translation(
+                    proxy.pid,
+                    targets.urls["proxy"],
+                    args.rounds,
+                    args.seconds,
+                    (script, claude_script),
                 )
-            asyncio.run(wait_ready(f"http://127.0.0.1:{claude_port}/v1/messages"))
-            passthrough, translated, pass_stream, trans_stream = [], [], [], []
-            claude_body = {**BODY, "model": CLAUDE_MODEL}
-            for _ in range(args.rounds):
-                passthrough.append(cpu_per_request(proxy.pid, proxy_url, script, args.seconds))
-                translated.append(
-                    cpu_per_request(proxy.pid, proxy_url, claude_script, args.seconds)
+            print(
+                "\nRSS MiB at rest / after the load: "
+                + ", ".join(
+                    f"{name} {at_rest[name]:.0f} / {rss_mib(pid):.0f}"
+                    for name, pid in targets.pids.items()
                 )
-                pass_stream.append(asyncio.run(stream_cpu(proxy.pid, proxy_url, BODY, 200)))
-                trans_stream.append(asyncio.run(stream_cpu(proxy.pid, proxy_url, claude_body, 200)))
-            med = statistics.median
-            print(
-                "\ntranslation (OpenAI client -> Anthropic upstream) vs passthrough"
-                " (OpenAI -> OpenAI), proxy CPU us per request:\n"
-                f"  non-stream c=32: passthrough {med(passthrough):.0f},"
-                f" translated {med(translated):.0f} (x{med(translated) / med(passthrough):.2f})\n"
-                f"  stream:          passthrough {med(pass_stream):.0f},"
-                f" translated {med(trans_stream):.0f} (x{med(trans_stream) / med(pass_stream):.2f})"
             )
-            ttft_d, cps_d = asyncio.run(stream_probe(direct_url, args.stream_requests, 8))
-            ttft_p, cps_p = asyncio.run(stream_probe(proxy_url, args.stream_requests, 8))
-            print(
-                f"\nstream: time to first token direct {ttft_d:.2f} ms, proxy {ttft_p:.2f} ms "
-                f"(added {ttft_p - ttft_d:.2f} ms); chunks/s direct {cps_d:.0f}, proxy {cps_p:.0f} "
-                f"(ratio {cps_p / cps_d:.2f})"
-            )
+            print(f"load average at end {os.getloadavg()[0]:.1f}")
         finally:
-            for proc in (proxy, upstream, claude):
+            for proc in procs:
                 proc.send_signal(signal.SIGTERM)
                 try:
                     proc.wait(timeout=10)
