@@ -42,6 +42,8 @@ from services.dashboard.monitoring import pages as monitoring_pages
 from services.dashboard.monitoring.probes import Rates
 from services.dashboard.notifications import api as notifications_api
 from services.dashboard.notifications import pages as notifications_pages
+from services.dashboard.oauth_accounts import api as oauth_api
+from services.dashboard.oauth_accounts import pages as oauth_pages
 from services.dashboard.providers import api as providers_api
 from services.dashboard.providers import pages as providers_pages
 from services.dashboard.providers.sync import push_lists
@@ -72,6 +74,7 @@ FEATURES = (
     "accounts",
     "keys",
     "providers",
+    "oauth_accounts",
     "usage",
     "proxies",
     "admin",
@@ -87,6 +90,7 @@ API_ROUTES: list[BaseRoute] = [
     *accounts_api.routes,
     *keys_api.routes,
     *providers_api.routes,
+    *oauth_api.routes,
     *usage_api.routes,
     *proxies_api.routes,
     *admin_api.routes,
@@ -100,6 +104,7 @@ PAGE_ROUTES: list[BaseRoute] = [
     *accounts_pages.routes,
     *keys_pages.routes,
     *providers_pages.routes,
+    *oauth_pages.routes,
     *usage_pages.routes,
     *proxies_pages.routes,
     *admin_pages.routes,
