@@ -93,7 +93,9 @@ def test_a_pasted_url_with_a_wrong_state_is_refused(
 ) -> None:
     login = alice.post("/api/oauth/connect", json={"provider": "codex"}).json()["data"]
     wrong = "http://localhost:1455/auth/callback?code=abc&state=not-the-state"
-    answer = alice.post(f"/api/oauth/connect/{login['state']}/callback", json={"redirectUrl": wrong})
+    answer = alice.post(
+        f"/api/oauth/connect/{login['state']}/callback", json={"redirectUrl": wrong}
+    )
     assert answer.status_code == 400
     assert answer.json()["error"]["details"][0]["field"] == "redirectUrl"
     junk = alice.post(f"/api/oauth/connect/{login['state']}/callback", json={"redirectUrl": "hi"})
