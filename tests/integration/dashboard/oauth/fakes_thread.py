@@ -66,3 +66,26 @@ def follow_sign_in(url: str) -> str:
     answer = httpx.get(url, follow_redirects=False, timeout=10)
     assert answer.status_code in (302, 303), answer.text
     return answer.headers["location"]
+
+
+def claude_file(fakes: ThreadedFakes, email: str, **fields: Any) -> dict[str, Any]:
+    """An auth file as CLIProxyAPI writes it for a fake Claude account (tokens the fake knows)."""
+    from datetime import UTC, datetime
+
+    claude = fakes.fakes.claude
+    account = fakes.call(claude.add_account, email)
+    tokens = fakes.call(claude.issue, account)
+
+    def stamp(at: float) -> str:
+        return datetime.fromtimestamp(at, UTC).isoformat().replace("+00:00", "Z")
+
+    return {
+        "type": "claude",
+        "access_token": tokens.access_token,
+        "refresh_token": tokens.refresh_token,
+        "last_refresh": stamp(tokens.issued_at),
+        "expired": stamp(tokens.issued_at + tokens.expires_in),
+        "email": email,
+        "account_uuid": account.id,
+        **fields,
+    }
