@@ -22,7 +22,7 @@
           var err = (data && data.error) || {};
           throw new Error(err.message || ("HTTP " + resp.status));
         }
-        return data;
+        return data && data.data !== undefined ? data.data : data;
       });
     });
   }
@@ -53,6 +53,9 @@
     part("paste").hidden = true;
     part("cancel").hidden = false;
     say("Asking the proxy for a sign-in link…");
+    // Opened now, inside the click: a tab opened after the answer arrives is a blocked popup.
+    var tab = window.open("", "_blank");
+    if (tab) tab.opener = null;
     api("POST", "/api/oauth/connect", { provider: provider }).then(function (r) {
       login = { state: r.state, timer: null, started: Date.now() };
       var link = part("url");
@@ -68,9 +71,13 @@
         part("paste").hidden = false;
         say("Waiting for the sign-in in the new tab…");
       }
-      if (r.url) window.open(r.url, "_blank", "noopener");
+      if (tab && r.url) tab.location.href = r.url;
+      else if (tab) tab.close();
       schedule();
-    }, function (err) { finish("Could not start: " + err.message); });
+    }, function (err) {
+      if (tab) tab.close();
+      finish("Could not start: " + err.message);
+    });
   }
 
   function schedule() {
