@@ -53,6 +53,8 @@ from services.dashboard.proxies.catalog import catalog_key
 from services.dashboard.proxies.client import ManagementClient
 from services.dashboard.proxies.link import ProxyLink
 from services.dashboard.proxies.sync import ProxySync
+from services.dashboard.quota import api as quota_api
+from services.dashboard.quota import pages as quota_pages
 from services.dashboard.settings import DashboardSettings
 from services.dashboard.updates import api as updates_api
 from services.dashboard.updates import pages as updates_pages
@@ -75,6 +77,7 @@ FEATURES = (
     "keys",
     "providers",
     "oauth_accounts",
+    "quota",
     "usage",
     "proxies",
     "admin",
@@ -91,6 +94,7 @@ API_ROUTES: list[BaseRoute] = [
     *keys_api.routes,
     *providers_api.routes,
     *oauth_api.routes,
+    *quota_api.routes,
     *usage_api.routes,
     *proxies_api.routes,
     *admin_api.routes,
@@ -105,6 +109,7 @@ PAGE_ROUTES: list[BaseRoute] = [
     *keys_pages.routes,
     *providers_pages.routes,
     *oauth_pages.routes,
+    *quota_pages.routes,
     *usage_pages.routes,
     *proxies_pages.routes,
     *admin_pages.routes,

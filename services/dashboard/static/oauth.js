@@ -151,3 +151,32 @@
     else if (form.id === "oauth-import") { event.preventDefault(); event.stopPropagation(); importFile(form); }
   }, true);
 })();
+
+// The Quota page: bar widths from data attributes (the CSP forbids inline styles) and reset
+// countdowns that keep ticking.
+(function () {
+  "use strict";
+
+  function countdown(at) {
+    var left = Math.floor((at - Date.now()) / 1000);
+    if (left <= 0) return "now";
+    var d = Math.floor(left / 86400), h = Math.floor((left % 86400) / 3600), m = Math.floor((left % 3600) / 60);
+    if (d) return "in " + d + " d " + h + " h";
+    if (h) return "in " + h + " h " + m + " min";
+    return "in " + Math.max(1, m) + " min";
+  }
+
+  function paint() {
+    document.querySelectorAll(".quota-bar > span[data-width]").forEach(function (el) {
+      el.style.width = el.getAttribute("data-width") + "%";
+    });
+    document.querySelectorAll("[data-reset-at]").forEach(function (el) {
+      var at = Date.parse(el.getAttribute("data-reset-at"));
+      if (!isNaN(at)) el.textContent = countdown(at);
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", paint);
+  document.addEventListener("htmx:afterSettle", paint);
+  window.setInterval(paint, 30000);
+})();
