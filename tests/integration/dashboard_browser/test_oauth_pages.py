@@ -81,9 +81,10 @@ def test_connect_import_toggle_delete_and_anonymised_view(
 ) -> None:
     create_users(stack)
     fakes = stack.fakes
-    fakes.call(
-        fakes.fakes.claude.sign_in, fakes.call(fakes.fakes.claude.add_account, "ann@example.com")
-    )
+    ann = fakes.call(fakes.fakes.claude.add_account, "ann@example.com")
+    fakes.call(fakes.fakes.claude.sign_in, ann)
+    fakes.call(fakes.fakes.claude.set_usage, ann, "five_hour", 64.0, 2 * 3600)
+    fakes.call(fakes.fakes.claude.set_usage, ann, "seven_day", 20.0, 3 * 86400)
     tried: list[str] = []  # what the browser tried to load at the providers
     page = signed_in(browser, stack, "admin", tried)
     console = ConsoleWatch(page)
@@ -131,6 +132,17 @@ def test_connect_import_toggle_delete_and_anonymised_view(
     assert "claude-imported@example.com.json" not in json.dumps(
         stack.proxy.management("auth-files")
     )
+    assert not console.errors, "\n".join(console.errors)
+
+    # The Quota page: the fake's windows, percent used and a reset countdown.
+    page.goto(stack.url + "/dashboard/quota")
+    card = page.locator("[data-quota-account]", has_text="ann@example.com")
+    five = card.locator("tr[data-window=five_hour]")
+    expect(five).to_contain_text("64.0%")
+    expect(five).to_contain_text(re.compile(r"in 1 h 5\d min|in 2 h 0 min"))
+    expect(card.locator("tr[data-window=seven_day]")).to_contain_text("20.0%")
+    expect(page.locator("[data-quota-account]", has_text="xai")).to_contain_text("no quota API")
+    shot(page, "quota")
     assert not console.errors, "\n".join(console.errors)
 
     # Bob sees the accounts only as type and masked e-mail, with no actions.
