@@ -93,3 +93,33 @@ def test_one_failing_account_does_not_break_the_others(
     assert by_name["claude-broken@example.com.json"]["error"]
     assert by_name["claude-fine@example.com.json"]["error"] is None
     fakes.call(claude.clear_faults, bad)
+
+
+def test_low_quota_threshold_notifies_the_owner_with_when_it_comes_back(
+    client: Any,
+    admin: Browser,
+    alice: Browser,
+    bob: Browser,
+    fakes: ThreadedFakes,
+    replicas: list[RealProxy],
+) -> None:
+    from services.dashboard.monitoring import checker
+
+    data = claude_file(fakes, "low@example.com")
+    claude = fakes.fakes.claude
+    account = fakes.call(lambda: claude.accounts["low@example.com"])
+    fakes.call(claude.set_usage, account, "five_hour", 100.0, 1800)
+    body = {"fileName": "claude-low@example.com.json", "fileContent": json.dumps(data)}
+    assert alice.post("/api/oauth/import", json=body).status_code == 201
+    setting = {"key": "quota_low_percent", "value": 95}
+    assert admin.put("/api/admin/settings", json=setting).status_code == 200
+    state = client.app.state
+    client.portal.call(
+        checker.check_round, state.pool, state.proxies.client, state.docker, checker.CheckerState()
+    )
+    [note] = alice.get("/api/notifications").json()["data"]["notifications"]
+    assert note["key"].startswith("quota-low:") and "5h Session at 100%" in note["body"]
+    assert "back " in note["body"]
+    assert bob.get("/api/notifications").json()["data"]["notifications"] == []
+    page = alice.get("/dashboard/quota")
+    assert "data-exhausted" in page.text and "exhausted, back in" in page.text
