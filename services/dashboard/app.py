@@ -42,6 +42,8 @@ from services.dashboard.monitoring import pages as monitoring_pages
 from services.dashboard.monitoring.probes import Rates
 from services.dashboard.notifications import api as notifications_api
 from services.dashboard.notifications import pages as notifications_pages
+from services.dashboard.oauth_accounts import api as oauth_api
+from services.dashboard.oauth_accounts import pages as oauth_pages
 from services.dashboard.providers import api as providers_api
 from services.dashboard.providers import pages as providers_pages
 from services.dashboard.providers.sync import push_lists
@@ -51,6 +53,8 @@ from services.dashboard.proxies.catalog import catalog_key
 from services.dashboard.proxies.client import ManagementClient
 from services.dashboard.proxies.link import ProxyLink
 from services.dashboard.proxies.sync import ProxySync
+from services.dashboard.quota import api as quota_api
+from services.dashboard.quota import pages as quota_pages
 from services.dashboard.settings import DashboardSettings
 from services.dashboard.updates import api as updates_api
 from services.dashboard.updates import pages as updates_pages
@@ -72,6 +76,8 @@ FEATURES = (
     "accounts",
     "keys",
     "providers",
+    "oauth_accounts",
+    "quota",
     "usage",
     "proxies",
     "admin",
@@ -87,6 +93,8 @@ API_ROUTES: list[BaseRoute] = [
     *accounts_api.routes,
     *keys_api.routes,
     *providers_api.routes,
+    *oauth_api.routes,
+    *quota_api.routes,
     *usage_api.routes,
     *proxies_api.routes,
     *admin_api.routes,
@@ -100,6 +108,8 @@ PAGE_ROUTES: list[BaseRoute] = [
     *accounts_pages.routes,
     *keys_pages.routes,
     *providers_pages.routes,
+    *oauth_pages.routes,
+    *quota_pages.routes,
     *usage_pages.routes,
     *proxies_pages.routes,
     *admin_pages.routes,

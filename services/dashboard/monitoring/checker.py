@@ -19,7 +19,10 @@ from services.dashboard.containers.engine import DockerLink
 from services.dashboard.monitoring.probes import Rates, Snapshot, snapshot
 from services.dashboard.notifications import bell
 from services.dashboard.notifications.queries import notifications as store
+from services.dashboard.oauth_accounts import proxy_files
+from services.dashboard.providers import admin_settings
 from services.dashboard.proxies.client import ManagementClient, ProxyUnavailable
+from services.dashboard.quota import lookup
 from services.dashboard.updates import check
 
 log = structlog.get_logger(__name__)
@@ -67,7 +70,7 @@ async def check_round(
         await _database_recovered(conn, state, seen)
         await _proxies(conn, seen)
         await _collector(conn, seen)
-        await _quota(conn, client)
+        await _quota(conn, pool, client)
         await _updates(conn, docker, state)
         await store.purge_old(conn)
     return True
@@ -141,24 +144,64 @@ async def _collector(conn: Connection, seen: Snapshot) -> None:
     )  # fmt: skip
 
 
-async def _quota(conn: Connection, client: ManagementClient) -> None:
-    """Tell each owner of an OAuth account whose models cool down after quota answers (the
-    proxy's auth-files listing says so; no provider quota API is asked from here)."""
+async def _quota(conn: Connection, pool: Pool, client: ManagementClient) -> None:
+    """Tell each owner of an OAuth account that is cooling after quota answers (the proxies'
+    auth-files listing) or whose provider window is used beyond the admin's threshold (the
+    Quota page's cached lookup), and when it comes back."""
     cooling = await _cooling_accounts(client)
+    low = await _low_accounts(conn, pool, client)
+    reasons = {
+        name: " ".join(filter(None, (cooling.get(name), low.get(name))))
+        for name in {*cooling, *low}
+    }
     cur = await conn.execute(
         "SELECT user_id, account_name FROM oauth_accounts WHERE account_name = ANY(%s)",
-        (list(cooling),),
+        (list(reasons),),
     )
     wanted = {
-        bell.low_quota_key(user_id, name): (user_id, name, cooling[name])
+        bell.low_quota_key(user_id, name): (user_id, name, reasons[name])
         for user_id, name in await cur.fetchall()
     }
     for key, (user_id, name, message) in wanted.items():
         await bell.notify_user(
-            conn, user_id, key, f"Low quota on {name}", message, link="/dashboard/providers"
+            conn, user_id, key, f"Low quota on {name}", message, link="/dashboard/quota"
         )
     for key in await store.open_keys(conn, "quota-low:") - set(wanted):
         await bell.resolve(conn, key)
+
+
+async def _low_accounts(conn: Connection, pool: Pool, client: ManagementClient) -> dict[str, str]:
+    """Owned, enabled account file name -> its windows at or over the threshold."""
+    threshold = await admin_settings.quota_low_percent(conn)
+    cur = await conn.execute("SELECT account_name FROM oauth_accounts")
+    owned = {row[0] for row in await cur.fetchall()}
+    try:
+        files = await proxy_files.listing(client)
+    except ProxyUnavailable:
+        return {}
+    out: dict[str, str] = {}
+    for item in files:
+        index, name = str(item.get("auth_index") or ""), str(item.get("name"))
+        if name in owned and index and not item.get("disabled"):
+            body, _error = await lookup.report(pool, client, index)
+            if text := _over(body, threshold):
+                out[name] = text
+    return out
+
+
+def _over(body: object, threshold: int) -> str:
+    windows = body.get("windows") if isinstance(body, dict) else None
+    parts = []
+    for w in windows or []:
+        used = w.get("used_percent") if isinstance(w, dict) else None
+        if isinstance(used, int | float) and used >= threshold:
+            back = (
+                f", back {str(w.get('resets_at'))[:16].replace('T', ' ')} UTC"
+                if w.get("resets_at")
+                else ""
+            )
+            parts.append(f"{w.get('label') or w.get('id')} at {used:.0f}%{back}")
+    return ("Provider quota: " + "; ".join(parts) + ".") if parts else ""
 
 
 async def _cooling_accounts(client: ManagementClient) -> dict[str, str]:

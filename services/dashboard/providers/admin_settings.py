@@ -18,6 +18,7 @@ from services.dashboard.web.queries import system_settings
 
 MAX_PROVIDER_KEYS = "max_provider_keys_per_user"
 ALLOW_PRIVATE = "allow_private_upstreams"
+QUOTA_LOW_PERCENT = "quota_low_percent"
 Value = int | bool
 
 
@@ -38,6 +39,8 @@ SPECS: dict[str, Spec] = {
     MAX_PROVIDER_KEYS: Spec(10, 0, 1000),
     # Off by default: a user's upstream URL may then name only public addresses (docs/security.md).
     ALLOW_PRIVATE: Spec(False),
+    # An OAuth account's owner is told when a provider window is used at least this much.
+    QUOTA_LOW_PERCENT: Spec(90, 1, 100),
 }
 _TRUE, _FALSE = {"true", "on", "1", "yes"}, {"false", "off", "0", "no", ""}
 
@@ -76,6 +79,10 @@ async def _read(conn: Connection, key: str) -> Value:
 
 async def max_provider_keys(conn: Connection) -> int:
     return int(await _read(conn, MAX_PROVIDER_KEYS))
+
+
+async def quota_low_percent(conn: Connection) -> int:
+    return int(await _read(conn, QUOTA_LOW_PERCENT))
 
 
 async def upstream_policy(conn: Connection, allowed: frozenset[str]) -> UpstreamPolicy:

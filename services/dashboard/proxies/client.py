@@ -92,6 +92,10 @@ class ManagementClient:
     async def delete(self, url: str, path: str) -> Any:
         return await self._call("DELETE", url, path)
 
+    async def send_json(self, method: str, url: str, path: str, **kw: Any) -> Any:
+        """Any management call (`json=`, `params=`, `data=`, `headers=`), parsed JSON answer."""
+        return await self._call(method, url, path, **kw)
+
     async def healthz(self, url: str) -> None:
         """Raise ProxyUnavailable unless the proxy's `/healthz` answers 200."""
         await self._call("GET", url, "/healthz", auth=False)

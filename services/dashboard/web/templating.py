@@ -19,6 +19,8 @@ NAV = [
     ("usage", "Usage", "/dashboard/usage", False),
     ("api-keys", "API keys", "/dashboard/api-keys", False),
     ("providers", "Providers", "/dashboard/providers", False),
+    ("oauth", "OAuth accounts", "/dashboard/oauth", False),
+    ("quota", "Quota", "/dashboard/quota", False),
     ("settings", "Settings", "/dashboard/settings", False),
     ("config", "Proxy settings", "/dashboard/config", True),
     ("aliases", "Model aliases", "/dashboard/model-aliases", True),

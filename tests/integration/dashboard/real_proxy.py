@@ -22,13 +22,14 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 class RealProxy:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, extra: dict[str, object] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        folder.mkdir(parents=True, exist_ok=True)
+        self.auth_dir = folder / "auths"
         self.config_path = folder / "config.yaml"
-        self.config_path.write_text(
-            json.dumps({"host": "127.0.0.1", "port": self.port, "api-keys": [], "request-retry": 0})
-        )
+        config = {"host": "127.0.0.1", "port": self.port, "api-keys": [], "request-retry": 0}
+        self.config_path.write_text(json.dumps({**config, **(extra or {})}))
         self.log_path = folder / "proxy.log"
         env = {
             **os.environ,

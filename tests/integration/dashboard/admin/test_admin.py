@@ -111,6 +111,7 @@ def test_settings_validation(admin: Browser) -> None:
     assert admin.get("/api/admin/settings").json()["data"]["settings"] == {
         "max_provider_keys_per_user": 10,
         "allow_private_upstreams": False,
+        "quota_low_percent": 90,
     }
     for key, value in (("max_provider_keys_per_user", True), ("allow_private_upstreams", 3)):
         refused = admin.put("/api/admin/settings", json={"key": key, "value": value})

@@ -1,0 +1,1 @@
+"""OAuth subscription accounts (issue 15): connect, import, ownership, settings, quota."""
