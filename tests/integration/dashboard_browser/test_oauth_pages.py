@@ -1,6 +1,7 @@
 """The OAuth accounts page in Chromium, against a real proxy served by the providers' fakes:
-connect Claude by pasting the redirect URL, connect xAI by device code, import a file, disable
-and delete it; a second user sees the accounts only anonymised. Screenshots are kept."""
+connect Claude by pasting the redirect URL, connect xAI by device code, import a file,
+download it, disable and delete it; a second user sees the accounts only anonymised.
+Screenshots are kept."""
 
 from __future__ import annotations
 
@@ -123,6 +124,10 @@ def test_connect_import_toggle_delete_and_anonymised_view(
     page.get_by_role("button", name="Import", exact=True).click()
     imported = page.locator("#oauth-accounts tr", has_text="imported@example.com")
     expect(imported).to_contain_text("active")
+    with page.expect_download() as downloading:  # the owner downloads the file back
+        imported.get_by_role("link", name="Download").click()
+    saved = json.loads(Path(downloading.value.path()).read_text())
+    assert saved["email"] == "imported@example.com" and saved["type"] == "claude"
     imported.get_by_role("button", name="Disable").click()
     expect(imported).to_contain_text("disabled")
     shot(page, "oauth-accounts")
