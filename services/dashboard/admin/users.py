@@ -12,6 +12,8 @@ from services.dashboard.accounts.queries import users
 from services.dashboard.accounts.queries.users import User, UserListRow
 from services.dashboard.keys.key_limits import push_key_limits
 from services.dashboard.keys.sync import push_api_keys
+from services.dashboard.oauth_accounts import proxy_files
+from services.dashboard.oauth_accounts.queries import owners as oauth_owners
 from services.dashboard.providers import sync as provider_sync
 from services.dashboard.providers.queries import provider_keys
 from services.dashboard.proxies.sync import ProxySync, config_lock
@@ -52,7 +54,8 @@ async def create_user(
 
 
 async def delete_user(pool: Pool, sync: ProxySync, actor: Actor, user_id: int) -> User:
-    """Delete a user, their keys and providers (removed from the proxies in the same step)."""
+    """Delete a user, their keys, providers and OAuth accounts (removed from the proxies in the
+    same step: a departed user's subscriptions must not go on serving the team)."""
     if user_id == actor.id:
         raise BadRequest("you cannot delete your own account", code="cannot_delete_self")
     async with config_lock(pool) as conn:
@@ -65,14 +68,19 @@ async def delete_user(pool: Pool, sync: ProxySync, actor: Actor, user_id: int) -
         had_provider_keys = bool(
             [k for k in await provider_keys.list_all(conn) if k.user_id == user_id]
         )
+        oauth_files = await oauth_owners.names_of(conn, user_id)
         await provider_sync.remember_provider_keys(conn)
         await users.delete(conn, user_id)
+        for name in sorted(oauth_files):
+            await proxy_files.delete(sync.client, name)
         await push_api_keys(sync, conn)
         await provider_sync.push_compat(sync, conn)
         if had_provider_keys:
             for provider in ("claude", "gemini", "codex"):
                 await provider_sync.push_provider_keys(sync, conn, provider)
-        await audit.record(conn, actor, "USER_DELETED", "user", target.username)
+        await audit.record(
+            conn, actor, "USER_DELETED", "user", target.username, oauth_accounts=len(oauth_files)
+        )
     return target
 
 

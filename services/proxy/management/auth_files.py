@@ -77,7 +77,9 @@ def describe(file: AuthFile, stats: AuthStats) -> dict[str, Any]:
         "note": _text(data, "note"),
         "last_refresh": stats.last_refresh or _text(data, "last_refresh") or None,
         "expired": stats.expires_at or _text(data, "expired") or None,
-        "auth_type": stats.auth_type,
+        # Every file of the auth directory is an account file, also before the accounts pool has
+        # loaded it (the listing reads the folder; the pool scans it on its own clock).
+        "auth_type": "oauth",
         "next_retry_after": stats.next_retry_after,
         "success": stats.success,
         "failed": stats.failed,

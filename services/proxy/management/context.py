@@ -50,7 +50,6 @@ class AuthStats:
     status_message: str = ""
     next_retry_after: str | None = None  # RFC 3339, when the nearest cooldown ends
     # OAuth accounts: the refresher's view (a rejected refresh token makes `unavailable`).
-    auth_type: str = "apikey"
     last_refresh: str | None = None
     expires_at: str | None = None
 

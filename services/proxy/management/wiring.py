@@ -90,7 +90,6 @@ class ManagementBridge:
             return stats
         return replace(
             stats,
-            auth_type="oauth",
             unavailable=stats.unavailable or account.unavailable,
             status_message=account.message or stats.status_message,
             last_refresh=account.last_refresh,

@@ -116,3 +116,18 @@ def test_admin_claims_an_unowned_file(
     assert admin.post(f"/api/oauth/accounts/{name}/claim").status_code == 409
     listed = admin.get("/api/oauth/accounts").json()["data"]["accounts"]
     assert listed[0]["owner"] == "admin" and listed[0]["isOwn"]
+
+
+def test_deleting_a_user_removes_their_accounts_from_every_replica(
+    admin: Browser, alice: Browser, bob: Browser, fakes: ThreadedFakes, replicas: list[RealProxy]
+) -> None:
+    alices, bobs = "claude-gone@example.com.json", "claude-stays@example.com.json"
+    assert do_import(alice, alices, claude_file(fakes, "gone@example.com")).status_code == 201
+    assert do_import(bob, bobs, claude_file(fakes, "stays@example.com")).status_code == 201
+    users = admin.get("/api/admin/users").json()["data"]["users"]
+    alice_id = next(u["id"] for u in users if u["username"] == "alice")
+    assert admin.delete(f"/api/admin/users/{alice_id}").status_code == 200
+    for proxy in replicas:
+        assert alices not in entries(proxy) and bobs in entries(proxy)
+    listed = admin.get("/api/oauth/accounts").json()["data"]["accounts"]
+    assert [a["name"] for a in listed] == [bobs]
