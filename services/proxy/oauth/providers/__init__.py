@@ -35,7 +35,3 @@ def by_name(name: str) -> OAuthProvider | None:
         if name == info.type or name == info.starter or name in info.names:
             return provider
     return None
-
-
-def by_starter(starter: str) -> OAuthProvider | None:
-    return next((p for p in PROVIDERS.values() if p.info.starter == starter), None)

@@ -133,9 +133,8 @@ class CodexAdapter(PassThrough):
     the whole SSE stream, handed on as it is: the translator reads it up to
     `response.completed`."""
 
-    def __init__(self, base_url: str, plan: str) -> None:
+    def __init__(self, base_url: str) -> None:
         self._url = URL(base_url + "/responses")
-        self._free = plan.lower() == "free"
 
     def build(
         self,
@@ -310,7 +309,7 @@ class Codex(OAuthProvider):
                 base_url=base,
                 headers=headers,
                 models=models_for(plan),
-                adapter=CodexAdapter(base, plan),
+                adapter=CodexAdapter(base),
                 label=account.text("email") or email or account.name,
             )
         ]
