@@ -111,7 +111,9 @@ async def overview_page(request: Request) -> Response:
 
 
 async def health_badge(request: Request) -> Response:
-    await guard.require_user(request)
+    """The header's badge, refreshed by every open page. Public like /api/health, which says
+    the same: a badge that wanted a session (in the database) stayed "Healthy" while the
+    database was down."""
     result = await health.of(request)
     return deps.templates(request).TemplateResponse(
         request, "partials/health.html", {"health": result}

@@ -81,13 +81,19 @@ def test_a_stopped_database_is_named_at_once_not_after_it_is_back(
     """Regression: the check borrowed from the pool, which waits for a fresh connection; with
     Postgres back within the pool's wait it said 200 having hung through the outage (seen with
     a SIGKILLed Postgres container). Its own connection fails at once instead, and names only
-    the database (whether a collector leads cannot be read then)."""
+    the database (whether a collector leads cannot be read then); the header's badge, which
+    wanted a session (in the database), says so too."""
     assert _failed(anon) == ["collector"]
     pg_cluster.stop()
     back = threading.Timer(0.5, pg_cluster.start)  # a crash healed by a restart policy
-    back.start()
     try:
+        badge = anon.get("/dashboard/partials/health")  # what an open page's header fetches
+        assert badge.status_code == 200 and "Degraded: database" in badge.text, badge.text
+        back.start()
         assert _failed(anon) == ["database"]
     finally:
-        back.join()
+        if back.is_alive() or back.finished.is_set():
+            back.join()
+        else:
+            pg_cluster.start()
     eventually(lambda: _failed(anon) == ["collector"], limit=30)
