@@ -26,11 +26,11 @@ from services.collector.ingest import PageResult, PageStore, retention_cutoff
 from services.collector.settings import CollectorSettings
 from services.collector.sources import SourceError, UsageSource
 from services.collector.status import CollectorStatus, Metrics, ProxyStatus
-from services.core.db import Connection, connect
+from services.core.db import COLLECTOR_LEADER_LOCK, Connection, connect
 
 log = structlog.get_logger(__name__)
 
-LEADER_LOCK_KEY = 7_402_213  # any constant every collector shares; not the migration lock
+LEADER_LOCK_KEY = COLLECTOR_LEADER_LOCK
 WAKE_CHANNEL = "usage_collect"
 
 

@@ -28,6 +28,7 @@ from services.dashboard.accounts import pages as accounts_pages
 from services.dashboard.admin import api as admin_api
 from services.dashboard.admin import maintenance
 from services.dashboard.admin import pages as admin_pages
+from services.dashboard.admin.health import DatabaseProbe
 from services.dashboard.containers import api as containers_api
 from services.dashboard.containers import pages as containers_pages
 from services.dashboard.containers.engine import DockerLink
@@ -139,11 +140,13 @@ def create_app(settings: DashboardSettings, *, resync_interval_s: float = 60.0) 
                 settings.database_url.get_secret_value(), autocommit=True, name="dashboard"
             ) as pool,
             aiohttp.ClientSession(timeout=timeout) as http,
+            contextlib.aclosing(DatabaseProbe(settings.database_url.get_secret_value())) as probe,
         ):
             proxies = _proxy_link(settings, http)
             docker = DockerLink(settings.docker_host, settings.compose_project)
             deployer = Deployer(pool, docker, settings.update_health_timeout)
             app.state.pool, app.state.proxies = pool, proxies
+            app.state.health_probe = probe
             app.state.docker, app.state.deployer = docker, deployer
             app.state.monitoring_rates = Rates()
             tasks = [

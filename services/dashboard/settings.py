@@ -43,6 +43,9 @@ class DashboardSettings(CoreSettings):
     # client's address instead of the proxy's.
     trust_proxy_headers: bool = False
     session_days: int = 7
+    # Whether /api/health expects a collector to lead (HEALTH_COLLECTOR): true wherever the
+    # collector runs, as in the compose stack; false for a dashboard deliberately run without.
+    health_collector: bool = True
     # Host:port pairs that model discovery may reach although they are private (tests, or a
     # provider on the operator's own network); empty in production.
     fetch_models_allow: str = ""
