@@ -189,3 +189,21 @@ def test_a_replica_gone_from_dns_is_left_alone_and_caught_up_when_back(
     dns.addresses = ["127.0.0.1", "127.0.0.2"]
     wait_filled(client, two.url)
     assert key_listed(two, key) and serves(two, key)
+
+
+def test_a_replica_listed_before_it_listens_blocks_nothing_and_is_filled_once_up(
+    alice: Browser, anon: Browser, client: TestClient, dns: Dns, start_replica: Any, port: int
+) -> None:
+    """DNS may name a task whose process is still starting: writes and pages go on with the
+    replicas in service, and the newcomer gets the state once it answers."""
+    late = f"http://127.0.0.3:{port}"
+    dns.addresses = [*dns.addresses, "127.0.0.3"]
+    wait_until_listed(client, late)
+    key = alice.post("/api/user/api-keys", json={"name": "early"})
+    assert key.status_code == 201, key.text
+    names = {check["name"] for check in anon.get("/api/health").json()["data"]["checks"]}
+    assert f"proxy 127.0.0.3:{port}" not in names  # not in service yet
+
+    third = start_replica("127.0.0.3")
+    wait_filled(client, third.url)
+    assert serves(third, key.json()["data"]["key"])
