@@ -173,6 +173,21 @@ async def test_watch_hands_each_change_over_and_stops_for_fixed_sets():
     await asyncio.wait_for(Replicas.from_setting("http://a:1").watch(0.001, note), 5)
 
 
+async def test_a_failing_handler_does_not_end_the_watch():
+    calls = []
+
+    async def flaky(change):
+        calls.append(change)
+        if len(calls) == 1:
+            raise RuntimeError("database down")
+        raise asyncio.CancelledError
+
+    replicas = Replicas.from_setting("dns+http://tasks.proxy:8317", Dns())
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(replicas.watch(0.001, flaky), 5)
+    assert len(calls) == 2
+
+
 async def test_the_system_resolver_reads_the_hosts_database():
     """localhost is in /etc/hosts on every machine we run on; a name under .invalid never is."""
     assert "127.0.0.1" in await system_resolver("localhost", 80)
