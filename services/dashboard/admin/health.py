@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from starlette.requests import Request
 
 from services.core.db import COLLECTOR_LEADER_LOCK, Connection, connect
-from services.dashboard.proxies.client import ManagementClient, ProxyUnavailable, replica_labels
+from services.dashboard.proxies.client import ManagementClient, ProxyUnavailable
 from services.dashboard.proxies.link import link
 from services.dashboard.web import deps
 
@@ -88,11 +87,6 @@ class DatabaseProbe:
             await conn.close()
 
 
-def labels(urls: Sequence[str]) -> list[str]:
-    """How pages name the proxies: "proxy" when there is one, else "proxy 1", "proxy 2"..."""
-    return replica_labels(list(urls))
-
-
 async def of(request: Request) -> Health:
     """The checks as this dashboard is configured: its probe, its proxies, a collector or not."""
     probe = request.app.state.health_probe
@@ -103,10 +97,7 @@ async def of(request: Request) -> Health:
 async def check(probe: DatabaseProbe, client: ManagementClient, collector: bool) -> Health:
     """Every check at once; `collector` says whether a collector is expected to lead."""
     proxies = asyncio.gather(
-        *(
-            _proxy(client, url, label)
-            for url, label in zip(client.urls, labels(client.urls), strict=True)
-        )
+        *(_proxy(client, url, label) for url, label in zip(client.urls, client.labels, strict=True))
     )
     store, answered = await asyncio.gather(_store(probe, collector), proxies)
     return Health([*store, *answered])
