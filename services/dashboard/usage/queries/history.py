@@ -269,12 +269,16 @@ def _days_and_edges(
     scope: Scope, tables: tuple[str, str], columns: sql.Composable, where: sql.Composable
 ) -> sql.Composed:
     """Rows of a window from a (daily, hourly) pair of rollups: whole UTC days from the daily
-    one, the hours at the edges from the hourly one. Defines the CTE `until` first."""
+    one, the hours at the edges from the hourly one. Defines the CTE `until` first. The whole
+    days before the last are a range known when the query is planned, so the planner can
+    estimate them and pick the index of a filter."""
     first, last = _day_edges(scope)
     return sql.SQL(
         "WITH until AS MATERIALIZED (SELECT {until} AS t)"
         " SELECT {columns} FROM {daily}"
-        " WHERE bucket_start >= {first} AND bucket_start < (SELECT t FROM until) AND {where}"
+        " WHERE bucket_start >= {first} AND bucket_start < {last} AND {where}"
+        " UNION ALL SELECT {columns} FROM {daily}"
+        " WHERE bucket_start = {last} AND (SELECT t FROM until) > {last} AND {where}"
         " UNION ALL SELECT {columns} FROM {hourly}"
         " WHERE ((bucket_start >= %(start)s AND bucket_start < least({first}, %(end)s))"
         "  OR (bucket_start >= (SELECT t FROM until) AND bucket_start < %(end)s)) AND {where}"
@@ -284,6 +288,7 @@ def _days_and_edges(
         daily=sql.Identifier(tables[0]),
         hourly=sql.Identifier(tables[1]),
         first=sql.Literal(first),
+        last=sql.Literal(last),
         where=where,
     )
 
