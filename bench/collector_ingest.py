@@ -219,6 +219,11 @@ async def bench_ingest(args: argparse.Namespace, dsn: str, data_dir: Path | None
         f" {' and '.join(names)}"
         " (order alternates), each run into a fresh database; end to end = first fetch to"
         " last ack (store, rollups, commit with fsync)"
+        + (
+            "; previous = the current insert without the rollups of 0010"
+            if args.baseline == "rollups"
+            else ""
+        )
     )
     runs: dict[str, list[IngestRun]] = {name: [] for name in names}
     for i in range(args.repeat):
