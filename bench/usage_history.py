@@ -1,6 +1,8 @@
 """Benchmark: GET /api/usage/history on 10 million events over 90 days and 200 client keys.
 
     python -m bench.usage_history [--events 10000000] [--raw-days 30] [--runs 40] [--no-previous]
+        [--only TEXT]   # the cases whose name holds TEXT
+    BENCH_DATABASE_URL=... python -m bench.usage_history --reuse   # data of an earlier run
 
 1. Data, generated in Postgres with generate_series (not through the collector): the hourly
    rollup usage_hourly for `--events` events (90 days x 200 keys x 2 models per key and
@@ -277,7 +279,8 @@ async def measure(dsn: str, runs: int, previous: bool, only: str = "") -> None:
             print(f"  {name:<28} {_figures(timings)}   ({size / 1024:.0f} KiB)")
             if before:
                 ratio = statistics.median(before) / statistics.median(timings)
-                print(f"  {'  previous reads':<28} {_figures(before)}   {ratio:.1f}x slower")
+                label = "  previous reads"
+                print(f"  {label:<28} {_figures(before)}   previous / current {ratio:.1f}x")
 
 
 def _figures(timings: list[float]) -> str:
