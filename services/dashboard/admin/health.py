@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from services.core.db import Pool
-from services.dashboard.proxies.client import ManagementClient, ProxyUnavailable, replica_labels
+from services.dashboard.proxies.client import ManagementClient, ProxyUnavailable
 
 TIMEOUT_S = 3.0
 
@@ -34,17 +33,12 @@ class Health:
         return [c.name for c in self.checks if not c.ok]
 
 
-def labels(urls: Sequence[str]) -> list[str]:
-    """How pages name the proxies: "proxy" when there is one, else "proxy 1", "proxy 2"..."""
-    return replica_labels(list(urls))
-
-
 async def check(pool: Pool, client: ManagementClient) -> Health:
     checks = await asyncio.gather(
         _database(pool),
         *(
             _proxy(client, url, label)
-            for url, label in zip(client.urls, labels(client.urls), strict=True)
+            for url, label in zip(client.urls, client.labels, strict=True)
         ),
     )
     return Health(list(checks))

@@ -98,13 +98,13 @@ async def overview_page(request: Request) -> Response:
     models, source = await catalog.for_user(
         deps.pool(request), proxies.client, proxies.catalog_key, user.id
     )
-    urls = proxies.client.urls
+    client = proxies.client
     context = {
         **await overview_data(request, user.id, user.is_admin),
         "health": result,
         "models": models,
         "source": source,
-        "addresses": dict(zip(health.labels(urls), urls, strict=True)),
+        "addresses": dict(zip(client.labels, client.urls, strict=True)),
         "usage": await overview_summary(request, user),
     }
     return render(request, "overview.html", context, user=user, active="overview")

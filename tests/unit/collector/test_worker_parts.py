@@ -57,7 +57,7 @@ def test_settings_split_proxy_urls():
     [
         ({"collector_api_key": "changeme"}, "COLLECTOR_API_KEY is unset or still"),
         ({"collector_api_key": "short"}, "COLLECTOR_API_KEY must be at least"),
-        ({"proxy_urls": "ftp://x"}, "is not an http(s) URL"),
+        ({"proxy_urls": "ftp://x"}, "must start with http://"),
         ({"proxy_urls": ""}, "proxy_urls"),
         ({"batch_size": 0}, "batch_size"),
     ],
