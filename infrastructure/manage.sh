@@ -613,7 +613,6 @@ stack_ready() {
 }
 
 cmd_stack_deploy() {
-    [ $# -eq 0 ] || refuse stack-deploy "takes no arguments, got: $*"
     require_swarm_manager
     export_env_file
     label_postgres_node
@@ -635,9 +634,9 @@ check_args() {
     shift
     case "$command" in
         up | restart | ps | status | pull) services_only "$command" "$@" ;;
-        down)
-            services_only down "$@"
-            [ $# -eq 0 ] || refuse down "takes no arguments, got: $*"
+        down | stack-deploy | stack-ps | stack-rm)
+            services_only "$command" "$@"
+            [ $# -eq 0 ] || refuse "$command" "takes no arguments, got: $*"
             ;;
         logs) check_logs_args "$@" ;;
         backup) parse_backup_args "$@" ;;
@@ -672,11 +671,13 @@ main() {
         rotate-secrets) cmd_rotate_secrets "$@" ;;
         restore) cmd_restore "$@" ;;
         stack-*)
-            command -v docker >/dev/null 2>&1 || die "docker not found: install Docker Engine"
+            check_args "$command" "$@"
+            command -v docker >/dev/null 2>&1 \
+                || die "docker not found: install Docker Engine (https://docs.docker.com/engine/install/)"
             require_env
             case "$command" in
-                stack-deploy) cmd_stack_deploy "$@" ;;
-                stack-ps) docker stack ps "$(stack_name)" "$@" ;;
+                stack-deploy) cmd_stack_deploy ;;
+                stack-ps) docker stack ps "$(stack_name)" ;;
                 stack-rm) docker stack rm "$(stack_name)" ;;
             esac
             ;;
