@@ -336,6 +336,15 @@ def _kill_main_process(swarm: Swarm, container: str) -> None:
     )  # fmt: skip
 
 
+def _replaced(swarm: Swarm, victim: str) -> list[str] | None:
+    """Both proxy containers, once the killed one's successor runs and is healthy."""
+    now = swarm.containers("proxy")
+    if len(now) != 2 or victim in now:
+        return None
+    health = swarm.engine.docker("inspect", "--format", "{{.State.Health.Status}}", *now).stdout
+    return now if health.split() == ["healthy", "healthy"] else None
+
+
 def test_a_proxy_replica_killed_mid_traffic_costs_no_event(swarm: Swarm):
     """Streams through both proxies; one replica's process gets SIGKILL. Swarm starts a new
     task in its slot on the same volumes, the collectors find it by DNS, and every stream
@@ -351,11 +360,9 @@ def test_a_proxy_replica_killed_mid_traffic_costs_no_event(swarm: Swarm):
         eventually(lambda: all(len(f.answered()) >= 3 for f in traffic), what="steady traffic")
         _kill_main_process(swarm, victim)
         replaced = eventually(
-            lambda: (
-                new if len(new := swarm.containers("proxy")) == 2 and victim not in new else None
-            ),
-            limit=120,
-            what="a new proxy task in the killed one's slot",
+            lambda: _replaced(swarm, victim),
+            limit=180,
+            what="a new, healthy proxy task in the killed one's slot",
             detail=swarm.tasks,
         )
         budgets.record("swarm: killed proxy replaced and running", time.monotonic() - started, "s")
@@ -375,5 +382,5 @@ def test_a_proxy_replica_killed_mid_traffic_costs_no_event(swarm: Swarm):
     budgets.record("swarm: proxy SIGKILL, all complete streams stored", len(ids), "", f"{cut} cut")
     # The new task continues the killed one's outbox: a request through it is stored too.
     new = next(c for c in replaced if c != survivor)
-    _all_stored_once(swarm, [_ask(swarm.url(new, 8317), key)[1]])
+    _all_stored_once(swarm, [_ask(swarm.url(new, 8317), key)[1]])  # healthy: it answers
     assert _cursors(swarm) == 2  # the same instance, no new cursor: its volume came along

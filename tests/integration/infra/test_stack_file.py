@@ -101,6 +101,10 @@ def test_the_migration_is_a_one_shot_and_the_services_wait_for_its_schema(stack)
     for name in ("collector", "dashboard"):
         script = services[name]["entrypoint"][2]
         assert "gateway-healthcheck --schema" in script, name
+        # Not killed as unhealthy while it waits: the start period outlasts the wait.
+        polls, pause = re.search(r"seq (\d+)\).*sleep ([\d.]+)", script).groups()  # type: ignore[union-attr]
+        start_period = int(services[name]["healthcheck"]["start_period"].removesuffix("s"))
+        assert start_period > int(polls) * float(pause), name
 
 
 def test_dashboards_and_collectors_find_every_proxy_replica_by_dns(stack):
