@@ -179,8 +179,12 @@ class Replicas:
         while self.discovers:
             await asyncio.sleep(interval_s)
             change = await self.refresh()
-            if on_change is not None:
+            if on_change is None:
+                continue
+            try:
                 await on_change(change)
+            except Exception:  # a database outage must not end discovery for good
+                log.exception("proxy_discovery_round_failed")
 
     async def wait_for(self, check: Callable[[list[str]], bool]) -> list[str]:
         """Wait until `check(urls)` holds (tests and callers that await a replica)."""

@@ -38,17 +38,20 @@ class ManagementClient:
     ) -> None:
         self._session = session
         self.replicas = replicas if isinstance(replicas, Replicas) else fixed(replicas)
+        # Replicas found by DNS that have not been given the state yet (discovery.py fills
+        # them): neither read (they would show empty lists) nor written (they get it all then).
+        self.waiting: set[str] = set()
         self._headers = {"Authorization": f"Bearer {key}"}
 
     @property
     def urls(self) -> list[str]:
-        """The replicas known now (a `dns+` entry of PROXY_URL changes them while running)."""
-        return self.replicas.urls
+        """The replicas in service now (a `dns+` entry of PROXY_URL changes them)."""
+        return [url for url in self.replicas.urls if url not in self.waiting]
 
     @property
     def labels(self) -> list[str]:
         """How pages name each of `urls` (see Replicas.labels)."""
-        return self.replicas.labels
+        return [self.replicas.label(url) for url in self.urls]
 
     @property
     def first(self) -> str:

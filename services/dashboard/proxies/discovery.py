@@ -7,7 +7,8 @@ settings, the model aliases, the OAuth auth files it lacks), then everything the
 holds (client keys, provider keys, custom providers: the resync pushers). A replica that cannot
 take it yet (still starting) is tried again on every refresh until it has it, so a replacement
 with an empty volume serves the same keys and accounts within one interval, not at the 60 s
-resync.
+resync. Until then the management client leaves it out of reads and writes: pages would show
+its empty lists, and a write it cannot take yet would fail for every replica.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
 
-from services.core.db import Connection, Pool
+from services.core.db import Pool
 from services.core.discovery import Change, Replicas
 from services.dashboard.proxies.client import ManagementClient, ProxyUnavailable
-from services.dashboard.proxies.sync import ProxySync, SyncResult, resync_one
+from services.dashboard.proxies.sync import ProxySync, SyncResult, config_lock
 
 log = structlog.get_logger(__name__)
 
@@ -37,8 +38,9 @@ class ReplicaWatcher:
         self.pool, self.sync, self.interval_s = pool, sync, interval_s
         self.seeders = tuple(seeders)
         self.replicas: Replicas = sync.client.replicas
-        self.pending: set[str] = set()  # appeared, not filled yet
+        self.pending = sync.client.waiting  # appeared, not filled yet: the client skips them
         self.filled: dict[str, SyncResult] = {}  # appeared and filled (tests await these)
+        self._failing: dict[str, str] = {}  # the last failure logged per waiting replica
         self._progress = asyncio.Condition()
 
     async def run_forever(self) -> None:
@@ -51,23 +53,30 @@ class ReplicaWatcher:
         self.pending -= set(change.removed)
         for url in change.removed:
             self.filled.pop(url, None)
+            self._failing.pop(url, None)
         for url in [u for u in self.replicas.urls if u in self.pending]:
             result = await self.fill(url)
             if result.ok:
-                self.pending.discard(url)
                 self.filled[url] = result
                 log.info("proxy_replica_filled", proxy=url)
         async with self._progress:
             self._progress.notify_all()
 
     async def fill(self, url: str) -> SyncResult:
-        """Everything a new replica needs, in one config-lock transaction."""
-        peers = [u for u in self.replicas.urls if u not in self.pending]
-
-        async def seed(_conn: Connection) -> None:
-            await self._seed(url, peers)
-
-        return await resync_one(self.pool, self.sync, url, before=seed)
+        """Everything a new replica needs, in one config-lock transaction; it joins the
+        replicas in service inside the lock, so the next write cannot miss it."""
+        try:
+            async with config_lock(self.pool) as conn:
+                await self._seed(url, self.sync.client.urls)
+                await self.sync.only(url).push_all(conn)
+                self.pending.discard(url)
+        except ProxyUnavailable as exc:
+            if self._failing.get(url) != exc.message:  # once per change, not every interval
+                log.warning("proxy_replica_fill_failed", proxy=url, error=exc.message)
+            self._failing[url] = exc.message
+            return SyncResult(url, False, exc.message)
+        self._failing.pop(url, None)
+        return SyncResult(url, True, "in sync")
 
     async def wait_filled(self, url: str) -> SyncResult:
         """Wait until the replica at `url` has appeared and been filled."""

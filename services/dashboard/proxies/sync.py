@@ -101,18 +101,10 @@ async def resync(pool: Pool, sync: ProxySync) -> list[SyncResult]:
     return [await resync_one(pool, sync, url) for url in list(sync.client.urls)]
 
 
-async def resync_one(
-    pool: Pool,
-    sync: ProxySync,
-    url: str,
-    before: Callable[[Connection], Awaitable[None]] | None = None,
-) -> SyncResult:
-    """Push everything to one proxy (after `before`, inside the same lock), never raising for
-    a proxy that refuses or cannot be reached."""
+async def resync_one(pool: Pool, sync: ProxySync, url: str) -> SyncResult:
+    """Push everything to one proxy, never raising for one that refuses or cannot be reached."""
     try:
         async with config_lock(pool) as conn:
-            if before is not None:
-                await before(conn)
             await sync.only(url).push_all(conn)
     except ProxyUnavailable as exc:
         log.warning("proxy_resync_failed", proxy=url, error=exc.message)
