@@ -145,6 +145,13 @@ async def get_health(request: Request) -> Response:
     )
 
 
+async def get_liveness(request: Request) -> Response:
+    """The process answers; nothing else is asked. For orchestrators that replace unhealthy
+    tasks (Swarm, Kubernetes): a dashboard restarted because a proxy, the collector or the
+    database is down would not bring them back, so its own check must not depend on them."""
+    return ok({"status": "ok"})
+
+
 async def overview(request: Request) -> Response:
     user = await guard.require_user(request)
     return ok(await overview_data(request, user.id, user.is_admin))
@@ -161,5 +168,6 @@ routes = [
     Route("/admin/revoke-sessions", revoke_sessions, methods=["POST"]),
     Route("/admin/audit", list_audit, methods=["GET"]),
     Route("/health", get_health, methods=["GET"]),
+    Route("/health/live", get_liveness, methods=["GET"]),
     Route("/overview", overview, methods=["GET"]),
 ]

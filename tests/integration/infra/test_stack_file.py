@@ -112,6 +112,13 @@ def test_dashboards_and_collectors_find_every_proxy_replica_by_dns(stack):
         assert stack["services"][name]["environment"]["PROXY_URL"] == "dns+http://tasks.proxy:8317"
 
 
+def test_a_dashboard_task_is_judged_by_its_own_liveness(stack):
+    """Swarm replaces unhealthy tasks; /api/health fails while a proxy, the collector or the
+    database is down, and replacing dashboards would not bring those back."""
+    test = stack["services"]["dashboard"]["healthcheck"]["test"]
+    assert test[-1].endswith("/api/health/live"), test
+
+
 def test_no_docker_socket_in_the_swarm_stack(stack):
     for name, service in stack["services"].items():
         for volume in service.get("volumes", []):

@@ -97,3 +97,11 @@ def test_a_stopped_database_is_named_at_once_not_after_it_is_back(
         else:
             pg_cluster.start()
     eventually(lambda: _failed(anon) == ["collector"], limit=30)
+
+
+def test_liveness_asks_nothing_but_the_process(anon: Browser) -> None:
+    """What the Swarm stack's health check reads: it stays 200 while /api/health names a
+    missing collector, so an orchestrator never replaces a dashboard for another's outage."""
+    assert _failed(anon) == ["collector"]
+    live = anon.get("/api/health/live")
+    assert live.status_code == 200 and live.json()["data"] == {"status": "ok"}, live.text
