@@ -30,6 +30,7 @@ from ..harness import eventually
 
 pytestmark = pytest.mark.integration
 
+
 OK = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{"ok":true}'
 
 
