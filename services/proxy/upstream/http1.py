@@ -191,6 +191,7 @@ class Connection(asyncio.Protocol):
         self._header_list: list[tuple[str, str]] = []
         self._paused = False
         self._keep_alive = False
+        self._interim = False  # inside a 1xx answer
         self._until_close = False  # body delimited by the connection's end
 
     # asyncio.Protocol
@@ -240,6 +241,9 @@ class Connection(asyncio.Protocol):
         status = self._parser.get_status_code()
         headers: CIMultiDict[str] = CIMultiDict(self._header_list)
         self._header_list = []
+        if status < 200:
+            self._interim = True  # 100 Continue, 103 Early Hints: the real answer follows
+            return
         self._until_close = (
             status not in _NO_BODY
             and "Content-Length" not in headers
@@ -256,6 +260,9 @@ class Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         assert self._response is not None
+        if self._interim:
+            self._interim = False
+            return
         self._until_close = False
         # Asked here: after the callbacks llhttp no longer knows.
         self._keep_alive = self._parser.should_keep_alive()

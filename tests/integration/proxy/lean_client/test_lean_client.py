@@ -467,3 +467,16 @@ async def test_each_header_set_is_sent_as_given(serve, client):
         resp.close()
     sent = [ex.head.split(b"Authorization: ")[1].split(b"\r\n")[0] for ex in server.requests]
     assert sent == [b"Bearer one", b"Bearer two", b"Bearer one"]
+
+
+async def test_an_interim_answer_is_skipped_for_the_real_one(serve, client):
+    async def early_hints(ex: Exchange) -> bool:
+        ex.writer.write(b"HTTP/1.1 103 Early Hints\r\nLink: </x>; rel=preload\r\n\r\n")
+        await ex.writer.drain()
+        ex.writer.write(OK)
+        return True
+
+    server = await serve(early_hints)
+    for _ in range(2):
+        assert await _post(client, server.url()) == (200, b'{"ok":true}')
+    assert server.connections == 1
