@@ -154,8 +154,11 @@ class Response:
         parts: list[bytes] = []
         size = 0
         while True:
-            async with asyncio.timeout(idle):
-                chunk = await self.readany()
+            if self._chunks or self._eof or self._exc is not None:
+                chunk = await self.readany()  # answers at once: no timer to arm
+            else:
+                async with asyncio.timeout(idle):
+                    chunk = await self.readany()
             if not chunk:
                 return parts[0] if len(parts) == 1 else b"".join(parts)
             size += len(chunk)
