@@ -38,10 +38,12 @@ class HostOverrides:
 
     def __init__(self, mapping: Mapping[str, str] | None = None) -> None:
         self._map: dict[Origin, URL] = {}
+        self.version = 0  # bumped by every update: caches of rewritten URLs check it
         self.update(mapping or {})
 
     def update(self, mapping: Mapping[str, str]) -> None:
         self._map = {origin_of(check_origin(k)): check_origin(v) for k, v in mapping.items()}
+        self.version += 1
 
     def __bool__(self) -> bool:
         return bool(self._map)

@@ -192,6 +192,9 @@ class ProxyConfig(_Section):
     # serialises far below what overflowed orjson 3.11.x (~128), whatever version is installed.
     request_json_depth_limit: int = Field(64, alias="request-json-depth-limit", ge=16, le=100)
     timeouts: Timeouts = Field(default_factory=Timeouts)
+    # (ours) direct inference requests go through the lean HTTP/1.1 client (upstream/
+    # lean_client.py); false sends them through aiohttp like everything else.
+    lean_upstream_client: bool = Field(True, alias="lean-upstream-client")
 
     remote_management: RemoteManagement = Field(
         default_factory=RemoteManagement, alias="remote-management"

@@ -24,7 +24,7 @@ from services.core.errors import NotFound, TooManyRequests, Unavailable
 from services.core.logging import redact_text
 
 from ..observability.metrics import Metrics
-from ..routing.codec_contract import Call, Codec, StreamProcessor
+from ..routing.codec_contract import Call, Codec, StreamProcessor, UpstreamRequest
 from ..routing.cooldowns import ALL_MODELS, NETWORK_ERROR, RETRYABLE_STATUSES, Cooldowns
 from ..routing.credentials import Credential
 from ..routing.registry import Target, Tiers
@@ -33,7 +33,7 @@ from ..translate.errors import error_body, upstream_message
 from ..translate.rules import Unsupported
 from ..usage.recorder import Recorder
 from .openai_stream import FrameTooLarge
-from .sessions import UpstreamClients, read_capped, redirect_host
+from .sessions import AiohttpAnswer, Answer, UpstreamClients, is_direct
 
 log = structlog.get_logger(__name__)
 
@@ -283,19 +283,10 @@ class Executor:
             upstream = codec.build(call, target)
         except Unsupported as exc:
             return self._unsupported(call, target, exc)
-        session, proxy = self.upstream.for_proxy(target.credential.proxy_url)
         started = time.monotonic()
-        client_timeout = runtime.timeout_stream if call.stream else runtime.timeout_complete
         try:
             async with asyncio.timeout(timeouts.first_byte):
-                resp = await session.post(
-                    upstream.url,
-                    data=upstream.body,
-                    headers=upstream.headers,
-                    proxy=proxy,
-                    timeout=client_timeout,
-                    allow_redirects=False,
-                )
+                resp = await self._send(call, target, upstream)
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             return self._fail(
                 call, target, started, NETWORK_ERROR, f"upstream unreachable: {type(exc).__name__}"
@@ -314,9 +305,30 @@ class Executor:
         finally:
             resp.close()
 
-    def _redirected(
-        self, call: Call, target: Target, started: float, resp: aiohttp.ClientResponse
-    ) -> Failure:
+    async def _send(self, call: Call, target: Target, upstream: UpstreamRequest) -> Answer:
+        """POST upstream; returns at the answer's head. Direct requests take the lean client,
+        those through an outbound proxy aiohttp."""
+        runtime = call.runtime
+        proxy_url = target.credential.proxy_url
+        if runtime.config.lean_upstream_client and is_direct(proxy_url):
+            return await self.upstream.lean.post(
+                upstream.url,
+                upstream.headers,
+                upstream.body,
+                connect_timeout=runtime.config.timeouts.connect,
+            )
+        session, proxy = self.upstream.for_proxy(proxy_url)
+        resp = await session.post(
+            upstream.url,
+            data=upstream.body,
+            headers=upstream.headers,
+            proxy=proxy,
+            timeout=runtime.timeout_stream if call.stream else runtime.timeout_complete,
+            allow_redirects=False,
+        )
+        return AiohttpAnswer(resp)
+
+    def _redirected(self, call: Call, target: Target, started: float, resp: Answer) -> Failure:
         """A 3xx is a broken upstream for us: redirects are never followed (docs/security.md)."""
         # The target host goes to the operator's log only, not to the client.
         log.warning(
@@ -324,7 +336,7 @@ class Executor:
             request_id=call.request_id,
             auth_index=target.credential.id,
             status=resp.status,
-            host=redirect_host(resp),
+            host=resp.redirect_host(),
         )
         message = (
             f"upstream answered a redirect ({resp.status}); upstream redirects are not followed"
@@ -348,11 +360,11 @@ class Executor:
         call: Call,
         target: Target,
         started: float,
-        resp: aiohttp.ClientResponse,
+        resp: Answer,
         reauth: bool = False,
     ) -> Failure:
         try:
-            body = await read_capped(resp, MAX_ERROR_BODY)
+            body = await resp.read_capped(MAX_ERROR_BODY, call.runtime.config.timeouts.idle)
         except (aiohttp.ClientError, TimeoutError):
             body = b""
         status = resp.status
@@ -377,10 +389,10 @@ class Executor:
         )
 
     async def _complete(
-        self, call: Call, codec: Codec, target: Target, started: float, resp: aiohttp.ClientResponse
+        self, call: Call, codec: Codec, target: Target, started: float, resp: Answer
     ) -> web.StreamResponse | Failure:
         try:
-            data = await read_capped(resp, MAX_RESPONSE_BODY)
+            data = await resp.read_capped(MAX_RESPONSE_BODY, call.runtime.config.timeouts.idle)
             out, tokens = codec.response(call, target, data)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             return self._fail(
@@ -429,12 +441,10 @@ class Executor:
         )
         self.metrics.upstream_attempt(target.credential.provider, 499)
 
-    async def _first_output(
-        self, proc: StreamProcessor, resp: aiohttp.ClientResponse
-    ) -> bytes | None:
+    async def _first_output(self, proc: StreamProcessor, resp: Answer) -> bytes | None:
         """Read until the processor yields client bytes; None when the stream ends first."""
         while True:
-            chunk = await resp.content.readany()
+            chunk = await resp.readany()
             if not chunk:
                 tail = proc.finish()
                 return tail or None
@@ -443,7 +453,7 @@ class Executor:
                 return out
 
     async def _relay(
-        self, call: Call, codec: Codec, target: Target, started: float, resp: aiohttp.ClientResponse
+        self, call: Call, codec: Codec, target: Target, started: float, resp: Answer
     ) -> web.StreamResponse | Failure:
         config = call.runtime.config
         proc = codec.stream(call, target)
@@ -503,7 +513,7 @@ class Executor:
         self,
         call: Call,
         proc: StreamProcessor,
-        resp: aiohttp.ClientResponse,
+        resp: Answer,
         reply: web.StreamResponse,
     ) -> str | None:
         """Relay chunks until upstream EOF; returns why the stream failed, or None."""
@@ -512,12 +522,11 @@ class Executor:
         idle = config.timeouts.idle
         loop = asyncio.get_running_loop()
         last_data = loop.time()
-        content = resp.content
         while True:
             wait = min(keepalive, idle) if keepalive > 0 else idle
             try:
                 async with asyncio.timeout(wait):
-                    chunk = await content.readany()
+                    chunk = await resp.readany()
             except TimeoutError:
                 if loop.time() - last_data >= idle:
                     return "upstream idle timeout"

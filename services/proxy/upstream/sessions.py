@@ -17,14 +17,17 @@ an address nobody configured.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 from aiohttp_socks import ProxyConnector
 from yarl import URL
 
 from ..config.host_overrides import HostOverrides
+from .http1 import BodyTooLarge as BodyTooLarge  # re-exported: its home before http1.py
+from .lean_client import LeanClient
 
 _DIRECT = {"", "direct", "none"}
 _NO_OVERRIDES = HostOverrides()
@@ -32,10 +35,6 @@ _NO_OVERRIDES = HostOverrides()
 
 class RedirectRefused(aiohttp.ClientError):
     """An upstream answered a redirect on a request that did not opt out of following it."""
-
-
-class BodyTooLarge(aiohttp.ClientPayloadError):
-    """An upstream body is larger than its reader holds."""
 
 
 async def _refuse_redirect(
@@ -104,6 +103,59 @@ async def read_capped(resp: aiohttp.ClientResponse, cap: int) -> bytes:
     return bytes(buf)
 
 
+class Answer(Protocol):
+    """An upstream answer as the executor reads it, whichever client fetched it."""
+
+    status: int
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    @property
+    def content_type(self) -> str: ...
+
+    async def readany(self) -> bytes:
+        """The body bytes buffered so far (waits for some); b"" at the end."""
+        ...
+
+    async def read_capped(self, cap: int, idle: float | None = None) -> bytes: ...
+
+    def redirect_host(self) -> str: ...
+
+    def close(self) -> None: ...
+
+
+class AiohttpAnswer:
+    """An aiohttp response seen as an `Answer` (requests through an outbound proxy)."""
+
+    __slots__ = ("_resp", "status")
+
+    def __init__(self, resp: aiohttp.ClientResponse) -> None:
+        self._resp = resp
+        self.status = resp.status
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return self._resp.headers
+
+    @property
+    def content_type(self) -> str:
+        return self._resp.content_type
+
+    async def readany(self) -> bytes:
+        return await self._resp.content.readany()
+
+    async def read_capped(self, cap: int, idle: float | None = None) -> bytes:
+        # The session's own sock_read timeout bounds the waits here.
+        return await read_capped(self._resp, cap)
+
+    def redirect_host(self) -> str:
+        return redirect_host(self._resp)
+
+    def close(self) -> None:
+        self._resp.close()
+
+
 def is_direct(proxy_url: str) -> bool:
     """True when a `proxy-url` setting means no proxy at all."""
     return proxy_url.strip().lower() in _DIRECT
@@ -120,9 +172,17 @@ class UpstreamClients:
         self.overrides = overrides or HostOverrides()
         self._default: aiohttp.ClientSession | None = None
         self._socks: dict[str, aiohttp.ClientSession] = {}
+        self._lean: LeanClient | None = None
 
     async def start(self) -> None:
         self._default = upstream_session(overrides=self.overrides)
+        self._lean = LeanClient(self.overrides)
+
+    @property
+    def lean(self) -> LeanClient:
+        """The lean client of direct inference requests (lean_client.py)."""
+        assert self._lean is not None, "UpstreamClients.start() was not awaited"
+        return self._lean
 
     @property
     def default(self) -> aiohttp.ClientSession:
@@ -144,3 +204,5 @@ class UpstreamClients:
     async def close(self) -> None:
         sessions = [s for s in (self._default, *self._socks.values()) if s is not None]
         await asyncio.gather(*(s.close() for s in sessions), return_exceptions=True)
+        if self._lean is not None:
+            await self._lean.close()
