@@ -163,7 +163,22 @@ class Collector:
             except SourceError as exc:
                 feed.reset()
                 self._proxy_failed(feed.status, exc)
+                continue
+            more |= self._follow_instances(feeds, feed)
         return more
+
+    def _follow_instances(self, feeds: list[ProxyFeed], feed: ProxyFeed) -> bool:
+        """Add a feed for every outbox the proxy lists that no feed follows yet (workers)."""
+        followed = {f.instance for f in feeds if f.source is feed.source}
+        added = [
+            ProxyFeed(feed.source, self.store, feed.status, feed.limit, instance)
+            for instance in feed.instances
+            if instance not in followed
+        ]
+        for new in added:
+            log.info("proxy_outbox_found", proxy=feed.source.url, instance_id=new.instance)
+        feeds.extend(added)  # run_once's loop reaches them in this same round
+        return bool(added)
 
     async def collect(self, conn: Connection, feed: ProxyFeed) -> PageResult:
         """Fetch one page (read ahead when possible), store it in one transaction, commit,

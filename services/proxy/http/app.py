@@ -35,7 +35,9 @@ from ..upstream.sessions import UpstreamClients
 from ..usage.outbox import Outbox
 from ..usage.recorder import Recorder
 from ..usage.routes import usage_routes
+from ..usage.siblings import AckInbox, SiblingOutboxes
 from ..usage.stats import CredentialStats
+from ..workers import SINGLE, WorkerSlot
 from . import anthropic_routes, gemini_routes, openai_routes, responses_routes
 from .app_objects import (
     COOLDOWNS,
@@ -48,6 +50,7 @@ from .app_objects import (
     RUNTIME,
     SETTINGS,
     STORE,
+    WORKER,
 )
 from .client_requests import REQUEST_ID, request_id
 from .cors import install_cors
@@ -120,6 +123,9 @@ async def healthz(request: web.Request) -> web.Response:
     limiter = request.app[LIMITER]
     if limiter.store_url:
         body["limits_store"] = "ok" if limiter.store_available else "unavailable"
+    slot = request.app[WORKER]
+    if slot.shared_port:
+        body["worker"] = str(slot.index)  # which process answered (docs/workers.md)
     return web.Response(body=orjson.dumps(body), content_type="application/json")
 
 
@@ -168,8 +174,13 @@ def oauth_callback_routes(oauth: OAuthService) -> list[web.RouteDef]:
     ]
 
 
-def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
-    """Build the app; files and sockets are opened in the cleanup context, not here."""
+def create_app(
+    settings: ProxySettings, store: ConfigStore, slot: WorkerSlot = SINGLE
+) -> web.Application:
+    """Build the app; files and sockets are opened in the cleanup context, not here.
+
+    `slot` says which worker process this is (docs/workers.md); the default is the one process.
+    """
     config = store.current.config
     paths = ProxyPaths.resolve(store.path, config)
     paths.create()
@@ -179,8 +190,15 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
         handler_args=NO_AUTO_DECOMPRESS,
     )
     metrics_ = Metrics()
-    cooldowns = Cooldowns(paths.state / "cooldowns.json")
-    outbox = Outbox(paths.usage, soft_cap_bytes=int(config.usage_outbox_max_mb * 1024 * 1024))
+    cooldowns = Cooldowns(slot.state_file(paths.state / "cooldowns.json"))
+    outbox = Outbox(
+        slot.usage_dir(paths.usage),
+        soft_cap_bytes=int(config.usage_outbox_max_mb * 1024 * 1024),
+    )
+    # Worker processes serve and ack each other's outboxes; one process also serves what an
+    # earlier run with more workers left behind.
+    siblings = SiblingOutboxes(paths.usage, outbox)
+    ack_inbox = AckInbox(outbox) if slot.shared_port else None
     upstream = UpstreamClients(HostOverrides(config.upstream_host_overrides))
     oauth = OAuthService(
         paths.auths,
@@ -198,6 +216,7 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
     app[COOLDOWNS] = cooldowns
     app[OUTBOX] = outbox
     app[PATHS] = paths
+    app[WORKER] = slot
     stats = CredentialStats()
     executor = Executor(
         upstream, cooldowns, Selector(), Recorder(outbox, stats), metrics_, reauth=oauth.refresher
@@ -239,6 +258,9 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
     async def resources(app: web.Application) -> AsyncIterator[None]:
         await upstream.start()
         await outbox.start()
+        if ack_inbox is not None:
+            await ack_inbox.apply()
+            ack_inbox.start()
         cooldowns.start()
         store.start()
         file_logs.start()
@@ -259,6 +281,8 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
         await file_logs.stop()
         await store.stop()
         await cooldowns.close()
+        if ack_inbox is not None:
+            await ack_inbox.stop()
         await outbox.close()
         await upstream.close()
 
@@ -267,7 +291,7 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
     app.add_routes(anthropic_routes.routes)
     app.add_routes(responses_routes.routes)
     app.add_routes(gemini_routes.routes)
-    app.add_routes(usage_routes(outbox, _accepted_usage_keys(settings)))
+    app.add_routes(usage_routes(outbox, _accepted_usage_keys(settings), siblings))
     app.add_routes(oauth_callback_routes(oauth))
     app.add_routes(spend_routes(limiter.spend, _accepted_usage_keys(settings)))
     app.add_routes(

@@ -14,6 +14,7 @@ from ..routing.runtime import RuntimeHolder
 from ..settings import ProxySettings
 from ..upstream.executor import Executor
 from ..usage.outbox import Outbox
+from ..workers import WorkerSlot
 
 SETTINGS = web.AppKey("settings", ProxySettings)
 STORE = web.AppKey("store", ConfigStore)
@@ -25,3 +26,4 @@ OUTBOX = web.AppKey("outbox", Outbox)
 PATHS = web.AppKey("paths", ProxyPaths)
 PANEL = web.AppKey("control_panel", ControlPanel)
 LIMITER = web.AppKey("limiter", Limiter)
+WORKER = web.AppKey("worker", WorkerSlot)
