@@ -207,6 +207,7 @@ def create_app(
         lambda: store.current.config,
         on_accounts_changed=lambda: holder.rebuild(),
         on_refreshed=lambda ids: _clear_auth_cooldowns(cooldowns, ids),
+        shared_refresh=slot.shared_port,
     )
     holder = RuntimeHolder(store.current, oauth.credentials)
     app[SETTINGS] = settings
