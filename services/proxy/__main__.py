@@ -22,7 +22,7 @@ from .config.store import ConfigStore
 from .http.app import create_app
 from .oauth.cli import login
 from .settings import ProxySettings
-from .supervisor import supervise
+from .supervisor import exec_supervisor
 from .workers import SINGLE, WorkerSlot
 
 log = structlog.get_logger("services.proxy")
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.worker is None:
             count = settings.proxy_workers or load_file(args.config).config.workers
             if count > 1:
-                return supervise(args.config, count)
+                exec_supervisor(args.config, count)  # does not return
         slot = WorkerSlot(args.worker or 0, args.workers)
         uvloop.run(serve(settings, args.config, slot))
     except ConfigError as exc:

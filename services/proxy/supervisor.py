@@ -5,13 +5,19 @@ for each slot, restarts a worker that exits while the proxy runs, forwards SIGTE
 every worker (each then stops gracefully within PROXY_SHUTDOWN_GRACE) and exits once all have.
 A worker whose start fails over and over (a port in use, a broken config) stops the proxy
 instead of restarting forever. Workers get SIGTERM if the parent dies (PR_SET_PDEATHSIG).
+
+`python -m services.proxy` execs `python -m services.proxy.supervisor` (same pid) when it is
+to run workers, so the parent holds none of the proxy's modules in memory (about 20 MiB
+instead of 70).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import ctypes
+import os
 import signal
 import sys
 import time
@@ -19,6 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
+
+from services.core.logging import configure_logging
+from services.core.settings import CoreSettings
 
 log = structlog.get_logger("services.proxy.supervisor")
 
@@ -117,6 +126,32 @@ class Supervisor:
             self.stop()
 
 
-def supervise(config_path: Path, count: int) -> int:
-    """Run the parent until every worker has stopped; its exit code for `main`."""
-    return asyncio.run(Supervisor(config_path, count).run())
+def exec_supervisor(config_path: Path, count: int) -> None:
+    """Replace this process (the same pid) with a slim parent of `count` workers."""
+    os.execv(  # noqa: S606  # a fixed argv of our own interpreter, no shell
+        sys.executable,
+        [
+            sys.executable,
+            "-m",
+            "services.proxy.supervisor",
+            "--config",
+            str(config_path),
+            "--workers",
+            str(count),
+        ],
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the parent until every worker has stopped."""
+    parser = argparse.ArgumentParser(prog="python -m services.proxy.supervisor")
+    parser.add_argument("--config", type=Path, required=True)
+    parser.add_argument("--workers", type=int, required=True)
+    args = parser.parse_args(argv)
+    settings = CoreSettings()
+    configure_logging(settings.log_level, settings.log_format)
+    return asyncio.run(Supervisor(args.config, max(1, args.workers)).run())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
