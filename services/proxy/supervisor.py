@@ -8,7 +8,8 @@ instead of restarting forever. Workers get SIGTERM if the parent dies (PR_SET_PD
 
 `python -m services.proxy` execs `python -m services.proxy.supervisor` (same pid) when it is
 to run workers, so the parent holds none of the proxy's modules in memory (about 20 MiB
-instead of 70).
+instead of 70). For the same reason it logs without structlog (whose import alone is about
+30 MiB), in the same shape: one JSON object per line (`LOG_FORMAT=json`) or a console line.
 """
 
 from __future__ import annotations
@@ -17,25 +18,42 @@ import argparse
 import asyncio
 import contextlib
 import ctypes
+import json
 import os
 import signal
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
-import structlog
-
-from services.core.logging import configure_logging
-from services.core.settings import CoreSettings
-
-log = structlog.get_logger("services.proxy.supervisor")
+LOGGER = "services.proxy.supervisor"
+LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
 
 QUICK_EXIT_S = 5.0  # a worker that dies sooner than this after its start counts as failing
 MAX_QUICK_EXITS = 5  # in a row, for one slot: give up and stop the proxy
 RESTART_DELAYS = (0.0, 0.5, 1.0, 2.0, 5.0)
 CONFIG_ERROR_EXIT = 2  # what a worker returns for an invalid config or environment
 _PR_SET_PDEATHSIG = 1
+
+
+class _Log:
+    """The environment's LOG_LEVEL and LOG_FORMAT, read once."""
+
+    level = LEVELS.get(os.environ.get("LOG_LEVEL", "INFO").upper(), 20)
+    json = os.environ.get("LOG_FORMAT", "json") != "console"
+
+
+def _log(level: str, event: str, **fields: object) -> None:
+    if LEVELS[level.upper()] < _Log.level:
+        return
+    stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    if _Log.json:
+        record = {**fields, "event": event, "level": level, "logger": LOGGER, "timestamp": stamp}
+        line = json.dumps(record)
+    else:
+        line = f"{stamp} [{level:<7}] {event} " + " ".join(f"{k}={v}" for k, v in fields.items())
+    print(line, file=sys.stderr, flush=True)
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
@@ -78,9 +96,9 @@ class Supervisor:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.stop)
         self.slots = [_Slot(index) for index in range(self.count)]
-        log.info("proxy_workers_starting", workers=self.count, config=str(self.config_path))
+        _log("info", "proxy_workers_starting", workers=self.count, config=str(self.config_path))
         await asyncio.gather(*(self._keep_running(slot) for slot in self.slots))
-        log.info("proxy_workers_stopped", exit_code=self.exit_code)
+        _log("info", "proxy_workers_stopped", exit_code=self.exit_code)
         return self.exit_code
 
     def stop(self) -> None:
@@ -110,7 +128,7 @@ class Supervisor:
             *self.argv(slot.index), preexec_fn=_die_with_parent
         )
         slot.started = time.monotonic()
-        log.info("proxy_worker_started", worker=slot.index, pid=slot.proc.pid)
+        _log("info", "proxy_worker_started", worker=slot.index, pid=slot.proc.pid)
         if self.stopping.is_set():  # a stop that came while the worker was being spawned
             slot.proc.send_signal(signal.SIGTERM)
 
@@ -119,9 +137,15 @@ class Supervisor:
         quick = time.monotonic() - slot.started < QUICK_EXIT_S
         slot.quick_exits = slot.quick_exits + 1 if quick else 0
         fatal = code == CONFIG_ERROR_EXIT or slot.quick_exits >= MAX_QUICK_EXITS
-        log.warning("proxy_worker_exited", worker=slot.index, exit_code=code, restarting=not fatal)
+        _log(
+            "warning",
+            "proxy_worker_exited",
+            worker=slot.index,
+            exit_code=code,
+            restarting=not fatal,
+        )
         if fatal:
-            log.error("proxy_worker_failing", worker=slot.index, exit_code=code)
+            _log("error", "proxy_worker_failing", worker=slot.index, exit_code=code)
             self.exit_code = code or 1
             self.stop()
 
@@ -148,8 +172,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", type=Path, required=True)
     parser.add_argument("--workers", type=int, required=True)
     args = parser.parse_args(argv)
-    settings = CoreSettings()
-    configure_logging(settings.log_level, settings.log_format)
     return asyncio.run(Supervisor(args.config, max(1, args.workers)).run())
 
 
