@@ -28,6 +28,7 @@ from ..observability.metrics import Metrics
 from ..routing.cooldowns import Cooldowns
 from ..routing.runtime import RuntimeHolder
 from ..routing.selector import Selector
+from ..routing.shared_cooldowns import CooldownSharing
 from ..settings import ProxySettings
 from ..translate.errors import ClientFormat, error_body
 from ..upstream.executor import Executor
@@ -199,6 +200,9 @@ def create_app(
     # earlier run with more workers left behind.
     siblings = SiblingOutboxes(paths.usage, outbox)
     ack_inbox = AckInbox(outbox) if slot.shared_port else None
+    sharing = (
+        CooldownSharing(cooldowns, cooldowns.path) if cooldowns.path and slot.shared_port else None
+    )
     upstream = UpstreamClients(HostOverrides(config.upstream_host_overrides))
     oauth = OAuthService(
         paths.auths,
@@ -263,6 +267,8 @@ def create_app(
             await ack_inbox.apply()
             ack_inbox.start()
         cooldowns.start()
+        if sharing is not None:
+            sharing.start()
         store.start()
         file_logs.start()
         panel.start()
@@ -281,6 +287,8 @@ def create_app(
         await panel.stop()
         await file_logs.stop()
         await store.stop()
+        if sharing is not None:
+            await sharing.stop()
         await cooldowns.close()
         if ack_inbox is not None:
             await ack_inbox.stop()

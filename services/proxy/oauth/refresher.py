@@ -108,6 +108,7 @@ class Refresher:
                 return False  # the file went away or was replaced meanwhile
             if not force and current.token.access_token != used:
                 log.info("oauth_refreshed_by_another_worker", name=entry.name)
+                self.on_refreshed(current)  # ends this worker's 401 cooldowns of the old token
                 return True
             return await self._refresh_now(current)
 
