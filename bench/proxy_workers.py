@@ -215,6 +215,15 @@ def main() -> int:
             throughput(pids, urls, args.rounds, args.seconds, script)
             memory(pids, urls, procs[2].pid, f"http://127.0.0.1:{relay_port}{PATH}", args.streams)
             print(f"load average at end {os.getloadavg()[0]:.1f}")
+        except Exception:
+            for log in sorted(tmpdir.glob("w*/proxy.log")):
+                print(
+                    f"--- {log.parent.name}/proxy.log",
+                    *log.read_text().splitlines()[-15:],
+                    sep="\n",
+                    file=sys.stderr,
+                )
+            raise
         finally:
             for proc in procs:
                 proc.send_signal(signal.SIGTERM)
