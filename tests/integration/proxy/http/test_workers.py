@@ -38,20 +38,21 @@ def two_workers(parent: int, without: int = 0) -> set[int] | None:
 
 
 async def answered_by(base_url: str, key: str, connections: int) -> list[tuple[int, str]]:
-    """(status, worker) of `connections` requests, each on a new connection."""
-    results = []
-    connector = aiohttp.TCPConnector(force_close=True)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        for _ in range(connections):
+    """(status, worker) of one request on each of `connections` new connections, at once; the
+    worker is asked on the same connection (/healthz) right after the request."""
+
+    async def one() -> tuple[int, str]:
+        connector = aiohttp.TCPConnector(limit=1)  # both requests on one connection
+        async with aiohttp.ClientSession(connector=connector) as session:
             headers = {"Authorization": f"Bearer {key}"}
             async with session.post(
                 f"{base_url}/v1/chat/completions", json=BODY, headers=headers
             ) as resp:
                 await resp.read()
             async with session.get(f"{base_url}/healthz") as health:
-                worker = (await health.json())["worker"]
-            results.append((resp.status, worker))
-    return results
+                return resp.status, (await health.json())["worker"]
+
+    return list(await asyncio.gather(*(one() for _ in range(connections))))
 
 
 async def healthz_workers(base_url: str, tries: int) -> set[str]:
