@@ -153,3 +153,43 @@ async def test_a_key_added_through_one_worker_works_on_every_worker_within_a_sec
             return {status for status, _ in results} == {200} and len({w for _, w in results}) == 2
 
         await eventually(everywhere, limit=1.0, interval=0.05)
+
+
+async def cooling_per_worker(base_url: str, connections: int) -> dict[str, float]:
+    """worker -> `proxy_cooldowns_active` of that worker, asked on new connections."""
+
+    async def one() -> tuple[str, float]:
+        connector = aiohttp.TCPConnector(limit=1)  # /metrics and /healthz on one connection
+        async with aiohttp.ClientSession(connector=connector) as session:
+            async with session.get(f"{base_url}/metrics") as resp:
+                text = await resp.text()
+            async with session.get(f"{base_url}/healthz") as health:
+                worker = (await health.json())["worker"]
+        line = next(x for x in text.splitlines() if x.startswith("proxy_cooldowns_active "))
+        return worker, float(line.split()[1])
+
+    return dict(await asyncio.gather(*(one() for _ in range(connections))))
+
+
+async def test_a_cooldown_one_worker_records_is_honoured_by_both(fake, tmp_path):
+    """k1 answers 429 (Retry-After 60): after the one request that found out, neither worker
+    sends k1 another request."""
+    fake.always(Reply(status=429, headers={"Retry-After": "60"}), key="k1")
+    config = compat_config(
+        fake.base_url, ["k1", "k2"], workers=2, routing={"strategy": "fill-first"}
+    )
+    config["request-retry"] = 1
+    async with proxy_process(tmp_path, config, limit=START_S) as proxy:
+        await eventually(lambda: both_answer(proxy.base_url), limit=START_S)
+        assert {status for status, _ in await answered_by(proxy.base_url, CLIENT_KEY, 1)} == {200}
+        assert [r.api_key for r in fake.requests] == ["k1", "k2"]
+
+        async def both_cooling() -> bool:
+            seen = await cooling_per_worker(proxy.base_url, 12)
+            return set(seen) == {"0", "1"} and min(seen.values()) >= 1
+
+        await eventually(both_cooling, limit=10)
+        results = await answered_by(proxy.base_url, CLIENT_KEY, 20)
+        assert {status for status, _ in results} == {200}
+        assert len({worker for _, worker in results}) == 2
+    assert [r.api_key for r in fake.requests].count("k1") == 1
