@@ -44,13 +44,13 @@ def usage_routes(
                 400, "limit must be at least 1", "invalid_request_error", "bad_request"
             )
         wanted = request.query.get("instance", "")
-        sibling = siblings.folder(wanted) if siblings is not None and wanted else None
+        sibling = await siblings.folder(wanted) if siblings is not None and wanted else None
         if siblings is not None and sibling is not None:
             lines, next_seq = await siblings.read(wanted, after, min(limit, MAX_READ))
         else:
             wanted = outbox.instance_id
             lines, next_seq = await outbox.read(after, min(limit, MAX_READ))
-        instances = siblings.instance_ids() if siblings is not None else []
+        instances = await siblings.instance_ids() if siblings is not None else []
         return web.Response(body=_events_body(wanted, lines, next_seq, instances), headers=_JSON)
 
     async def ack_events(request: web.Request) -> web.StreamResponse:
@@ -58,7 +58,7 @@ def usage_routes(
             instance_id, upto = _parse_ack(await read_body(request, ACK_MAX_BYTES))
         except ValueError as exc:
             return error_json(400, str(exc), "invalid_request_error", "bad_request")
-        if siblings is not None and siblings.folder(instance_id) is not None:
+        if siblings is not None and await siblings.folder(instance_id) is not None:
             acked = await siblings.ack(instance_id, upto)
             return web.Response(body=orjson.dumps({"acked": acked}), headers=_JSON)
         if instance_id != outbox.instance_id:

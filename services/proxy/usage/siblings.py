@@ -90,24 +90,24 @@ class SiblingOutboxes:
         self._scanned_at = float("-inf")
         self._hints: dict[tuple[str, int], tuple[int, int]] = {}
 
-    def instance_ids(self) -> list[str]:
+    async def instance_ids(self) -> list[str]:
         """Every outbox of this proxy (own first), or [] when this worker has no siblings."""
         if time.monotonic() - self._scanned_at > RESCAN_S:
-            self._rescan()
+            await self._rescan()
         others = [iid for iid in self._folders if iid != self.own.instance_id]
         return [self.own.instance_id, *others] if others else []
 
-    def folder(self, instance_id: str) -> Path | None:
+    async def folder(self, instance_id: str) -> Path | None:
         """Another worker's outbox folder; a new worker's folder is found on first use."""
         if instance_id == self.own.instance_id:
             return None
         if instance_id not in self._folders:
-            self._rescan()
+            await self._rescan()
         return self._folders.get(instance_id)
 
-    def _rescan(self) -> None:
-        self._folders = outbox_folders(self.base)
+    async def _rescan(self) -> None:
         self._scanned_at = time.monotonic()
+        self._folders = await asyncio.to_thread(outbox_folders, self.base)
 
     async def read(self, instance_id: str, after: int, limit: int) -> tuple[list[bytes], int]:
         """Like `Outbox.read`, for another worker's outbox, from its files."""
