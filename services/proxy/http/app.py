@@ -195,6 +195,7 @@ def create_app(
     outbox = Outbox(
         slot.usage_dir(paths.usage),
         soft_cap_bytes=int(config.usage_outbox_max_mb * 1024 * 1024),
+        exclusive=slot.shared_port,
     )
     # Worker processes serve and ack each other's outboxes; one process also serves what an
     # earlier run with more workers left behind.

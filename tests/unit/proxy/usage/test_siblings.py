@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import orjson
@@ -118,3 +119,23 @@ async def test_one_process_answers_as_before(aiohttp_client, tmp_path: Path):
         assert set(orjson.loads(raw)) == {"instance_id", "events", "next"}
     finally:
         await box.close()
+
+
+async def test_a_worker_outbox_has_one_owner_at_a_time(tmp_path: Path):
+    """A worker restarted while its predecessor still drains waits for the folder, then goes
+    on from the predecessor's last seq instead of appending beside it."""
+    folder = tmp_path / "usage" / "worker-1"
+    old = Outbox(folder, soft_cap_bytes=1 << 20, exclusive=True)
+    await old.start()
+    _fill(old, 2, "old")
+    new = Outbox(folder, soft_cap_bytes=1 << 20, exclusive=True)
+    starting = asyncio.create_task(new.start())
+    done, _ = await asyncio.wait({starting}, timeout=0.5)
+    assert not done, "the new owner waits while the old one holds the folder"
+    await old.close()
+    await starting
+    try:
+        assert new.append({"request_id": "new0"}) == 3
+        assert new.instance_id == old.instance_id
+    finally:
+        await new.close()
