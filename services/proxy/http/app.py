@@ -25,6 +25,7 @@ from ..management.wiring import ManagementBridge, install_management
 from ..oauth.providers import PROVIDERS
 from ..oauth.service import OAuthService
 from ..observability.metrics import Metrics
+from ..observability.worker_metrics import WorkerMetrics
 from ..routing.cooldowns import Cooldowns
 from ..routing.runtime import RuntimeHolder
 from ..routing.selector import Selector
@@ -52,6 +53,7 @@ from .app_objects import (
     SETTINGS,
     STORE,
     WORKER,
+    WORKER_METRICS,
 )
 from .client_requests import REQUEST_ID, request_id
 from .cors import install_cors
@@ -131,9 +133,9 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    return web.Response(
-        body=request.app[METRICS].render(), content_type="text/plain", charset="utf-8"
-    )
+    shared = request.app.get(WORKER_METRICS)  # worker processes: every worker's series
+    body = await shared.render() if shared is not None else request.app[METRICS].render()
+    return web.Response(body=body, content_type="text/plain", charset="utf-8")
 
 
 def _gauges(app: web.Application) -> Callable[[], dict[str, float]]:
@@ -223,6 +225,10 @@ def create_app(
     app[OUTBOX] = outbox
     app[PATHS] = paths
     app[WORKER] = slot
+    worker_metrics = None
+    if slot.shared_port:
+        worker_metrics = WorkerMetrics(metrics_, paths.state, slot.index, slot.count)
+        app[WORKER_METRICS] = worker_metrics
     stats = CredentialStats()
     executor = Executor(
         upstream, cooldowns, Selector(), Recorder(outbox, stats), metrics_, reauth=oauth.refresher
@@ -270,6 +276,8 @@ def create_app(
         cooldowns.start()
         if sharing is not None:
             sharing.start()
+        if worker_metrics is not None:
+            worker_metrics.start()
         store.start()
         file_logs.start()
         panel.start()
@@ -290,6 +298,8 @@ def create_app(
         await store.stop()
         if sharing is not None:
             await sharing.stop()
+        if worker_metrics is not None:
+            await worker_metrics.stop()
         await cooldowns.close()
         if ack_inbox is not None:
             await ack_inbox.stop()

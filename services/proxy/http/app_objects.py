@@ -9,6 +9,7 @@ from ..config.store import ConfigStore
 from ..limits.limiter import Limiter
 from ..management.control_panel import ControlPanel
 from ..observability.metrics import Metrics
+from ..observability.worker_metrics import WorkerMetrics
 from ..routing.cooldowns import Cooldowns
 from ..routing.runtime import RuntimeHolder
 from ..settings import ProxySettings
@@ -27,3 +28,4 @@ PATHS = web.AppKey("paths", ProxyPaths)
 PANEL = web.AppKey("control_panel", ControlPanel)
 LIMITER = web.AppKey("limiter", Limiter)
 WORKER = web.AppKey("worker", WorkerSlot)
+WORKER_METRICS = web.AppKey("worker_metrics", WorkerMetrics)  # set with worker processes only

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import aiohttp
 import orjson
+from prometheus_client.parser import text_string_to_metric_families
 
 from services.proxy.usage.siblings import outbox_folders
 from tests.fakes.openai_upstream import Reply
@@ -193,3 +194,35 @@ async def test_a_cooldown_one_worker_records_is_honoured_by_both(fake, tmp_path)
         assert {status for status, _ in results} == {200}
         assert len({worker for _, worker in results}) == 2
     assert [r.api_key for r in fake.requests].count("k1") == 1
+
+
+def chat_requests(exposition: str) -> dict[str, float]:
+    """worker -> proxy_requests_total of the chat route with status 200, from one scrape."""
+    found = {}
+    for family in text_string_to_metric_families(exposition):
+        for sample in family.samples:
+            labels = sample.labels
+            if (
+                sample.name == "proxy_requests_total"
+                and labels.get("status") == "200"
+                and "chat" in labels.get("route", "")
+            ):
+                found[labels["worker"]] = sample.value
+    return found
+
+
+async def test_one_scrape_shows_every_workers_counters(fake, tmp_path):
+    config = compat_config(fake.base_url, ["up-key"], workers=2)
+    async with proxy_process(tmp_path, config, limit=START_S) as proxy:
+        await eventually(lambda: both_answer(proxy.base_url), limit=START_S)
+        results = await answered_by(proxy.base_url, CLIENT_KEY, 30)
+        served = {w: sum(1 for _, x in results if x == w) for w in ("0", "1")}
+        assert min(served.values()) > 0
+
+        async def scrape() -> dict[str, float] | None:
+            async with aiohttp.ClientSession() as session:
+                async with session.get(f"{proxy.base_url}/metrics") as resp:
+                    counts = chat_requests(await resp.text())
+            return counts if counts == {w: float(n) for w, n in served.items()} else None
+
+        await eventually(scrape, limit=10)
