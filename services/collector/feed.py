@@ -105,6 +105,13 @@ class ProxyFeed:
         _discard(self._ahead)
         self._ahead = None
 
+    def abandon(self) -> None:
+        """The replica went away: stop reading ahead and acking (what is committed stays
+        committed; an ack not sent only leaves events that a later ack or replay covers)."""
+        self.reset()
+        if self._ack is not None and not self._ack.done():
+            self._ack.cancel()
+
     async def close(self) -> None:
         """Stop reading ahead and let the last ack reach the proxy."""
         self.reset()

@@ -7,6 +7,7 @@ from typing import Annotated, Self
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode
 
+from services.core.discovery import parse_entries, split_entries
 from services.core.settings import CoreSettings, require_secret
 
 
@@ -65,20 +66,24 @@ class CollectorSettings(CoreSettings):
         validation_alias=_env("COLLECTOR_MAINTENANCE_INTERVAL", "maintenance_interval_s"),
     )
 
+    discovery_interval_s: float = Field(
+        10.0, gt=0, validation_alias=_env("PROXY_DISCOVERY_INTERVAL", "discovery_interval_s")
+    )  # how often PROXY_URL's dns+http:// names are resolved again
+
     @field_validator("proxy_urls", mode="before")
     @classmethod
     def _split_urls(cls, value: object) -> object:
         if isinstance(value, str):
-            return tuple(url.strip().rstrip("/") for url in value.split(",") if url.strip())
+            return tuple(split_entries(value))
         return value
 
     @field_validator("proxy_urls")
     @classmethod
     def _http_urls(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for url in value:
-            if not url.startswith(("http://", "https://")):
-                raise ValueError(f"PROXY_URL entry {url!r} is not an http(s) URL")
-        return tuple(url.rstrip("/") for url in value)
+        entries = tuple(url.rstrip("/") for url in value)
+        if entries:  # min_length reports an empty list
+            parse_entries(entries)  # http(s):// or dns+http(s)://NAME:PORT
+        return entries
 
     @model_validator(mode="after")
     def _check_secrets(self) -> Self:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 
@@ -106,6 +107,12 @@ class Metrics:
         self.cursor = Gauge(
             "usage_collector_cursor", "Last stored seq per proxy", ["proxy"], registry=r
         )
+
+    def forget(self, url: str) -> None:
+        """Drop the gauges of a replica no longer polled (its counters keep their totals)."""
+        for gauge in (self.lag, self.cursor):
+            with contextlib.suppress(KeyError):
+                gauge.remove(url)
 
     def observe(self, status: CollectorStatus) -> None:
         """Refresh the gauges that derive from the status (called on every scrape)."""

@@ -13,6 +13,7 @@ import os
 import random
 import socket
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -26,11 +27,12 @@ from services.collector.ingest import PageResult, PageStore, retention_cutoff
 from services.collector.settings import CollectorSettings
 from services.collector.sources import SourceError, UsageSource
 from services.collector.status import CollectorStatus, Metrics, ProxyStatus
-from services.core.db import Connection, connect
+from services.core.db import COLLECTOR_LEADER_LOCK, Connection, connect
+from services.core.discovery import Replicas, Resolver
 
 log = structlog.get_logger(__name__)
 
-LEADER_LOCK_KEY = 7_402_213  # any constant every collector shares; not the migration lock
+LEADER_LOCK_KEY = COLLECTOR_LEADER_LOCK
 WAKE_CHANNEL = "usage_collect"
 
 
@@ -58,10 +60,18 @@ def default_leader_id() -> str:
 class Collector:
     """One collector process; `run()` until `stop()`."""
 
-    def __init__(self, settings: CollectorSettings, *, leader_id: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: CollectorSettings,
+        *,
+        leader_id: str | None = None,
+        resolver: Resolver | None = None,
+    ) -> None:
         self.settings = settings
+        # PROXY_URL's replicas; `resolver` answers its dns+ names (tests map names to addresses).
+        self.replicas = Replicas.from_setting(settings.proxy_urls, resolver)
         self.status = CollectorStatus.for_urls(
-            leader_id or default_leader_id(), settings.proxy_urls
+            leader_id or default_leader_id(), tuple(self.replicas.urls)
         )
         self.metrics = Metrics()
         self.health = HealthServer(self.status, self.metrics)
@@ -73,6 +83,8 @@ class Collector:
         self.leading = asyncio.Event()  # set while this process leads (tests await it)
         self._maintained_at = float("-inf")
         self._spend_published_at = float("-inf")
+        self._feeds: dict[str, ProxyFeed] = {}  # one per replica known now
+        self._new_feed: Callable[[str], ProxyFeed] | None = None
 
     def stop(self) -> None:
         self.stopping.set()
@@ -82,23 +94,40 @@ class Collector:
         timeout = aiohttp.ClientTimeout(total=self.settings.http_timeout_s)
         key = self.settings.collector_api_key.get_secret_value()
         await self.health.start(self.settings.health_host, self.settings.health_port)
+        await self.replicas.refresh()
+        watching = asyncio.create_task(self.replicas.watch(self.settings.discovery_interval_s))
         try:
             async with aiohttp.ClientSession(timeout=timeout) as http:
-                feeds = [
-                    ProxyFeed(
-                        UsageSource(http, url, key),
-                        self.store,
-                        self.status.proxies[url],
-                        self.settings.batch_size,
-                    )
-                    for url in self.settings.proxy_urls
-                ]
-                await self._run_sessions(feeds)
+
+                def new_feed(url: str) -> ProxyFeed:
+                    status = self.status.proxies.setdefault(url, ProxyStatus(url))
+                    source = UsageSource(http, url, key)
+                    return ProxyFeed(source, self.store, status, self.settings.batch_size)
+
+                self._new_feed = new_feed
+                await self._run_sessions()
         finally:
             self.status.role = "stopping"
+            watching.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watching
             await self.health.stop()
 
-    async def _run_sessions(self, feeds: list[ProxyFeed]) -> None:
+    def current_feeds(self) -> list[ProxyFeed]:
+        """One feed per replica known now: a replica that appeared gets one (its cursor comes
+        from Postgres by the outbox's instance_id), one that went away is no longer polled."""
+        assert self._new_feed is not None
+        urls = self.replicas.urls
+        for url in [u for u in self._feeds if u not in urls]:
+            self._feeds.pop(url).abandon()
+            self.status.proxies.pop(url, None)
+            self.metrics.forget(url)
+        for url in urls:
+            if url not in self._feeds:
+                self._feeds[url] = self._new_feed(url)
+        return [self._feeds[url] for url in urls]
+
+    async def _run_sessions(self) -> None:
         backoff = Backoff(self.settings.backoff_initial_s, self.settings.backoff_max_s)
         while not self.stopping.is_set():
             try:
@@ -106,7 +135,7 @@ class Collector:
                     self.status.database_ok = True
                     if await self._acquire_leadership(conn):
                         backoff.reset()
-                        await self._lead(conn, feeds)
+                        await self._lead(conn)
             except psycopg.Error as exc:
                 self._lost_database(exc)
                 await self._sleep(backoff.next())
@@ -132,10 +161,10 @@ class Collector:
             await self._sleep(self.settings.standby_retry_s)
         return False
 
-    async def _lead(self, conn: Connection, feeds: list[ProxyFeed]) -> None:
+    async def _lead(self, conn: Connection) -> None:
         await conn.execute("LISTEN usage_collect")  # WAKE_CHANNEL
         await bookkeeping.mark_leader(conn, self.status.leader_id)
-        for feed in feeds:
+        for feed in self.current_feeds():
             feed.reset()  # another leader may have moved the cursors meanwhile
         self.status.role = "leader"
         self.leading.set()
@@ -143,13 +172,14 @@ class Collector:
         try:
             while not self.stopping.is_set():
                 await self._maintain_if_due(conn)
+                feeds = self.current_feeds()
                 more = await self.run_once(conn, feeds)
                 await self._publish_spend_if_due(conn, feeds)
                 if not more:
                     await self._idle(conn)
         finally:
             self.leading.clear()
-            for feed in feeds:
+            for feed in self._feeds.values():
                 await feed.close()
 
     async def run_once(self, conn: Connection, feeds: list[ProxyFeed]) -> bool:

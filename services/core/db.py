@@ -15,6 +15,9 @@ Connection = psycopg.AsyncConnection[TupleRow]
 Pool = AsyncConnectionPool[Connection]
 T = TypeVar("T")
 _READ_ONLY_SNAPSHOT = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+# The advisory lock the leading collector holds (any constant every collector shares; not the
+# migration lock): the dashboard's health reads it from pg_locks.
+COLLECTOR_LEADER_LOCK = 7_402_213
 
 
 @asynccontextmanager

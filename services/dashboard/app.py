@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from services.core.db import open_pool
+from services.core.discovery import Replicas, Resolver
 from services.core.errors import AppError
 from services.core.logging import register_secret
 from services.dashboard.accounts import api as accounts_api
@@ -28,6 +29,7 @@ from services.dashboard.accounts import pages as accounts_pages
 from services.dashboard.admin import api as admin_api
 from services.dashboard.admin import maintenance
 from services.dashboard.admin import pages as admin_pages
+from services.dashboard.admin.health import DatabaseProbe
 from services.dashboard.containers import api as containers_api
 from services.dashboard.containers import pages as containers_pages
 from services.dashboard.containers.engine import DockerLink
@@ -44,13 +46,17 @@ from services.dashboard.notifications import api as notifications_api
 from services.dashboard.notifications import pages as notifications_pages
 from services.dashboard.oauth_accounts import api as oauth_api
 from services.dashboard.oauth_accounts import pages as oauth_pages
+from services.dashboard.oauth_accounts import proxy_files
 from services.dashboard.providers import api as providers_api
 from services.dashboard.providers import pages as providers_pages
 from services.dashboard.providers.sync import push_lists
 from services.dashboard.proxies import api as proxies_api
 from services.dashboard.proxies import pages as proxies_pages
+from services.dashboard.proxies.aliases import copy_aliases
 from services.dashboard.proxies.catalog import catalog_key
 from services.dashboard.proxies.client import ManagementClient
+from services.dashboard.proxies.config import copy_settings
+from services.dashboard.proxies.discovery import ReplicaWatcher
 from services.dashboard.proxies.link import ProxyLink
 from services.dashboard.proxies.sync import ProxySync
 from services.dashboard.quota import api as quota_api
@@ -88,6 +94,8 @@ FEATURES = (
     "monitoring",
 )
 # Each feature keeps its pages' templates; web/templates holds the shell (base, errors, flashes).
+# What a replica that appears copies from one already in service (then the resync pushers run).
+SEEDERS = (copy_settings, copy_aliases, proxy_files.copy_missing)
 TEMPLATE_DIRS = (HERE / "web" / "templates", *(HERE / name / "templates" for name in FEATURES))
 API_ROUTES: list[BaseRoute] = [
     *accounts_api.routes,
@@ -121,8 +129,14 @@ PAGE_ROUTES: list[BaseRoute] = [
 ]
 
 
-def create_app(settings: DashboardSettings, *, resync_interval_s: float = 60.0) -> Starlette:
-    """Build the app; `resync_interval_s=0` resyncs once at start only (tests)."""
+def create_app(
+    settings: DashboardSettings,
+    *,
+    resync_interval_s: float = 60.0,
+    resolver: Resolver | None = None,
+) -> Starlette:
+    """Build the app; `resync_interval_s=0` resyncs once at start only (tests). `resolver`
+    answers the DNS lookups of PROXY_URL's `dns+` entries (tests map names to addresses)."""
     for secret in (
         settings.jwt_secret,
         settings.management_api_key,
@@ -139,22 +153,29 @@ def create_app(settings: DashboardSettings, *, resync_interval_s: float = 60.0) 
                 settings.database_url.get_secret_value(), autocommit=True, name="dashboard"
             ) as pool,
             aiohttp.ClientSession(timeout=timeout) as http,
+            contextlib.aclosing(DatabaseProbe(settings.database_url.get_secret_value())) as probe,
         ):
-            proxies = _proxy_link(settings, http)
+            replicas = Replicas.from_setting(settings.proxy_url, resolver)
+            await replicas.refresh()
+            proxies = _proxy_link(settings, http, replicas)
+            watcher = ReplicaWatcher(pool, proxies.sync, settings.proxy_discovery_interval, SEEDERS)
             docker = DockerLink(settings.docker_host, settings.compose_project)
             deployer = Deployer(pool, docker, settings.update_health_timeout)
             app.state.pool, app.state.proxies = pool, proxies
+            app.state.health_probe = probe
+            app.state.replica_watcher = watcher
             app.state.docker, app.state.deployer = docker, deployer
             app.state.monitoring_rates = Rates()
             tasks = [
                 asyncio.create_task(maintenance.run_forever(pool, proxies.sync, resync_interval_s)),
+                asyncio.create_task(watcher.run_forever()),
                 asyncio.create_task(
                     checker.run_forever(
                         pool, proxies.client, docker, settings.notification_check_interval
                     )
                 ),
             ]
-            log.info("dashboard_started", proxies=len(settings.proxy_urls))
+            log.info("dashboard_started", proxies=len(replicas.urls))
             try:
                 yield
             finally:
@@ -189,12 +210,12 @@ def create_app(settings: DashboardSettings, *, resync_interval_s: float = 60.0) 
     return app
 
 
-def _proxy_link(settings: DashboardSettings, http: aiohttp.ClientSession) -> ProxyLink:
+def _proxy_link(
+    settings: DashboardSettings, http: aiohttp.ClientSession, replicas: Replicas
+) -> ProxyLink:
     key = catalog_key(settings.management_api_key.get_secret_value())
     register_secret(key)
-    client = ManagementClient(
-        http, settings.proxy_urls, settings.management_api_key.get_secret_value()
-    )
+    client = ManagementClient(http, replicas, settings.management_api_key.get_secret_value())
     # A full resync writes api-keys first, then the provider lists (keys, then custom providers).
     pushers = (push_api_keys, push_lists)
     sync = ProxySync(

@@ -6,8 +6,9 @@ import re
 from typing import Self
 from urllib.parse import urlsplit
 
-from pydantic import SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
+from services.core.discovery import parse_entries, split_entries
 from services.core.settings import CoreSettings, require_secret
 
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
@@ -25,6 +26,9 @@ class DashboardSettings(CoreSettings):
     provider_encryption_key_old: SecretStr | None = None
     collector_api_key: SecretStr | None = None
     proxy_url: str = "http://127.0.0.1:8317"
+    # Seconds between DNS lookups of PROXY_URL's dns+http:// entries (new replicas get the
+    # full state within one interval).
+    proxy_discovery_interval: float = Field(10.0, gt=0)
     dashboard_url: str = ""
     api_url: str = ""
     docker_host: str = ""
@@ -43,6 +47,9 @@ class DashboardSettings(CoreSettings):
     # client's address instead of the proxy's.
     trust_proxy_headers: bool = False
     session_days: int = 7
+    # Whether /api/health expects a collector to lead (HEALTH_COLLECTOR): true wherever the
+    # collector runs, as in the compose stack; false for a dashboard deliberately run without.
+    health_collector: bool = True
     # Host:port pairs that model discovery may reach although they are private (tests, or a
     # provider on the operator's own network); empty in production.
     fetch_models_allow: str = ""
@@ -50,11 +57,7 @@ class DashboardSettings(CoreSettings):
     @field_validator("proxy_url")
     @classmethod
     def _proxy_urls_are_http(cls, value: str) -> str:
-        for url in _split(value):
-            if urlsplit(url).scheme not in {"http", "https"}:
-                raise ValueError(f"PROXY_URL entry {url!r} must start with http:// or https://")
-        if not _split(value):
-            raise ValueError("PROXY_URL must name at least one proxy")
+        parse_entries(value)  # http(s):// or dns+http(s)://NAME:PORT entries
         return value
 
     @field_validator("provider_encryption_key_old", mode="before")
@@ -86,8 +89,8 @@ class DashboardSettings(CoreSettings):
 
     @property
     def proxy_urls(self) -> list[str]:
-        """The base URL of every proxy replica, without a trailing slash."""
-        return _split(self.proxy_url)
+        """PROXY_URL's entries as written (a `dns+` entry stands for many replicas)."""
+        return split_entries(self.proxy_url)
 
     @property
     def encryption_key(self) -> bytes:
@@ -106,7 +109,3 @@ class DashboardSettings(CoreSettings):
         return frozenset(
             item.strip().lower() for item in self.fetch_models_allow.split(",") if item.strip()
         )
-
-
-def _split(value: str) -> list[str]:
-    return [item.strip().rstrip("/") for item in value.split(",") if item.strip()]

@@ -127,7 +127,7 @@ async def list_audit(request: Request) -> Response:
 
 
 async def get_health(request: Request) -> Response:
-    result = await health.check(deps.pool(request), link(request).client)
+    result = await health.of(request)
     checks = [
         {"name": c.name, "ok": c.ok, "latencyMs": c.latency_ms, "error": c.error}
         for c in result.checks

@@ -94,25 +94,27 @@ async def audit_page(request: Request) -> Response:
 async def overview_page(request: Request) -> Response:
     user = await guard.require_user(request)
     proxies = link(request)
-    result = await health.check(deps.pool(request), proxies.client)
+    result = await health.of(request)
     models, source = await catalog.for_user(
         deps.pool(request), proxies.client, proxies.catalog_key, user.id
     )
-    urls = proxies.client.urls
+    client = proxies.client
     context = {
         **await overview_data(request, user.id, user.is_admin),
         "health": result,
         "models": models,
         "source": source,
-        "addresses": dict(zip(health.labels(urls), urls, strict=True)),
+        "addresses": dict(zip(client.labels, client.urls, strict=True)),
         "usage": await overview_summary(request, user),
     }
     return render(request, "overview.html", context, user=user, active="overview")
 
 
 async def health_badge(request: Request) -> Response:
-    await guard.require_user(request)
-    result = await health.check(deps.pool(request), link(request).client)
+    """The header's badge, refreshed by every open page. Public like /api/health, which says
+    the same: a badge that wanted a session (in the database) stayed "Healthy" while the
+    database was down."""
+    result = await health.of(request)
     return deps.templates(request).TemplateResponse(
         request, "partials/health.html", {"health": result}
     )

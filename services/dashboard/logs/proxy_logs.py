@@ -17,7 +17,7 @@ from urllib.parse import quote
 import orjson
 
 from services.core.errors import NotFound, ValidationFailed
-from services.dashboard.proxies.client import ManagementClient, ProxyUnavailable, replica_labels
+from services.dashboard.proxies.client import ManagementClient, ProxyUnavailable
 
 LEVELS = ("debug", "info", "warn", "error", "fatal")
 _RANK = {name: i for i, name in enumerate(LEVELS)} | {"warning": 2, "critical": 4, "panic": 4}
@@ -106,7 +106,7 @@ def decode_cursor(text: str | None) -> dict[str, str]:
 async def read(client: ManagementClient, limit: int, cursor: str | None, keep: Filter) -> Page:
     """The newest `limit` lines of every replica (or those since `cursor`), merged by time."""
     cursors = decode_cursor(cursor)
-    labels = replica_labels(client.urls)
+    labels = client.labels
     results = await asyncio.gather(
         *(
             _one(client, url, limit, cursors.get(label))
@@ -153,7 +153,7 @@ def _problem(exc: BaseException) -> str:
 
 async def error_logs(client: ManagementClient) -> tuple[list[dict[str, Any]], list[str]]:
     """Every replica's request error logs, newest first, each naming its replica (by index)."""
-    labels = replica_labels(client.urls)
+    labels = client.labels
     results = await asyncio.gather(
         *(client.get_json(url, "/v0/management/request-error-logs") for url in client.urls),
         return_exceptions=True,
@@ -193,11 +193,11 @@ async def error_log(
 
 async def clear(client: ManagementClient) -> list[str]:
     """Clear every replica's logs; returns the problems (replicas that refused)."""
+    labels = client.labels  # before the await: the set of replicas may change meanwhile
     results = await asyncio.gather(
         *(client.delete(url, "/v0/management/logs") for url in client.urls),
         return_exceptions=True,
     )
-    labels = replica_labels(client.urls)
     return [
         f"{label}: {_problem(r)}"
         for label, r in zip(labels, results, strict=True)

@@ -17,7 +17,7 @@ import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.core.db import Connection, Pool
-from services.dashboard.proxies.client import ManagementClient, ProxyUnavailable, replica_labels
+from services.dashboard.proxies.client import ManagementClient, ProxyUnavailable
 
 TIMEOUT_S = 3.0
 METRICS_LIMIT = 4 * 1024 * 1024
@@ -101,7 +101,7 @@ class Snapshot:
 
 
 async def snapshot(pool: Pool, client: ManagementClient, rates: Rates) -> Snapshot:
-    labels = replica_labels(client.urls)
+    labels = client.labels
     proxies = await asyncio.gather(
         *(_proxy(client, url, label, rates) for url, label in zip(client.urls, labels, strict=True))
     )

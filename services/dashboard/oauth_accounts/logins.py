@@ -40,7 +40,7 @@ async def start(
 ) -> dict[str, Any]:
     if provider not in TYPES:
         invalid("provider", f"provider must be one of {', '.join(TYPES)}")
-    url = client.urls[0]
+    url = client.first
     known = [str(f["name"]) for f in await proxy_files.listing(client, url)]
     path = f"{MGMT}/{STARTERS[provider]}-auth-url"
     reply = await client.get_json(url, path, {"is_webui": "true"})

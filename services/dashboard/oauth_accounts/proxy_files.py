@@ -16,14 +16,14 @@ MAX_FILE = 1024 * 1024  # what the import accepts, and what a download may be
 
 
 async def listing(client: ManagementClient, url: str | None = None) -> list[dict[str, Any]]:
-    body = await client.get_json(url or client.urls[0], BASE)
+    body = await client.get_json(url or client.first, BASE)
     files = body.get("files") if isinstance(body, dict) else None
     return [f for f in files or [] if isinstance(f, dict) and f.get("name")]
 
 
 async def download(client: ManagementClient, name: str, url: str | None = None) -> bytes:
     path = f"{BASE}/download?name={quote(name)}"
-    data, more = await client.get_bytes(url or client.urls[0], path, MAX_FILE)
+    data, more = await client.get_bytes(url or client.first, path, MAX_FILE)
     if more:
         raise ProxyUnavailable(f"the auth file {name} is larger than {MAX_FILE} bytes")
     return data
@@ -59,6 +59,18 @@ async def delete(client: ManagementClient, name: str) -> None:
 
 
 async def models(client: ManagementClient, name: str) -> list[dict[str, Any]]:
-    body = await client.get_json(client.urls[0], f"{BASE}/models", {"name": name})
+    body = await client.get_json(client.first, f"{BASE}/models", {"name": name})
     items = body.get("models") if isinstance(body, dict) else None
     return [m for m in items or [] if isinstance(m, dict)]
+
+
+async def copy_missing(client: ManagementClient, peer: str, url: str) -> None:
+    """Give the replica at `url` every auth file of `peer` it lacks (a new replica's seeding).
+
+    Files it already has are left alone: they are the same accounts, maybe with fresher tokens.
+    """
+    present = {str(f["name"]) for f in await listing(client, url)}
+    for item in await listing(client, peer):
+        name = str(item["name"])
+        if name not in present:
+            await upload(client, name, await download(client, name, peer), [url])

@@ -191,5 +191,5 @@ async def _push(sync: ProxySync, conn: Connection, provider: str) -> None:
 
 
 async def _compat_entry_exists(sync: ProxySync, name: str) -> bool:
-    entries = await sync.client.get_value(sync.client.urls[0], COMPAT)
+    entries = await sync.client.get_value(sync.client.first, COMPAT)
     return any(isinstance(e, dict) and e.get("name") == name for e in entries or [])

@@ -9,6 +9,7 @@ from services.core.db import Pool
 from services.core.errors import ValidationFailed
 from services.dashboard.accounts import audit
 from services.dashboard.accounts.audit import Actor
+from services.dashboard.proxies.client import ManagementClient, same_value
 from services.dashboard.proxies.sync import ProxySync, config_lock
 
 CHANNEL = re.compile(r"[a-z0-9-]{1,40}")
@@ -59,7 +60,7 @@ def _check_entry(channel: str, item: Any) -> dict[str, Any]:
 
 
 async def read(sync: ProxySync) -> dict[str, Any]:
-    value = await sync.client.get_value(sync.client.urls[0], NAME)
+    value = await sync.client.get_value(sync.client.first, NAME)
     return value if isinstance(value, dict) else {}
 
 
@@ -72,3 +73,10 @@ async def save(
         await audit.record(
             conn, actor, "MODEL_ALIASES_CHANGED", "proxy_config", NAME, aliases=count
         )
+
+
+async def copy_aliases(client: ManagementClient, peer: str, url: str) -> None:
+    """Give the replica at `url` the model aliases of `peer` (a new replica's seeding)."""
+    value = await client.get_value(peer, NAME)
+    if not same_value(await client.get_value(url, NAME), value):
+        await client.put_value(url, NAME, value if isinstance(value, dict) else {})

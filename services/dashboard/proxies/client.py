@@ -1,6 +1,7 @@
 """Client of the proxies' management API (`/v0/management`), one aiohttp session for all replicas.
 
-Writes go to every proxy in PROXY_URL; `update_everywhere` reads, transforms and writes a value
+Writes go to every proxy replica known now (PROXY_URL, with its `dns+` names resolved:
+services/core/discovery.py); `update_everywhere` reads, transforms and writes a value
 on each replica and puts the old values back if any replica refuses, so replicas never diverge
 because of a half-applied change.
 """
@@ -15,6 +16,7 @@ import aiohttp
 import orjson
 import structlog
 
+from services.core.discovery import Replicas, fixed
 from services.core.errors import UpstreamError
 
 log = structlog.get_logger(__name__)
@@ -31,10 +33,33 @@ class ProxyUnavailable(UpstreamError):
 class ManagementClient:
     """Calls `/v0/management/*` on every configured proxy with the management key."""
 
-    def __init__(self, session: aiohttp.ClientSession, urls: list[str], key: str) -> None:
+    def __init__(
+        self, session: aiohttp.ClientSession, replicas: Replicas | list[str], key: str
+    ) -> None:
         self._session = session
-        self.urls = urls
+        self.replicas = replicas if isinstance(replicas, Replicas) else fixed(replicas)
+        # Replicas found by DNS that have not been given the state yet (discovery.py fills
+        # them): neither read (they would show empty lists) nor written (they get it all then).
+        self.waiting: set[str] = set()
         self._headers = {"Authorization": f"Bearer {key}"}
+
+    @property
+    def urls(self) -> list[str]:
+        """The replicas in service now (a `dns+` entry of PROXY_URL changes them)."""
+        return [url for url in self.replicas.urls if url not in self.waiting]
+
+    @property
+    def labels(self) -> list[str]:
+        """How pages name each of `urls` (see Replicas.labels)."""
+        return [self.replicas.label(url) for url in self.urls]
+
+    @property
+    def first(self) -> str:
+        """The replica that answers reads; ProxyUnavailable while none is known."""
+        urls = self.urls
+        if not urls:
+            raise ProxyUnavailable("no proxy replica is known (PROXY_URL resolves to nothing)")
+        return urls[0]
 
     def only(self, url: str) -> ManagementClient:
         """A client for one of the proxies, sharing this one's session and key."""
@@ -129,8 +154,11 @@ class ManagementClient:
         write: Callable[[str, Any], Awaitable[None]],
         transform: Transform,
     ) -> None:
-        currents = await asyncio.gather(*(read(url) for url in self.urls))
-        planned = [(url, old, transform(old)) for url, old in zip(self.urls, currents, strict=True)]
+        urls = list(self.urls)  # the set may change while this runs: use one snapshot
+        if not urls:
+            raise ProxyUnavailable(f"writing {name} failed: no proxy replica is known")
+        currents = await asyncio.gather(*(read(url) for url in urls))
+        planned = [(url, old, transform(old)) for url, old in zip(urls, currents, strict=True)]
         changed = [(url, old, new) for url, old, new in planned if not same_value(old, new)]
         results = await asyncio.gather(
             *(write(url, new) for url, _, new in changed), return_exceptions=True
@@ -171,11 +199,6 @@ class ManagementClient:
                 return text
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise ProxyUnavailable(f"{url} is unreachable ({type(exc).__name__})") from exc
-
-
-def replica_labels(urls: list[str]) -> list[str]:
-    """How pages name the proxies: "proxy" when there is one, else "proxy 1", "proxy 2"..."""
-    return ["proxy"] if len(urls) == 1 else [f"proxy {i + 1}" for i in range(len(urls))]
 
 
 def _error_message(text: str) -> str:

@@ -18,6 +18,7 @@ from services.core.db import Pool
 from services.core.errors import ValidationFailed
 from services.dashboard.accounts import audit
 from services.dashboard.accounts.audit import Actor
+from services.dashboard.proxies.client import ManagementClient
 from services.dashboard.proxies.sync import ProxySync, config_lock
 
 
@@ -137,7 +138,7 @@ def _merge(target: dict[str, Any], values: dict[str, Any]) -> None:
 
 
 async def read(sync: ProxySync) -> ProxySettings:
-    return from_config(await sync.client.get_config(sync.client.urls[0]))
+    return from_config(await sync.client.get_config(sync.client.first))
 
 
 async def save(pool: Pool, sync: ProxySync, actor: Actor, settings: ProxySettings) -> None:
@@ -153,3 +154,12 @@ async def save(pool: Pool, sync: ProxySync, actor: Actor, settings: ProxySetting
         await audit.record(
             conn, actor, "PROXY_SETTINGS_CHANGED", "proxy_config", "config.yaml", changed=changed
         )
+
+
+async def copy_settings(client: ManagementClient, peer: str, url: str) -> None:
+    """Give the replica at `url` the editable settings of `peer` (a new replica's seeding)."""
+    settings = from_config(await client.get_config(peer))
+    text = await client.get_config_yaml(url)
+    merged = merge_into(text, settings)
+    if merged != text:
+        await client.put_config_yaml(url, merged)

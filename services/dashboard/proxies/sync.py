@@ -98,13 +98,15 @@ class ProxySync:
 
 async def resync(pool: Pool, sync: ProxySync) -> list[SyncResult]:
     """Push everything to each proxy on its own, so one proxy down does not block the others."""
-    results = []
-    for url in sync.client.urls:
-        try:
-            async with config_lock(pool) as conn:
-                await sync.only(url).push_all(conn)
-            results.append(SyncResult(url, True, "in sync"))
-        except ProxyUnavailable as exc:
-            log.warning("proxy_resync_failed", proxy=url, error=exc.message)
-            results.append(SyncResult(url, False, exc.message))
-    return results
+    return [await resync_one(pool, sync, url) for url in list(sync.client.urls)]
+
+
+async def resync_one(pool: Pool, sync: ProxySync, url: str) -> SyncResult:
+    """Push everything to one proxy, never raising for one that refuses or cannot be reached."""
+    try:
+        async with config_lock(pool) as conn:
+            await sync.only(url).push_all(conn)
+    except ProxyUnavailable as exc:
+        log.warning("proxy_resync_failed", proxy=url, error=exc.message)
+        return SyncResult(url, False, exc.message)
+    return SyncResult(url, True, "in sync")

@@ -52,7 +52,7 @@ async def report(pool: Pool, client: ManagementClient, auth_index: str) -> tuple
 async def _ask(client: ManagementClient, auth_index: str) -> tuple[Any, str | None]:
     try:
         body = await client.get_json(
-            client.urls[0], "/v0/management/quota", {"auth_index": auth_index}
+            client.first, "/v0/management/quota", {"auth_index": auth_index}
         )
     except ProxyUnavailable as exc:
         status = exc.details.get("status") if isinstance(exc.details, dict) else None

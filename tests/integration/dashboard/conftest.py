@@ -37,7 +37,7 @@ def make_settings(
         management_api_key=MGMT_KEY,
         provider_encryption_key=ENC_KEY,
         proxy_url=",".join(p.url for p in proxies),
-        **extra,
+        **({"health_collector": False} | extra),  # no collector runs beside these tests
     )
 
 

@@ -22,13 +22,21 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 class RealProxy:
-    def __init__(self, folder: Path, extra: dict[str, object] | None = None) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+    def __init__(
+        self,
+        folder: Path,
+        extra: dict[str, object] | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+    ) -> None:
+        """`host` may be any 127/8 address: replicas found by DNS share one port."""
+        self.port = port or free_port()
+        self.url = f"http://{host}:{self.port}"
         folder.mkdir(parents=True, exist_ok=True)
         self.auth_dir = folder / "auths"
         self.config_path = folder / "config.yaml"
-        config = {"host": "127.0.0.1", "port": self.port, "api-keys": [], "request-retry": 0}
+        config = {"host": host, "port": self.port, "api-keys": [], "request-retry": 0}
         self.config_path.write_text(json.dumps({**config, **(extra or {})}))
         self.log_path = folder / "proxy.log"
         env = {

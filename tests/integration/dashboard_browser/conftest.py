@@ -85,6 +85,7 @@ def spawn_dashboard(
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "LOG_FORMAT": "console",
+        "HEALTH_COLLECTOR": "false",  # tests that run a collector say so
         **extra_env,
     }
     with log.open("wb") as out:

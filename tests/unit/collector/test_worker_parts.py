@@ -52,12 +52,23 @@ def test_settings_split_proxy_urls():
     assert settings.health_port == 8319
 
 
+def test_settings_take_dns_entries_and_the_discovery_interval():
+    settings = CollectorSettings.model_validate(
+        {**GOOD, "proxy_urls": "dns+http://tasks.proxy:8317,http://c:1/", "discovery_interval_s": 3}
+    )
+    assert settings.proxy_urls == ("dns+http://tasks.proxy:8317", "http://c:1")
+    assert settings.discovery_interval_s == 3
+    assert CollectorSettings.model_validate(GOOD).discovery_interval_s == 10.0
+    with pytest.raises(ValidationError, match="needs a port"):
+        CollectorSettings.model_validate({**GOOD, "proxy_urls": "dns+http://tasks.proxy"})
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
         ({"collector_api_key": "changeme"}, "COLLECTOR_API_KEY is unset or still"),
         ({"collector_api_key": "short"}, "COLLECTOR_API_KEY must be at least"),
-        ({"proxy_urls": "ftp://x"}, "is not an http(s) URL"),
+        ({"proxy_urls": "ftp://x"}, "must start with http://"),
         ({"proxy_urls": ""}, "proxy_urls"),
         ({"batch_size": 0}, "batch_size"),
     ],

@@ -53,6 +53,18 @@ def test_several_proxies() -> None:
     ]
 
 
+def test_dns_entries_mix_with_fixed_ones_and_need_a_port() -> None:
+    mixed = build(
+        proxy_url="dns+http://tasks.proxy:8317, http://b:8317", proxy_discovery_interval=2
+    )
+    assert mixed.proxy_urls == ["dns+http://tasks.proxy:8317", "http://b:8317"]
+    assert build().proxy_discovery_interval == 10.0
+    with pytest.raises(ValidationError, match="needs a port"):
+        build(proxy_url="dns+http://tasks.proxy")
+    with pytest.raises(ValidationError, match="proxy_discovery_interval"):
+        build(proxy_discovery_interval=0)
+
+
 def test_an_old_encryption_key_is_accepted_during_a_rotation() -> None:
     """PROVIDER_ENCRYPTION_KEY_OLD: set, it opens secrets after the current key; compose passes
     it as an empty string when unset."""

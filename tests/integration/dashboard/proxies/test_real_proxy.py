@@ -36,6 +36,7 @@ def settings(dashboard_db: str, real_proxy: RealProxy) -> DashboardSettings:
         management_api_key=MGMT_KEY,
         provider_encryption_key=ENC_KEY,
         proxy_url=real_proxy.url,
+        health_collector=False,
     )
 
 
