@@ -58,7 +58,7 @@ async def test_every_workers_usage_is_stored_exactly_once(tmp_path, db_conn, sta
             parent = proxy.proc.pid
             await eventually(lambda: both_answer(proxy.base_url), within=START_S, what="workers")
             sent = await send(proxy.base_url, 30)
-            await start_collector(proxy.base_url, collector_api_key=COLLECTOR_KEY)
+            collector = await start_collector(proxy.base_url, collector_api_key=COLLECTOR_KEY)
             victim = max(two_workers(parent) or {0})
             os.kill(victim, signal.SIGKILL)
             await eventually(
@@ -77,6 +77,12 @@ async def test_every_workers_usage_is_stored_exactly_once(tmp_path, db_conn, sta
                 within=30,
                 what="every outbox acked",
             )
+            # One feed per outbox, kept across rounds (not one new feed per round).
+            feeds = collector.current_feeds()
+            assert sorted(str(f.instance) for f in feeds) == sorted(
+                outbox_folders(tmp_path / "usage")
+            )
+            assert collector.current_feeds() == feeds
     rows = await (
         await db_conn.execute("SELECT request_id, instance_id FROM usage_events")
     ).fetchall()
