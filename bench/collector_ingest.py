@@ -37,7 +37,7 @@ import structlog
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from bench.ingest_baseline import previous_insert
+from bench.ingest_baseline import previous_insert, rollups_before_0010
 from bench.ingest_rig import CpuMeter, ProxyChild, cluster_pids, fill_outbox
 from services.collector.settings import CollectorSettings
 from services.collector.worker import Collector
@@ -210,6 +210,8 @@ async def _one_run(
 
 
 async def bench_ingest(args: argparse.Namespace, dsn: str, data_dir: Path | None) -> None:
+    if args.baseline == "rollups":
+        INSERTS["previous"] = rollups_before_0010
     names = list(INSERTS) if args.previous else ["current"]
     print(
         f"ingest: {args.events:,} events from the {args.source} source, pages of"
@@ -217,6 +219,11 @@ async def bench_ingest(args: argparse.Namespace, dsn: str, data_dir: Path | None
         f" {' and '.join(names)}"
         " (order alternates), each run into a fresh database; end to end = first fetch to"
         " last ack (store, rollups, commit with fsync)"
+        + (
+            "; previous = the current insert without the rollups of 0010"
+            if args.baseline == "rollups"
+            else ""
+        )
     )
     runs: dict[str, list[IngestRun]] = {name: [] for name in names}
     for i in range(args.repeat):
@@ -383,6 +390,13 @@ def main() -> None:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="also run the previous batch insert (bench/ingest_baseline.py) each round",
+    )
+    parser.add_argument(
+        "--baseline",
+        choices=["insert", "rollups"],
+        default="insert",
+        help="what `previous` runs: the previous batch insert, or the current one without"
+        " the rollups of migration 0010 (usage_daily, usage_hourly_dim_totals)",
     )
     parser.add_argument(
         "--timeline",

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 import orjson
 from psycopg import sql
 
-from services.collector import usage_events
+from services.collector import rollup_sql, usage_events
 from services.collector.rollup_sql import RETURNED, comma, identifiers, rollup_ctes
 from services.collector.usage_events import (
     STAGING_TYPES,
@@ -89,3 +89,34 @@ def previous_insert() -> Iterator[None]:
         yield
     finally:
         usage_events.store_rows = current
+
+
+def _rollups_before_0010() -> sql.Composed:
+    """The rollup CTEs as they were before migration 0010 (no usage_daily and no
+    usage_hourly_dim_totals)."""
+    return sql.SQL(
+        " agg AS MATERIALIZED ({aggregate}), hourly AS ({hourly}), by_user AS ({by_user}),"
+        " hourly_dims AS ({hourly_dims}), daily_dims AS ({daily_dims})"
+    ).format(
+        aggregate=rollup_sql._aggregate_inserted(),
+        hourly=rollup_sql._merge("usage_hourly", rollup_sql._DIMS),
+        by_user=rollup_sql._merge("usage_hourly_users", ("user_id",)),
+        hourly_dims=rollup_sql._merge_dims("usage_hourly_dims", "hour"),
+        daily_dims=rollup_sql._merge_dims("usage_daily_dims", "day"),
+    )
+
+
+@contextlib.contextmanager
+def rollups_before_0010() -> Iterator[None]:
+    """Let the collector store pages with the current insert minus the two rollups of
+    migration 0010 while active: what those rollups cost per event."""
+    current_ctes, current_store = usage_events.rollup_ctes, usage_events._STORE
+    usage_events.rollup_ctes = _rollups_before_0010
+    try:
+        usage_events._STORE = usage_events._store_statement().as_bytes(None)
+    finally:
+        usage_events.rollup_ctes = current_ctes
+    try:
+        yield
+    finally:
+        usage_events._STORE = current_store

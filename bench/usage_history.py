@@ -1,6 +1,8 @@
 """Benchmark: GET /api/usage/history on 10 million events over 90 days and 200 client keys.
 
-    python -m bench.usage_history [--events 10000000] [--raw-days 30] [--runs 40]
+    python -m bench.usage_history [--events 10000000] [--raw-days 30] [--runs 40] [--no-previous]
+        [--only TEXT]   # the cases whose name holds TEXT
+    BENCH_DATABASE_URL=... python -m bench.usage_history --reuse   # data of an earlier run
 
 1. Data, generated in Postgres with generate_series (not through the collector): the hourly
    rollup usage_hourly for `--events` events (90 days x 200 keys x 2 models per key and
@@ -10,7 +12,10 @@
    million (about 3 more minutes); the event list reads the newest rows by index either way.
 2. The real dashboard app (Starlette, in-process through httpx's ASGI transport, with its own
    pool and middleware) answers /api/usage/history for 7d and 30d windows, as an admin (every
-   user) and as a user (own keys only), in Europe/Paris; prints p50/p95/max per case.
+   user) and as a user (own keys only), in Europe/Paris; prints p50/p95/max per case. Cases
+   filtered by a model, provider, key or credential also run through the reads they used before
+   migration 0010 (bench/history_baseline.py), alternating with the current ones run by run,
+   and print the ratio.
 Uses a throwaway cluster from tools/localpg unless BENCH_DATABASE_URL is set.
 """
 
@@ -29,6 +34,7 @@ from pathlib import Path
 import httpx
 import nacl.pwhash
 
+from bench.history_baseline import previous_reads
 from services.core.db import connect
 from services.core.latency_histogram import HIST_BUCKETS
 from services.core.migrate import migrate
@@ -101,6 +107,13 @@ def _derived_sql() -> str:
       SELECT bucket_start, user_id, {SUMS} FROM usage_hourly GROUP BY 1, 2;
     {dims("usage_hourly_dims", "hour")}
     {dims("usage_daily_dims", "day")}
+    INSERT INTO usage_daily (bucket_start, user_id, api_key_id, provider, model, credential,
+        {METRICS})
+      SELECT date_trunc('day', bucket_start, 'UTC'), user_id, api_key_id, provider, model,
+        credential, {SUMS} FROM usage_hourly GROUP BY 1, 2, 3, 4, 5, 6;
+    INSERT INTO usage_hourly_dim_totals (bucket_start, dimension, provider, value, {METRICS})
+      SELECT bucket_start, dimension, provider, value, {SUMS} FROM usage_hourly_dims
+      GROUP BY 1, 2, 3, 4;
     """
 
 
@@ -195,13 +208,15 @@ async def generate(dsn: str, args: argparse.Namespace) -> None:
         cur = await conn.execute(
             "SELECT (SELECT sum(requests) FROM usage_hourly), (SELECT count(*) FROM usage_hourly),"
             " (SELECT count(*) FROM usage_hourly_users), (SELECT count(*) FROM usage_hourly_dims),"
-            " (SELECT count(*) FROM usage_daily_dims), (SELECT count(*) FROM usage_events),"
+            " (SELECT count(*) FROM usage_daily_dims), (SELECT count(*) FROM usage_daily),"
+            " (SELECT count(*) FROM usage_hourly_dim_totals), (SELECT count(*) FROM usage_events),"
             " pg_size_pretty(pg_database_size(current_database()))"
         )
-        events, hourly, users, hdims, ddims, raw, size = (await cur.fetchone()) or ()
+        events, hourly, users, hdims, ddims, daily, totals, raw, size = (await cur.fetchone()) or ()
     print(f"rollups for {events:,} events over {args.days} days ({args.keys} keys, {USERS} users)"
           f" in {t1 - t0:.0f}s: usage_hourly {hourly:,} rows, usage_hourly_users {users:,},"
-          f" usage_hourly_dims {hdims:,}, usage_daily_dims {ddims:,}")  # fmt: skip
+          f" usage_hourly_dims {hdims:,}, usage_daily_dims {ddims:,}, usage_daily {daily:,},"
+          f" usage_hourly_dim_totals {totals:,}")  # fmt: skip
     print(f"raw events: {raw:,} in month partitions, loaded in {t2 - t1:.0f}s;"
           f" database {size}")  # fmt: skip
 
@@ -211,51 +226,99 @@ def _p(values: list[float], q: float) -> float:
     return ordered[min(int(q * len(ordered)), len(ordered) - 1)]
 
 
-async def measure(dsn: str, runs: int) -> None:
+# Filters that match rollups and raw events alike. The raw events give user7 (keys 5, 25, 45,
+# ...) only models 0 and 4, so the user's cases filter by those; key 17 (0x11) is user19's.
+FILTERS = {
+    "admin": {
+        "model": "model=model-3",
+        "provider": "provider=p1",
+        "key": "apiKey=0000000000000011",
+        "credential": "credential=cred-1-2",
+    },
+    "user": {
+        "model": "model=model-4",
+        "provider": "provider=p0",
+        "key": "apiKey=0000000000000005",
+        "credential": "credential=cred-0-2",
+    },
+}
+
+
+def _cases(admin: dict[str, str], user: dict[str, str]) -> dict[str, tuple[dict[str, str], str]]:
+    cases: dict[str, tuple[dict[str, str], str]] = {
+        "7d admin": (admin, "window=7d"),
+        "30d admin": (admin, "window=30d"),
+        "7d user": (user, "window=7d"),
+        "30d user": (user, "window=30d"),
+        "24h admin": (admin, "window=24h"),
+        "30d admin, hourly": (admin, "window=30d&bucket=hour"),
+    }
+    for days in (7, 30):
+        for role, headers in (("admin", admin), ("user", user)):
+            for name, query in FILTERS[role].items():
+                cases[f"{days}d {role}, by {name}"] = (headers, f"window={days}d&{query}")
+    cases["30d admin, model, New York"] = (admin, "window=30d&model=model-3&tz=America/New_York")
+    return cases
+
+
+async def measure(dsn: str, runs: int, previous: bool, only: str = "") -> None:
+    """p50/p95/max per case; with `previous`, every filtered case also through the previous
+    reads (bench/history_baseline.py), the two alternating run by run."""
     async with dashboard(dsn) as client:
         admin = await sign_in(client, "admin")
         user = await sign_in(client, "user7")
-        cases: dict[str, tuple[dict[str, str], str]] = {
-            "7d admin": (admin, "window=7d"),
-            "30d admin": (admin, "window=30d"),
-            "7d user": (user, "window=7d"),
-            "30d user": (user, "window=30d"),
-            "24h admin": (admin, "window=24h"),
-            "30d admin, one model": (admin, "window=30d&model=model-3"),
-            "30d admin, hourly": (admin, "window=30d&bucket=hour"),
-        }
         print(f"GET /api/usage/history?tz=Europe/Paris&... ({runs} runs each, after 2 warm-ups)")
-        for name, (headers, query) in cases.items():
-            path = f"/api/usage/history?tz=Europe/Paris&{query}"
-            timings, size = await _time(client, headers, path, runs)
-            p50, p95 = statistics.median(timings), _p(timings, 0.95)
-            print(f"  {name:<22} p50 {p50:6.1f} ms   p95 {p95:6.1f} ms   max {max(timings):6.1f} ms"
-                  f"   ({size / 1024:.0f} KiB)")  # fmt: skip
+        for name, (headers, query) in _cases(admin, user).items():
+            if only not in name:
+                continue
+            path = f"/api/usage/history?{query}"
+            if "tz=" not in query:
+                path += "&tz=Europe/Paris"
+            both = (previous and "by " in name) or "model, New York" in name
+            timings, before, size = await _time(client, headers, path, runs, both and previous)
+            print(f"  {name:<28} {_figures(timings)}   ({size / 1024:.0f} KiB)")
+            if before:
+                ratio = statistics.median(before) / statistics.median(timings)
+                label = "  previous reads"
+                print(f"  {label:<28} {_figures(before)}   previous / current {ratio:.1f}x")
+
+
+def _figures(timings: list[float]) -> str:
+    p50, p95 = statistics.median(timings), _p(timings, 0.95)
+    return f"p50 {p50:6.1f} ms   p95 {p95:6.1f} ms   max {max(timings):6.1f} ms"
+
+
+async def _get(client: httpx.AsyncClient, headers: dict[str, str], path: str) -> float:
+    started = time.perf_counter()
+    response = await client.get(path, headers=headers)
+    assert response.status_code == 200, response.text
+    return (time.perf_counter() - started) * 1000
 
 
 async def _time(
-    client: httpx.AsyncClient, headers: dict[str, str], path: str, runs: int
-) -> tuple[list[float], int]:
-    size = 0
-    for _ in range(2):
-        response = await client.get(path, headers=headers)
-        assert response.status_code == 200, response.text
-        size = len(response.content)
-    timings = []
+    client: httpx.AsyncClient, headers: dict[str, str], path: str, runs: int, previous: bool
+) -> tuple[list[float], list[float], int]:
+    response = await client.get(path, headers=headers)
+    assert response.status_code == 200, response.text
+    size = len(response.content)
+    await _get(client, headers, path)
+    timings: list[float] = []
+    before: list[float] = []
     for _ in range(runs):
-        started = time.perf_counter()
-        response = await client.get(path, headers=headers)
-        timings.append((time.perf_counter() - started) * 1000)
-        assert response.status_code == 200
-    return timings, size
+        timings.append(await _get(client, headers, path))
+        if previous:
+            with previous_reads():
+                before.append(await _get(client, headers, path))
+    return timings, before, size
 
 
 async def main_async(args: argparse.Namespace, dsn: str) -> None:
     started = time.monotonic()
-    await migrate(dsn)
-    await make_users(dsn, args.keys)
-    await generate(dsn, args)
-    await measure(dsn, args.runs)
+    if not args.reuse:
+        await migrate(dsn)
+        await make_users(dsn, args.keys)
+        await generate(dsn, args)
+    await measure(dsn, args.runs, not args.no_previous, args.only)
     print(f"total {time.monotonic() - started:.0f}s")
 
 
@@ -266,6 +329,13 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--keys", type=int, default=200)
     parser.add_argument("--runs", type=int, default=40)
+    parser.add_argument(
+        "--no-previous", action="store_true", help="skip the previous reads of filtered cases"
+    )
+    parser.add_argument("--only", default="", help="run the cases whose name contains this")
+    parser.add_argument(
+        "--reuse", action="store_true", help="BENCH_DATABASE_URL already holds the data"
+    )
     args = parser.parse_args()
     print(f"cores: {os.cpu_count()}")
     if os.environ.get("BENCH_DATABASE_URL"):

@@ -6,6 +6,7 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ENV_FILE="${ENV_FILE:-$HERE/.env}"
 COMPOSE_FILE="$HERE/docker-compose.yml"
+STACK_FILE="$HERE/stack.yml"
 OVERRIDE_FILE="$HERE/docker-compose.override.yml"
 BACKUP_DIR="${BACKUP_DIR:-$HERE/backups}"
 APP_SERVICES=(proxy collector dashboard)
@@ -51,6 +52,12 @@ Usage: ./manage.sh <command> [args]     (./manage.sh <command> --help for one co
                         applied proxy first; stored secrets re-encrypted,
                         dashboard sessions ended
   compose <args...>     run any docker compose command on this stack
+
+Docker Swarm (stack.yml; docs/installation.md, "More than one machine"):
+  stack-deploy          deploy or update the Swarm stack with .env and wait until every
+                        replica is running
+  stack-ps              list the stack's tasks
+  stack-rm              remove the stack's services and networks (volumes are kept)
 USAGE
 }
 
@@ -138,6 +145,25 @@ session ends (users sign in again). Scripts that call the management API or
 POST /api/usage/collect need the new keys. If it stops half way, run it again: it resumes
 with the encryption key already chosen.
   -y, --yes   do not ask for confirmation (needed when not run from a terminal)
+TEXT
+            ;;
+        stack-deploy) cat <<'TEXT'
+Usage: ./manage.sh stack-deploy
+Deploy (or update) infrastructure/stack.yml as the Swarm stack $STACK_NAME (default: the compose
+project name, llm-gateway) with the settings of .env, and wait until the migration completed
+and every replica runs (STACK_WAIT seconds, default 300). Needs a swarm manager
+(`docker swarm init`). Labels this node gateway.postgres=true when no node has that label yet
+(the database stays on the labelled node, with its volume).
+TEXT
+            ;;
+        stack-ps) cat <<'TEXT'
+Usage: ./manage.sh stack-ps
+List the tasks of the Swarm stack (docker stack ps).
+TEXT
+            ;;
+        stack-rm) cat <<'TEXT'
+Usage: ./manage.sh stack-rm
+Remove the Swarm stack's services and networks; the volumes (data) are kept.
 TEXT
             ;;
         compose) cat <<'TEXT'
@@ -531,15 +557,86 @@ check_logs_args() {
     done
 }
 
+stack_name() {
+    echo "${STACK_NAME:-${COMPOSE_PROJECT_NAME:-llm-gateway}}"
+}
+
+# Exports the settings of .env for `docker stack deploy`, which reads no env file. Lines are
+# taken literally (no shell evaluation); variables already set in the environment win, as
+# with compose. An empty DATABASE_URL means the stack's own Postgres.
+export_env_file() {
+    local line key
+    while IFS= read -r line || [ -n "$line" ]; do
+        [[ "$line" =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || continue
+        key="${line%%=*}"
+        [ -n "${!key+set}" ] || export "$key=${line#*=}"
+    done < "$ENV_FILE"
+    if [ -z "${DATABASE_URL:-}" ]; then
+        export DATABASE_URL="postgresql://${POSTGRES_USER:-gateway}:${POSTGRES_PASSWORD}@postgres:5432/${POSTGRES_DB:-gateway}"
+    fi
+}
+
+require_swarm_manager() {
+    local state
+    state="$(docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}' 2>/dev/null || true)"
+    [ "$state" = "active true" ] \
+        || die "this engine is not a swarm manager: run 'docker swarm init' (or run this on a manager)"
+}
+
+# Postgres is pinned to a labelled node (its volume is local there): this one, unless another
+# node already carries the label.
+label_postgres_node() {
+    local node labelled=""
+    for node in $(docker node ls -q); do
+        if [ "$(docker node inspect --format '{{index .Spec.Labels "gateway.postgres"}}' "$node")" = true ]; then
+            labelled="$node"
+        fi
+    done
+    [ -z "$labelled" ] || return 0
+    docker node update --label-add gateway.postgres=true "$(docker info --format '{{.Swarm.NodeID}}')" >/dev/null
+    say "labelled this node gateway.postgres=true: the stack's Postgres runs here"
+}
+
+# True once the one-shot migration completed and every other service runs all its replicas.
+stack_ready() {
+    local name="$1" service replicas
+    while read -r service replicas; do
+        case "$service" in
+            "${name}_migrate")
+                docker service ps --format '{{.CurrentState}}' "$service" | head -n 1 \
+                    | grep -q '^Complete' || return 1
+                ;;
+            *) [ "${replicas%%/*}" = "$(echo "${replicas#*/}" | cut -d' ' -f1)" ] || return 1 ;;
+        esac
+    done < <(docker service ls --filter "label=com.docker.stack.namespace=$name" \
+        --format '{{.Name}} {{.Replicas}}')
+}
+
+cmd_stack_deploy() {
+    require_swarm_manager
+    export_env_file
+    label_postgres_node
+    local name waited=0
+    name="$(stack_name)"
+    docker stack deploy --prune -c "$STACK_FILE" "$name"
+    while ! stack_ready "$name"; do
+        [ "$waited" -lt "${STACK_WAIT:-300}" ] \
+            || die "the stack is not ready after ${STACK_WAIT:-300} s: see './manage.sh stack-ps'"
+        sleep 2
+        waited=$((waited + 2))
+    done
+    say "stack $name is running (./manage.sh stack-ps lists its tasks)"
+}
+
 # Checks the arguments of a stack command before anything runs.
 check_args() {
     local command="$1"
     shift
     case "$command" in
         up | restart | ps | status | pull) services_only "$command" "$@" ;;
-        down)
-            services_only down "$@"
-            [ $# -eq 0 ] || refuse down "takes no arguments, got: $*"
+        down | stack-deploy | stack-ps | stack-rm)
+            services_only "$command" "$@"
+            [ $# -eq 0 ] || refuse "$command" "takes no arguments, got: $*"
             ;;
         logs) check_logs_args "$@" ;;
         backup) parse_backup_args "$@" ;;
@@ -555,7 +652,7 @@ main() {
             return 0
             ;;
         init | up | down | restart | ps | status | logs | pull | backup | restore | rotate-backups \
-            | rotate-secrets) ;;
+            | rotate-secrets | stack-deploy | stack-ps | stack-rm) ;;
         compose)
             case "${1:-}" in -h | --help) command_usage compose && return 0 ;; esac
             ;;
@@ -573,6 +670,17 @@ main() {
         rotate-backups) cmd_rotate "$@" ;;
         rotate-secrets) cmd_rotate_secrets "$@" ;;
         restore) cmd_restore "$@" ;;
+        stack-*)
+            check_args "$command" "$@"
+            command -v docker >/dev/null 2>&1 \
+                || die "docker not found: install Docker Engine (https://docs.docker.com/engine/install/)"
+            require_env
+            case "$command" in
+                stack-deploy) cmd_stack_deploy ;;
+                stack-ps) docker stack ps "$(stack_name)" ;;
+                stack-rm) docker stack rm "$(stack_name)" ;;
+            esac
+            ;;
         *)
             check_args "$command" "$@"
             require_docker

@@ -1,15 +1,16 @@
 #!/bin/bash
 # Container health probe: `gateway-healthcheck [URL]` wants an HTTP 2xx from the http:// URL
 # (default $HEALTHCHECK_URL); `gateway-healthcheck --database` wants $DATABASE_URL to answer a
-# query (healthcheck.py does that one).
+# query, `gateway-healthcheck --schema` wants it to hold this image's migrations (healthcheck.py
+# does those two).
 #
 # HTTP is spoken by bash itself (/dev/tcp): the probe runs every few seconds in every container,
 # and starting Python costs about ten times the CPU of this whole check.
 set -u
 
-if [ "${1:-}" = "--database" ]; then
-    exec python3 /usr/local/lib/gateway/healthcheck.py --database
-fi
+case "${1:-}" in
+    --database | --schema) exec python3 /usr/local/lib/gateway/healthcheck.py "$@" ;;
+esac
 
 url="${1:-${HEALTHCHECK_URL:-}}"
 rest="${url#http://}"

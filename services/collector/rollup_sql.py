@@ -1,6 +1,7 @@
-"""SQL of the four usage rollups: aggregate the rows a statement inserted (its `inserted` CTE)
-per UTC hour and dimension, then add them to usage_hourly, usage_hourly_users,
-usage_hourly_dims and usage_daily_dims in one upsert each.
+"""SQL of the usage rollups: aggregate the rows a statement inserted (its `inserted` CTE) per
+UTC hour and dimension, then add them to usage_hourly, usage_hourly_users, usage_hourly_dims,
+usage_daily_dims, usage_daily and usage_hourly_dim_totals in one upsert each
+(usage_hourly_totals follows usage_hourly_users through its trigger, migration 0004).
 
 Rollups hold sums, never averages, so partial rows merge by addition (histograms element-wise,
 minimum and maximum by least/greatest); every writer locks rollup rows in one key order.
@@ -102,38 +103,47 @@ def _upsert(table: str, dims: tuple[str, ...], select: sql.Composable) -> sql.Co
     )
 
 
-def _merge(table: str, dims: tuple[str, ...]) -> sql.Composed:
-    """Fold `agg` into an hourly rollup keyed by `dims`."""
+def _start(bucket: str) -> sql.Composable:
+    """The rollup's bucket of an `agg` row (whose bucket_start is a UTC hour)."""
+    if bucket == "hour":
+        return sql.SQL("bucket_start")
+    return sql.SQL("date_trunc({}, bucket_start, 'UTC')").format(sql.Literal(bucket))
+
+
+def _merge(table: str, dims: tuple[str, ...], bucket: str = "hour") -> sql.Composed:
+    """Fold `agg` into a rollup keyed by `dims` per UTC hour or day."""
     positions = comma([sql.Literal(i) for i in range(1, len(dims) + 2)])
-    select = sql.SQL("SELECT bucket_start, {dims}, {sums} FROM agg GROUP BY {positions}").format(
-        dims=identifiers(dims), sums=_sums(), positions=positions
+    select = sql.SQL("SELECT {start}, {dims}, {sums} FROM agg GROUP BY {positions}").format(
+        start=_start(bucket), dims=identifiers(dims), sums=_sums(), positions=positions
     )
     return _upsert(table, dims, select)
 
 
-def _merge_dims(table: str, bucket: str) -> sql.Composed:
-    """Fold `agg` into a one-dimension-at-a-time rollup (model, api_key, credential)."""
-    start = sql.SQL("date_trunc({}, bucket_start, 'UTC')").format(sql.Literal(bucket))
+def _merge_dims(table: str, bucket: str, *, per_user: bool = True) -> sql.Composed:
+    """Fold `agg` into a one-dimension-at-a-time rollup (model, api_key, credential), per
+    owner or (per_user=False) for everyone together."""
+    owner = ("user_id",) if per_user else ()
     parts = [
-        ("model", "provider", "model", "1, 2, 4, 5"),
-        ("api_key", "''", "api_key_id", "1, 2, 5"),
-        ("credential", "provider", "credential", "1, 2, 4, 5"),
+        ("model", "provider", "model", ("provider", "model")),
+        ("api_key", "''", "api_key_id", ("api_key_id",)),
+        ("credential", "provider", "credential", ("provider", "credential")),
     ]
     select = sql.SQL(" UNION ALL ").join(
         sql.SQL(
-            "SELECT {start}, user_id, {dimension}, {provider}, {value}, {sums} FROM agg"
-            " GROUP BY {groups}"
+            "SELECT {start}, {owner}{dimension}, {provider}, {value}, {sums} FROM agg"
+            " GROUP BY 1, {groups}"
         ).format(
-            start=start,
+            start=_start(bucket),
+            owner=sql.SQL("user_id, " if per_user else ""),
             dimension=sql.Literal(dimension),
             provider=sql.SQL(provider),
             value=sql.Identifier(value),
             sums=_sums(),
-            groups=sql.SQL(groups),
+            groups=identifiers((*owner, *groups)),
         )
         for dimension, provider, value, groups in parts
     )
-    return _upsert(table, ("user_id", "dimension", "provider", "value"), select)
+    return _upsert(table, (*owner, "dimension", "provider", "value"), select)
 
 
 def rollup_ctes() -> sql.Composed:
@@ -144,11 +154,15 @@ def rollup_ctes() -> sql.Composed:
         " hourly AS ({hourly}),"
         " by_user AS ({by_user}),"
         " hourly_dims AS ({hourly_dims}),"
-        " daily_dims AS ({daily_dims})"
+        " daily_dims AS ({daily_dims}),"
+        " daily AS ({daily}),"
+        " dim_totals AS ({dim_totals})"
     ).format(
         aggregate=_aggregate_inserted(),
         hourly=_merge("usage_hourly", _DIMS),
         by_user=_merge("usage_hourly_users", ("user_id",)),
         hourly_dims=_merge_dims("usage_hourly_dims", "hour"),
         daily_dims=_merge_dims("usage_daily_dims", "day"),
+        daily=_merge("usage_daily", _DIMS, "day"),
+        dim_totals=_merge_dims("usage_hourly_dim_totals", "hour", per_user=False),
     )

@@ -1,10 +1,11 @@
 """Spend per client key, published to every proxy so budgets hold (docs/limits.md).
 
 Every `COLLECTOR_SPEND_INTERVAL` seconds the leader sums the cost it stored per key for the
-current UTC day and month (from the hourly rollup, so the query reads a few rows per key) and
-sends it with the prices in force to each proxy (`PUT /v0/usage/spend`). A proxy refuses a key
-whose budget is spent from then on, so a budget reached takes effect on every replica within
-one interval plus the collection delay.
+current UTC day and month (from the daily rollup usage_daily: one row per key, model and
+credential a day, where the hourly rollup has up to 24) and sends it with the prices in force
+to each proxy (`PUT /v0/usage/spend`). A proxy refuses a key whose budget is spent from then
+on, so a budget reached takes effect on every replica within one interval plus the collection
+delay.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ _SPEND = (
     "SELECT api_key_id,"
     " coalesce(sum(cost_usd) FILTER (WHERE bucket_start >= %(day)s), 0),"
     " sum(cost_usd)"
-    " FROM usage_hourly"
+    " FROM usage_daily"  # UTC days: the day and the month are whole days of it
     " WHERE bucket_start >= %(month)s AND api_key_id <> ''"
     " GROUP BY api_key_id HAVING sum(cost_usd) > 0"
 )

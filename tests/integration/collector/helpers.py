@@ -36,16 +36,24 @@ _STORED = ", ".join(
 )
 
 
-def _recount_dims(unit: str) -> str:
+def _recount_dims(unit: str, owner: str = "user_id, ") -> str:
+    """One dimension at a time, per owner or (owner="") for everyone together."""
     start = f"date_trunc('{unit}', ts, 'UTC')"
     return " UNION ALL ".join(
-        f"SELECT {start}, user_id, '{dim}', {provider}, {value}, {_METRICS} FROM usage_events"
-        f" GROUP BY {groups}"
+        f"SELECT {start}, {owner}'{dim}', {provider}, {value}, {_METRICS} FROM usage_events"
+        f" GROUP BY 1, {owner}{groups}"
         for dim, provider, value, groups in [
-            ("model", "provider", "model", "1, 2, 4, 5"),
-            ("api_key", "''", "api_key_id", "1, 2, 5"),
-            ("credential", "provider", "auth_index", "1, 2, 4, 5"),
+            ("model", "provider", "model", "provider, model"),
+            ("api_key", "''", "api_key_id", "api_key_id"),
+            ("credential", "provider", "auth_index", "provider, auth_index"),
         ]
+    )
+
+
+def _recount_full(unit: str) -> str:
+    return (
+        f"SELECT date_trunc('{unit}', ts, 'UTC'), user_id, api_key_id, provider, model,"
+        f" auth_index, {_METRICS} FROM usage_events GROUP BY 1, 2, 3, 4, 5, 6"
     )
 
 
@@ -53,10 +61,14 @@ _DIMS_STORED = "bucket_start, user_id, dimension, provider, value"
 # rollup table -> (recount from usage_events, the same columns read from the rollup)
 _ROLLUPS = {
     "usage_hourly": (
-        f"SELECT date_trunc('hour', ts, 'UTC'), user_id, api_key_id, provider, model, auth_index,"
-        f" {_METRICS} FROM usage_events GROUP BY 1, 2, 3, 4, 5, 6",
+        _recount_full("hour"),
         f"SELECT bucket_start, user_id, api_key_id, provider, model, credential, {_STORED}"
         " FROM usage_hourly",
+    ),
+    "usage_daily": (
+        _recount_full("day"),
+        f"SELECT bucket_start, user_id, api_key_id, provider, model, credential, {_STORED}"
+        " FROM usage_daily",
     ),
     "usage_hourly_users": (
         f"SELECT date_trunc('hour', ts, 'UTC'), user_id, {_METRICS} FROM usage_events"
@@ -70,6 +82,10 @@ _ROLLUPS = {
     "usage_daily_dims": (
         _recount_dims("day"),
         f"SELECT {_DIMS_STORED}, {_STORED} FROM usage_daily_dims",
+    ),
+    "usage_hourly_dim_totals": (
+        _recount_dims("hour", owner=""),
+        f"SELECT bucket_start, dimension, provider, value, {_STORED} FROM usage_hourly_dim_totals",
     ),
 }
 ROLLUP_TABLES = tuple(_ROLLUPS)

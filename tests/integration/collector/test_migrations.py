@@ -33,7 +33,7 @@ async def test_apply_on_empty_database_creates_the_schema(empty_database_url):
         "custom_providers", "custom_provider_models", "custom_provider_excluded_models",
         "provider_groups", "oauth_accounts", "model_preferences", "system_settings",
         "audit_log", "model_pricing", "usage_hourly", "usage_hourly_users",
-        "usage_hourly_dims", "usage_daily_dims",
+        "usage_hourly_dims", "usage_daily_dims", "usage_daily", "usage_hourly_dim_totals",
         "usage_events_rejected", "collector_cursors", "collector_state", "schema_migrations",
     }  # fmt: skip
     assert expected <= tables

@@ -11,6 +11,10 @@ commands that matter here against local resources instead of containers.
   volume root /var/lib/gateway mapped to $STUB_PROXY_ROOT.
 - `compose pull ...` prints $STUB_PULL_ERROR to stderr and fails when that is set (what
   compose prints when the registry cannot be reached).
+- Swarm (`manage.sh stack-*`): `info` says this engine is an active manager with node id
+  n1, `node ls` lists n1 without labels, `service ls` lists the services of
+  $STUB_SERVICES (comma list of `name replicas`), `service ps` says its task is Complete, and
+  `stack deploy` also logs the variables the stack file reads (DATABASE_URL, the secrets).
 - anything else succeeds without doing anything.
 """
 
@@ -80,11 +84,30 @@ def _run(sub: list[str]) -> int:
     return subprocess.call(command)
 
 
+_STACK_READS = ("DATABASE_URL", "POSTGRES_PASSWORD", "JWT_SECRET", "GATEWAY_IMAGE")
+
+
+def _swarm(args: list[str]) -> int:
+    if args[0] == "info":
+        print("n1" if "NodeID" in args[-1] else "active true")
+    elif args[:2] == ["node", "ls"]:
+        print("n1")
+    elif args[:2] == ["service", "ls"]:
+        print("\n".join(os.environ.get("STUB_SERVICES", "").split(",")))
+    elif args[:2] == ["service", "ps"]:
+        print("Complete 2 seconds ago")
+    elif args[:2] == ["stack", "deploy"]:
+        seen = {name: os.environ.get(name) for name in _STACK_READS}
+        with open(os.environ["STUB_LOG"], "a") as log:
+            log.write(json.dumps({"env": seen}) + "\n")
+    return 0
+
+
 def main(args: list[str]) -> int:
     with open(os.environ["STUB_LOG"], "a") as log:
         log.write(json.dumps(args) + "\n")
     if args[:1] != ["compose"]:
-        return 0
+        return _swarm(args) if args else 0
     if args[1:2] == ["version"]:
         print("Docker Compose version v5.6.1")
         return 0

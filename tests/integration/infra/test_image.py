@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import stat
 import subprocess
@@ -11,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
+from services.core.migrate import MIGRATIONS_DIR, migrate
 from services.proxy.config.loader import load_file
 from tests.conftest import free_port
 
@@ -132,4 +134,24 @@ def test_health_probe_checks_the_database(empty_database_url):
         return subprocess.run(args, env={"DATABASE_URL": url}).returncode
 
     assert probe(empty_database_url) == 0
+    assert probe(f"postgresql://nobody@127.0.0.1:{free_port()}/none") == 1
+
+
+def test_schema_probe_waits_for_every_migration_of_the_image(empty_database_url, tmp_path):
+    """`--schema` (what stack.yml's services wait for) says yes only once the database holds
+    every migration file of the image: not before the migration ran, not half way."""
+
+    def probe(url: str = empty_database_url, migrations=MIGRATIONS_DIR) -> int:
+        args = [sys.executable, str(HEALTHCHECK_DB), "--schema", str(migrations)]
+        return subprocess.run(args, env={"DATABASE_URL": url}).returncode
+
+    assert probe() == 1  # no schema_migrations table yet
+    partial = tmp_path / "migrations"
+    partial.mkdir()
+    first = sorted(MIGRATIONS_DIR.glob("0*.sql"))[0]
+    (partial / first.name).write_text(first.read_text())
+    asyncio.run(migrate(empty_database_url, partial))
+    assert probe() == 1  # one of the image's migrations applied, the others not
+    asyncio.run(migrate(empty_database_url))
+    assert probe() == 0
     assert probe(f"postgresql://nobody@127.0.0.1:{free_port()}/none") == 1

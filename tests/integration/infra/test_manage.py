@@ -32,7 +32,7 @@ class Manage:
     def __init__(self, root: Path) -> None:
         self.dir = root / "infrastructure"
         self.dir.mkdir()
-        for name in ("manage.sh", "docker-compose.yml", ".env.example"):
+        for name in ("manage.sh", "docker-compose.yml", "stack.yml", ".env.example"):
             shutil.copy2(INFRA / name, self.dir / name)
         self.bin = root / "bin"
         self.bin.mkdir()
@@ -116,7 +116,7 @@ def test_subcommands_issue_the_right_compose_command(ready, argv, expected):
 
 COMMANDS = (
     "init", "up", "down", "restart", "ps", "status", "logs", "pull", "backup", "restore",
-    "rotate-backups", "rotate-secrets", "compose",
+    "rotate-backups", "rotate-secrets", "compose", "stack-deploy", "stack-ps", "stack-rm",
 )  # fmt: skip
 
 
@@ -175,6 +175,7 @@ def test_unknown_options_are_refused(ready, command):
         (["rotate-backups", "many"], "wants a number"),
         (["init", "now"], "unexpected argument 'now'"),
         (["down", "proxy"], "takes no arguments"),
+        (["stack-deploy", "mystack"], "takes no arguments"),
         (["logs", "--tail"], "--tail needs a value"),
     ],
 )
@@ -185,6 +186,37 @@ def test_bad_arguments_are_refused_before_anything_runs(ready, argv, message):
     assert message in result.stderr
     assert not ready.log.exists()
     assert _files(ready.dir) == before
+
+
+def _docker_calls(manage: Manage) -> list:
+    return [json.loads(line) for line in manage.log.read_text().splitlines()]
+
+
+def test_stack_deploy_exports_env_labels_a_node_and_waits(ready):
+    """`stack-deploy` gives `docker stack deploy` the settings of .env (the shell's own
+    values win), builds DATABASE_URL from POSTGRES_*, labels this node for Postgres and
+    returns once every service runs all its replicas and migrate completed."""
+    ready.env["STUB_SERVICES"] = "gw_proxy 2/2 (max 1 per node),gw_migrate 0/1,gw_postgres 1/1"
+    ready.env |= {"STACK_NAME": "gw", "GATEWAY_IMAGE": "registry.example/gw:1"}
+    result = ready("stack-deploy")
+    assert result.returncode == 0, result.stderr
+    assert "stack gw is running" in result.stdout
+    calls = _docker_calls(ready)
+    assert ["node", "update", "--label-add", "gateway.postgres=true", "n1"] in calls
+    deploy = ["stack", "deploy", "--prune", "-c", str(ready.dir / "stack.yml"), "gw"]
+    assert deploy in calls
+    (env,) = [c["env"] for c in calls if isinstance(c, dict)]
+    password = ready.env_file.read_text().split("POSTGRES_PASSWORD=")[1].split()[0]
+    assert env["POSTGRES_PASSWORD"] == password
+    assert env["DATABASE_URL"] == f"postgresql://gateway:{password}@postgres:5432/gateway"
+    assert env["GATEWAY_IMAGE"] == "registry.example/gw:1"  # the shell's value won
+
+
+def test_stack_deploy_gives_up_when_replicas_do_not_come(ready):
+    ready.env |= {"STUB_SERVICES": "gw_proxy 1/2", "STACK_NAME": "gw", "STACK_WAIT": "0"}
+    result = ready("stack-deploy")
+    assert result.returncode == 1
+    assert "not ready after 0 s" in result.stderr
 
 
 def test_pull_says_in_one_line_that_the_registry_cannot_be_reached(ready):

@@ -1,9 +1,17 @@
 """Usage history read from the rollups: series, totals, breakdowns; raw events only for the list.
 
-Without a model/provider/key/credential filter, series and totals come from usage_hourly_users
-and breakdowns from usage_daily_dims (whole UTC days) plus usage_hourly_dims (the edge hours);
-with one, everything comes from usage_hourly, which keeps every dimension. Latency p95 comes
-from the summed histograms (usage_hist_quantile), kept inside the observed [min, max].
+Every read takes whole UTC days from a daily rollup and only the edge hours from its hourly
+twin, or reads a rollup with a row or two per hour:
+
+- no filter: series and totals from usage_hourly_totals (everyone) or usage_hourly_users (one
+  user); breakdowns from usage_daily_dims and usage_hourly_dims;
+- a filter by one of model, provider, key or credential (a provider may go with a model or a
+  credential): series and totals from usage_hourly_dim_totals (everyone) or usage_hourly_dims
+  (one user); breakdowns from usage_daily and usage_hourly, which keep every dimension;
+- any other combination: series and totals from usage_hourly; breakdowns as above.
+
+Latency p95 comes from the summed histograms (usage_hist_quantile), kept inside the observed
+[min, max].
 """
 
 from __future__ import annotations
@@ -71,7 +79,7 @@ class Scope:
 
     @property
     def narrow(self) -> bool:
-        """Filtered by a dimension only usage_hourly keeps."""
+        """Filtered by a model, provider, key or credential (not only by owner)."""
         return any((self.model, self.provider, self.api_key_id, self.credential))
 
     def params(self) -> dict[str, object]:
@@ -162,23 +170,55 @@ async def tune(conn: Connection) -> None:
 
 
 async def totals_and_series(conn: Connection, scope: Scope) -> list[Group]:
-    """Rows of kind total and series; with a dimension filter, rows of every kind at once."""
-    query = _narrow_query(scope) if scope.narrow else _series_query(scope)
-    return await _groups(conn, query, scope)
+    """Rows of kind total and series."""
+    return await _groups(conn, _series_query(scope), scope)
 
 
 async def breakdowns(conn: Connection, scope: Scope) -> list[Group]:
-    """Rows of kind model, api_key, credential, provider and user (none for a narrow scope,
-    whose totals_and_series has them already)."""
-    if scope.narrow:
-        return []
-    return await _groups(conn, _dims_query(scope), scope)
+    """Rows of kind model, api_key, credential, provider and user."""
+    query = _narrow_breakdowns_query(scope) if scope.narrow else _dims_query(scope)
+    return await _groups(conn, query, scope)
+
+
+def _one_dimension(scope: Scope) -> tuple[str, str] | None:
+    """(dimension, filter on `value`) when the filters name one dimension of the
+    one-dimension rollups (a provider goes with a model or a credential, or alone); None for
+    other combinations, which only usage_hourly can answer."""
+    if scope.api_key_id is not None:
+        alone = scope.model is None and scope.provider is None and scope.credential is None
+        return ("api_key", "value = %(api_key_id)s") if alone else None
+    if scope.model is not None and scope.credential is not None:
+        return None
+    if scope.credential is not None:
+        return "credential", "value = %(credential)s"
+    return "model", "value = %(model)s" if scope.model is not None else "true"
+
+
+def _series_source(scope: Scope) -> tuple[str, sql.Composable]:
+    """The table a series reads and its filter (owner and dimensions; no time range).
+
+    No dimension filter: the per-hour totals (everyone) or usage_hourly_users (one user).
+    One dimension: usage_hourly_dim_totals (everyone) or usage_hourly_dims (one user), one or
+    two rows per hour. Several dimensions: the full-detail usage_hourly."""
+    if not scope.narrow:
+        table = "usage_hourly_totals" if scope.user_id is None else "usage_hourly_users"
+        return table, _where(scope, hourly=False)
+    one = _one_dimension(scope)
+    if one is None:
+        return "usage_hourly", _where(scope, hourly=True)
+    dimension, value = one
+    parts: list[sql.Composable] = [_where(scope, hourly=False)]
+    parts.append(sql.SQL("dimension = {}").format(sql.Literal(dimension)))
+    parts.append(sql.SQL(value))
+    if scope.provider is not None:
+        parts.append(sql.SQL("provider = %(provider)s"))
+    table = "usage_hourly_dim_totals" if scope.user_id is None else "usage_hourly_dims"
+    return table, sql.SQL(" AND ").join(parts)
 
 
 def _series_query(scope: Scope) -> sql.Composed:
-    """Series and totals: one user's from usage_hourly_users, everyone's from the per-hour
-    totals (a twentieth of the rows with twenty users)."""
-    table = "usage_hourly_totals" if scope.user_id is None else "usage_hourly_users"
+    """Series and totals from the smallest rollup that holds the scope (_series_source)."""
+    table, where = _series_source(scope)
     return sql.SQL(
         "WITH f AS MATERIALIZED (SELECT {bucket} AS b, {partial} FROM {table}"
         "  WHERE bucket_start >= %(start)s AND bucket_start < %(end)s AND {where}"
@@ -191,7 +231,7 @@ def _series_query(scope: Scope) -> sql.Composed:
         metrics=_METRICS,
         table=sql.Identifier(table),
         bucket=_bucket_expr(scope),
-        where=_where(scope, hourly=False),
+        where=where,
     )
 
 
@@ -225,23 +265,43 @@ def _daily_until(scope: Scope, last: datetime) -> sql.Composable:
     )
 
 
-def _dims_query(scope: Scope) -> sql.Composed:
-    """Breakdowns by model, key, credential, provider and user from the one-dimension rollups:
-    whole UTC days from usage_daily_dims, the hours at the edges from usage_hourly_dims. A user
-    total is the sum of the user's 'api_key' rows (every event has exactly one)."""
+def _days_and_edges(
+    scope: Scope, tables: tuple[str, str], columns: sql.Composable, where: sql.Composable
+) -> sql.Composed:
+    """Rows of a window from a (daily, hourly) pair of rollups: whole UTC days from the daily
+    one, the hours at the edges from the hourly one. Defines the CTE `until` first. The whole
+    days before the last are a range known when the query is planned, so the planner can
+    estimate them and pick the index of a filter."""
     first, last = _day_edges(scope)
-    rows = sql.SQL(
+    return sql.SQL(
         "WITH until AS MATERIALIZED (SELECT {until} AS t)"
-        " SELECT dimension AS d, provider, value, {columns} FROM usage_daily_dims"
-        " WHERE bucket_start >= {first} AND bucket_start < (SELECT t FROM until) AND {where}"
-        " UNION ALL SELECT dimension, provider, value, {columns} FROM usage_hourly_dims"
-        " WHERE ((bucket_start >= %(start)s AND bucket_start < {first})"
+        " SELECT {columns} FROM {daily}"
+        " WHERE bucket_start >= {first} AND bucket_start < {last} AND {where}"
+        " UNION ALL SELECT {columns} FROM {daily}"
+        " WHERE bucket_start = {last} AND (SELECT t FROM until) > {last} AND {where}"
+        " UNION ALL SELECT {columns} FROM {hourly}"
+        " WHERE ((bucket_start >= %(start)s AND bucket_start < least({first}, %(end)s))"
         "  OR (bucket_start >= (SELECT t FROM until) AND bucket_start < %(end)s)) AND {where}"
     ).format(
         until=_daily_until(scope, last),
-        columns=_COLUMNS,
+        columns=columns,
+        daily=sql.Identifier(tables[0]),
+        hourly=sql.Identifier(tables[1]),
         first=sql.Literal(first),
-        where=_where(scope, hourly=False),
+        last=sql.Literal(last),
+        where=where,
+    )
+
+
+def _dims_query(scope: Scope) -> sql.Composed:
+    """Breakdowns by model, key, credential, provider and user from the one-dimension rollups
+    (usage_daily_dims and usage_hourly_dims). A user total is the sum of the user's 'api_key'
+    rows (every event has exactly one)."""
+    rows = _days_and_edges(
+        scope,
+        ("usage_daily_dims", "usage_hourly_dims"),
+        sql.SQL("dimension AS d, provider, value, {}").format(_COLUMNS),
+        _where(scope, hourly=False),
     )
     return sql.SQL(
         "WITH f AS MATERIALIZED (SELECT d, provider, value,"
@@ -256,25 +316,25 @@ def _dims_query(scope: Scope) -> sql.Composed:
     ).format(partial=_PARTIAL, metrics=_METRICS, rows=rows)
 
 
-def _narrow_query(scope: Scope) -> sql.Composed:
-    """Everything from usage_hourly when a filter names a dimension it alone keeps: partial
-    rows per bucket and full dimension key, then the grouping sets over those."""
-    return sql.SQL(
-        "WITH f AS MATERIALIZED (SELECT {bucket} AS b, user_id, provider, model, api_key_id,"
-        "  credential, {partial} FROM usage_hourly"
-        "  WHERE bucket_start >= %(start)s AND bucket_start < %(end)s AND {where}"
-        "  GROUP BY 1, 2, 3, 4, 5, 6)"
-        " SELECT CASE WHEN grouping(b) = 0 THEN 'series' WHEN grouping(user_id) = 0 THEN 'user'"
-        "  WHEN grouping(model) = 0 THEN 'model' WHEN grouping(api_key_id) = 0 THEN 'api_key'"
-        "  WHEN grouping(credential) = 0 THEN 'credential'"
-        "  WHEN grouping(provider) = 0 THEN 'provider' ELSE 'total' END AS kind,"
-        " b AS bucket, user_id, CASE WHEN grouping(api_key_id) = 0 THEN '' ELSE provider END"
-        " AS provider, coalesce(model, api_key_id, credential) AS value, {metrics} FROM f"
-        " GROUP BY GROUPING SETS ((b), (user_id), (provider, model), (api_key_id),"
-        "  (provider, credential), (provider), ())"
-    ).format(
-        partial=_PARTIAL,
-        metrics=_METRICS,
-        bucket=_bucket_expr(scope),
-        where=_where(scope, hourly=True),
+def _narrow_breakdowns_query(scope: Scope) -> sql.Composed:
+    """Breakdowns under a model/provider/key/credential filter, from the full-detail rollups
+    (usage_daily for whole days, usage_hourly for the edges): partial rows per full
+    dimension key, then the grouping sets over those."""
+    rows = _days_and_edges(
+        scope,
+        ("usage_daily", "usage_hourly"),
+        sql.SQL("provider, model, api_key_id, credential, {}").format(_COLUMNS),
+        _where(scope, hourly=True),
     )
+    return sql.SQL(
+        "WITH f AS MATERIALIZED (SELECT user_id, provider, model, api_key_id, credential,"
+        "  {partial} FROM ({rows}) r GROUP BY 1, 2, 3, 4, 5)"
+        " SELECT CASE WHEN grouping(user_id) = 0 THEN 'user' WHEN grouping(model) = 0 THEN 'model'"
+        "  WHEN grouping(api_key_id) = 0 THEN 'api_key'"
+        "  WHEN grouping(credential) = 0 THEN 'credential' ELSE 'provider' END AS kind,"
+        " NULL::timestamptz AS bucket, user_id,"
+        " CASE WHEN grouping(api_key_id) = 0 THEN '' ELSE provider END AS provider,"
+        " coalesce(model, api_key_id, credential) AS value, {metrics} FROM f"
+        " GROUP BY GROUPING SETS ((user_id), (provider, model), (api_key_id),"
+        "  (provider, credential), (provider))"
+    ).format(partial=_PARTIAL, metrics=_METRICS, rows=rows)
