@@ -72,6 +72,7 @@ clis: install ## Install the pinned coding-agent CLIs for tests/e2e/clis (npm ci
 bench: install ## Run the benchmarks and print figures
 	@command -v wrk >/dev/null || { echo "make bench needs wrk (apt-get install -y wrk)"; exit 1; }
 	$(PY) -m bench.proxy_overhead
+	$(PY) -m bench.proxy_workers
 	$(PY) -m bench.collector_ingest --events 50000 --rollup-events 0
 	$(PY) -m bench.limits_overhead
 

@@ -23,12 +23,24 @@ log = structlog.get_logger(__name__)
 
 
 class ProxyFeed:
-    """Pages of one proxy URL, read one ahead, acked in order in the background."""
+    """Pages of one outbox at one proxy URL, read one ahead, acked in order in the background.
+
+    A proxy with worker processes has one outbox per worker; it lists them in `instances` and
+    the collector runs one feed per outbox (`instance`), each with its own cursor.
+    """
 
     def __init__(
-        self, source: UsageSource, store: PageStore, status: ProxyStatus, limit: int
+        self,
+        source: UsageSource,
+        store: PageStore,
+        status: ProxyStatus,
+        limit: int,
+        instance: str | None = None,
     ) -> None:
         self.source, self.store, self.status, self.limit = source, store, status, limit
+        # The outbox this feed follows; it moves with the instance that answers the URL.
+        self.instance = instance
+        self.instances: tuple[str, ...] = ()  # the proxy's outboxes, from its latest answer
         self.cursor: Cursor | None = None  # committed position, None = ask the database
         self._ahead: asyncio.Task[ParsedPage | None] | None = None
         self._ack: asyncio.Task[None] | None = None
@@ -41,9 +53,16 @@ class ProxyFeed:
             parsed = await ahead  # a SourceError here is the proxy's failure, as usual
             if parsed is not None and parsed.cursor == self.cursor:
                 return parsed
-        known = self.cursor or await bookkeeping.latest_cursor_for_url(conn, self.source.url)
+        known = self.cursor or await self._stored_cursor(conn)
         cursor, page = await fetch_page(conn, self.source, known, self.limit)
+        self.instances = page.instances
         return self.store.parse(cursor, page)
+
+    async def _stored_cursor(self, conn: Connection) -> Cursor | None:
+        if self.instance is None:
+            return await bookkeeping.latest_cursor_for_url(conn, self.source.url)
+        stored = await bookkeeping.get_cursor(conn, self.instance)
+        return Cursor(self.instance, self.source.url, stored.last_seq if stored else 0)
 
     def read_ahead(self, parsed: ParsedPage) -> None:
         """Start fetching the page after `parsed` (only when `parsed` had events)."""
@@ -52,7 +71,7 @@ class ProxyFeed:
             self._ahead = asyncio.create_task(self._fetch_ahead(start))
 
     async def _fetch_ahead(self, start: Cursor) -> ParsedPage | None:
-        page = await self.source.fetch(start.last_seq, self.limit)
+        page = await self.source.fetch(start.last_seq, self.limit, start.instance_id)
         if page.instance_id != start.instance_id:
             return None  # another instance answers now: the normal path sorts it out
         return self.store.parse(start, page)
@@ -60,6 +79,7 @@ class ProxyFeed:
     def committed(self, result: PageResult) -> None:
         """Remember the committed cursor and ack it behind any ack still in flight."""
         self.cursor = Cursor(result.instance_id, self.source.url, result.cursor)
+        self.instance = result.instance_id
         if result.cursor > self._ack_requested:
             self._ack_requested = result.cursor
             self._ack = asyncio.create_task(

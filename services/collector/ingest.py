@@ -166,16 +166,17 @@ async def fetch_page(
     """Fetch the next page after the stored cursor of whatever instance answers at the URL.
 
     A proxy URL can start answering as another instance (a replaced replica): its own
-    stored cursor is then looked up and the page fetched again from there.
+    stored cursor is then looked up and the page fetched again from there. The instance is
+    named in every fetch: a proxy with worker processes serves that outbox from any worker.
     """
     after = known.last_seq if known else 0
-    page = await source.fetch(after, limit)
+    page = await source.fetch(after, limit, known.instance_id if known else None)
     if known is not None and page.instance_id == known.instance_id:
         return known, page
     stored = await bookkeeping.get_cursor(conn, page.instance_id)
     cursor = Cursor(page.instance_id, source.url, stored.last_seq if stored else 0)
     if cursor.last_seq != after:
-        page = await source.fetch(cursor.last_seq, limit)
+        page = await source.fetch(cursor.last_seq, limit, cursor.instance_id)
         if page.instance_id != cursor.instance_id:
             raise SourceError(f"{source.url}: instance changed twice during one fetch")
     return cursor, page

@@ -19,6 +19,8 @@ class Page:
     instance_id: str
     events: list[object]
     next: int
+    # Every outbox of a proxy with worker processes (its own answers name one each); [] else.
+    instances: tuple[str, ...] = ()
 
 
 class UsageSource:
@@ -29,9 +31,14 @@ class UsageSource:
         self._session = session
         self._headers = {"Authorization": f"Bearer {api_key}"}
 
-    async def fetch(self, after: int, limit: int) -> Page:
-        """Events with seq > `after`, at most `limit`; nothing is deleted at the proxy."""
+    async def fetch(self, after: int, limit: int, instance: str | None = None) -> Page:
+        """Events with seq > `after`, at most `limit`; nothing is deleted at the proxy.
+
+        `instance` names the outbox wanted; a proxy that does not have it answers with its own.
+        """
         params = {"after": str(after), "limit": str(limit)}
+        if instance:
+            params["instance"] = instance
         body = await self._call("GET", "/v0/usage/events", params=params)
         if not isinstance(body, dict):
             raise SourceError(f"{self.url}: events answer is not a JSON object")
@@ -42,7 +49,10 @@ class UsageSource:
             raise SourceError(f"{self.url}: events answer has no events list")
         if isinstance(nxt, bool) or not isinstance(nxt, int):
             raise SourceError(f"{self.url}: events answer has no integer next")
-        return Page(instance_id=instance_id, events=events, next=nxt)
+        instances = body.get("instances", [])
+        if not isinstance(instances, list) or not all(isinstance(i, str) for i in instances):
+            raise SourceError(f"{self.url}: events answer has a malformed instances list")
+        return Page(instance_id, events, nxt, tuple(i for i in instances if i))
 
     async def ack(self, instance_id: str, upto: int) -> int:
         """Let the proxy drop events up to `upto` (they are committed); return what it acked."""

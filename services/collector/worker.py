@@ -15,6 +15,7 @@ import socket
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 
 import aiohttp
 import psycopg
@@ -84,6 +85,8 @@ class Collector:
         self._maintained_at = float("-inf")
         self._spend_published_at = float("-inf")
         self._feeds: dict[str, ProxyFeed] = {}  # one per replica known now
+        # Per replica: feeds of its other outboxes (a proxy with worker processes lists them).
+        self._outbox_feeds: dict[str, list[ProxyFeed]] = {}
         self._new_feed: Callable[[str], ProxyFeed] | None = None
 
     def stop(self) -> None:
@@ -120,12 +123,14 @@ class Collector:
         urls = self.replicas.urls
         for url in [u for u in self._feeds if u not in urls]:
             self._feeds.pop(url).abandon()
+            for feed in self._outbox_feeds.pop(url, []):
+                feed.abandon()
             self.status.proxies.pop(url, None)
             self.metrics.forget(url)
         for url in urls:
             if url not in self._feeds:
                 self._feeds[url] = self._new_feed(url)
-        return [self._feeds[url] for url in urls]
+        return [f for url in urls for f in (self._feeds[url], *self._outbox_feeds.get(url, []))]
 
     async def _run_sessions(self) -> None:
         backoff = Backoff(self.settings.backoff_initial_s, self.settings.backoff_max_s)
@@ -179,7 +184,7 @@ class Collector:
                     await self._idle(conn)
         finally:
             self.leading.clear()
-            for feed in self._feeds.values():
+            for feed in [*self._feeds.values(), *chain.from_iterable(self._outbox_feeds.values())]:
                 await feed.close()
 
     async def run_once(self, conn: Connection, feeds: list[ProxyFeed]) -> bool:
@@ -193,7 +198,24 @@ class Collector:
             except SourceError as exc:
                 feed.reset()
                 self._proxy_failed(feed.status, exc)
+                continue
+            more |= self._follow_instances(feeds, feed)
         return more
+
+    def _follow_instances(self, feeds: list[ProxyFeed], feed: ProxyFeed) -> bool:
+        """Add a feed for every outbox the proxy lists that no feed follows yet (workers)."""
+        kept = self._outbox_feeds.setdefault(feed.source.url, [])
+        followed = {f.instance for f in (*feeds, *kept) if f.source.url == feed.source.url}
+        added = [
+            ProxyFeed(feed.source, self.store, feed.status, feed.limit, instance)
+            for instance in feed.instances
+            if instance not in followed
+        ]
+        for new in added:
+            log.info("proxy_outbox_found", proxy=feed.source.url, instance_id=new.instance)
+        kept.extend(added)  # polled from the next round on, with the replica's own feed
+        feeds.extend(added)  # run_once's loop reaches them in this same round
+        return bool(added)
 
     async def collect(self, conn: Connection, feed: ProxyFeed) -> PageResult:
         """Fetch one page (read ahead when possible), store it in one transaction, commit,

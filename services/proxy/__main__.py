@@ -17,11 +17,13 @@ from pydantic import ValidationError
 
 from services.core.logging import configure_logging, register_secret
 
-from .config.loader import ConfigError
+from .config.loader import ConfigError, load_file
 from .config.store import ConfigStore
 from .http.app import create_app
 from .oauth.cli import login
 from .settings import ProxySettings
+from .supervisor import exec_supervisor
+from .workers import SINGLE, WorkerSlot
 
 log = structlog.get_logger("services.proxy")
 
@@ -29,6 +31,9 @@ log = structlog.get_logger("services.proxy")
 def _parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m services.proxy")
     parser.add_argument("--config", type=Path, default=Path("config.yaml"))
+    # Set by the supervisor for its children (services/proxy/supervisor.py), not by operators.
+    parser.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -73,9 +78,9 @@ def tune_gc() -> None:
     gc.set_threshold(50_000, 50, 1000)
 
 
-async def serve(settings: ProxySettings, config_path: Path) -> None:
+async def serve(settings: ProxySettings, config_path: Path, slot: WorkerSlot = SINGLE) -> None:
     store = ConfigStore(config_path)
-    app = create_app(settings, store)
+    app = create_app(settings, store, slot)
     config = store.current.config
     # Cancelling the handler when the client leaves is what cancels the upstream request.
     # On SIGTERM, cleanup() closes the listener and idle connections, lets requests in flight
@@ -87,10 +92,18 @@ async def serve(settings: ProxySettings, config_path: Path) -> None:
         shutdown_timeout=settings.proxy_shutdown_grace,
     )
     await runner.setup()
-    site = web.TCPSite(runner, config.host or None, config.port, backlog=1024)
+    site = web.TCPSite(
+        runner, config.host or None, config.port, backlog=1024, reuse_port=slot.shared_port
+    )
     await site.start()
     tune_gc()
-    log.info("proxy_listening", host=config.host, port=config.port, config=str(config_path))
+    log.info(
+        "proxy_listening",
+        host=config.host,
+        port=config.port,
+        config=str(config_path),
+        **({"worker": slot.index, "workers": slot.count} if slot.shared_port else {}),
+    )
     await _stop_signal()
     started = time.monotonic()
     open_connections = len(runner.server.connections) if runner.server else 0
@@ -122,7 +135,12 @@ def main(argv: list[str] | None = None) -> int:
     register_secret(settings.secret("management_api_key"))
     register_secret(settings.secret("collector_api_key"))
     try:
-        uvloop.run(serve(settings, args.config))
+        if args.worker is None:
+            count = settings.proxy_workers or load_file(args.config).config.workers
+            if count > 1:
+                exec_supervisor(args.config, count)  # does not return
+        slot = WorkerSlot(args.worker or 0, args.workers)
+        uvloop.run(serve(settings, args.config, slot))
     except ConfigError as exc:
         log.error("config_invalid", path=str(args.config), reason=exc.message)
         return 2

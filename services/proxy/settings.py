@@ -19,6 +19,8 @@ class ProxySettings(CoreSettings):
     # Seconds a SIGTERM leaves requests and streams in flight to finish (PROXY_SHUTDOWN_GRACE);
     # keep it below the orchestrator's stop timeout (compose: stop_grace_period).
     proxy_shutdown_grace: float = Field(20.0, ge=0, le=3600)
+    # Worker processes on the one port (PROXY_WORKERS); unset: `workers:` of config.yaml.
+    proxy_workers: int | None = Field(None, ge=1, le=64)
 
     @model_validator(mode="after")
     def _reject_placeholders(self) -> Self:

@@ -151,6 +151,9 @@ class ProxyConfig(_Section):
 
     host: str = "127.0.0.1"
     port: int = Field(8317, ge=1, le=65535)
+    # (ours) Worker processes sharing the port through SO_REUSEPORT (docs/workers.md); read at
+    # start only. PROXY_WORKERS overrides it.
+    workers: int = Field(1, ge=1, le=64)
     auth_dir: str = Field("", alias="auth-dir")
     # Folders of ours; empty means a sibling of config.yaml with that name.
     usage_dir: str = Field("", alias="usage-dir")

@@ -25,9 +25,11 @@ from ..management.wiring import ManagementBridge, install_management
 from ..oauth.providers import PROVIDERS
 from ..oauth.service import OAuthService
 from ..observability.metrics import Metrics
+from ..observability.worker_metrics import WorkerMetrics
 from ..routing.cooldowns import Cooldowns
 from ..routing.runtime import RuntimeHolder
 from ..routing.selector import Selector
+from ..routing.shared_cooldowns import CooldownSharing
 from ..settings import ProxySettings
 from ..translate.errors import ClientFormat, error_body
 from ..upstream.executor import Executor
@@ -35,7 +37,9 @@ from ..upstream.sessions import UpstreamClients
 from ..usage.outbox import Outbox
 from ..usage.recorder import Recorder
 from ..usage.routes import usage_routes
+from ..usage.siblings import AckInbox, SiblingOutboxes
 from ..usage.stats import CredentialStats
+from ..workers import SINGLE, WorkerSlot
 from . import anthropic_routes, gemini_routes, openai_routes, responses_routes
 from .app_objects import (
     COOLDOWNS,
@@ -48,6 +52,8 @@ from .app_objects import (
     RUNTIME,
     SETTINGS,
     STORE,
+    WORKER,
+    WORKER_METRICS,
 )
 from .client_requests import REQUEST_ID, request_id
 from .cors import install_cors
@@ -120,13 +126,16 @@ async def healthz(request: web.Request) -> web.Response:
     limiter = request.app[LIMITER]
     if limiter.store_url:
         body["limits_store"] = "ok" if limiter.store_available else "unavailable"
+    slot = request.app[WORKER]
+    if slot.shared_port:
+        body["worker"] = str(slot.index)  # which process answered (docs/workers.md)
     return web.Response(body=orjson.dumps(body), content_type="application/json")
 
 
 async def metrics(request: web.Request) -> web.Response:
-    return web.Response(
-        body=request.app[METRICS].render(), content_type="text/plain", charset="utf-8"
-    )
+    shared = request.app.get(WORKER_METRICS)  # worker processes: every worker's series
+    body = await shared.render() if shared is not None else request.app[METRICS].render()
+    return web.Response(body=body, content_type="text/plain", charset="utf-8")
 
 
 def _gauges(app: web.Application) -> Callable[[], dict[str, float]]:
@@ -168,8 +177,13 @@ def oauth_callback_routes(oauth: OAuthService) -> list[web.RouteDef]:
     ]
 
 
-def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
-    """Build the app; files and sockets are opened in the cleanup context, not here."""
+def create_app(
+    settings: ProxySettings, store: ConfigStore, slot: WorkerSlot = SINGLE
+) -> web.Application:
+    """Build the app; files and sockets are opened in the cleanup context, not here.
+
+    `slot` says which worker process this is (docs/workers.md); the default is the one process.
+    """
     config = store.current.config
     paths = ProxyPaths.resolve(store.path, config)
     paths.create()
@@ -179,8 +193,19 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
         handler_args=NO_AUTO_DECOMPRESS,
     )
     metrics_ = Metrics()
-    cooldowns = Cooldowns(paths.state / "cooldowns.json")
-    outbox = Outbox(paths.usage, soft_cap_bytes=int(config.usage_outbox_max_mb * 1024 * 1024))
+    cooldowns = Cooldowns(slot.state_file(paths.state / "cooldowns.json"))
+    outbox = Outbox(
+        slot.usage_dir(paths.usage),
+        soft_cap_bytes=int(config.usage_outbox_max_mb * 1024 * 1024),
+        exclusive=slot.shared_port,
+    )
+    # Worker processes serve and ack each other's outboxes; one process also serves what an
+    # earlier run with more workers left behind.
+    siblings = SiblingOutboxes(paths.usage, outbox)
+    ack_inbox = AckInbox(outbox) if slot.shared_port else None
+    sharing = (
+        CooldownSharing(cooldowns, cooldowns.path) if cooldowns.path and slot.shared_port else None
+    )
     upstream = UpstreamClients(HostOverrides(config.upstream_host_overrides))
     oauth = OAuthService(
         paths.auths,
@@ -189,6 +214,7 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
         lambda: store.current.config,
         on_accounts_changed=lambda: holder.rebuild(),
         on_refreshed=lambda ids: _clear_auth_cooldowns(cooldowns, ids),
+        shared_refresh=slot.shared_port,
     )
     holder = RuntimeHolder(store.current, oauth.credentials)
     app[SETTINGS] = settings
@@ -198,6 +224,11 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
     app[COOLDOWNS] = cooldowns
     app[OUTBOX] = outbox
     app[PATHS] = paths
+    app[WORKER] = slot
+    worker_metrics = None
+    if slot.shared_port:
+        worker_metrics = WorkerMetrics(metrics_, paths.state, slot.index, slot.count)
+        app[WORKER_METRICS] = worker_metrics
     stats = CredentialStats()
     executor = Executor(
         upstream, cooldowns, Selector(), Recorder(outbox, stats), metrics_, reauth=oauth.refresher
@@ -239,7 +270,14 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
     async def resources(app: web.Application) -> AsyncIterator[None]:
         await upstream.start()
         await outbox.start()
+        if ack_inbox is not None:
+            await ack_inbox.apply()
+            ack_inbox.start()
         cooldowns.start()
+        if sharing is not None:
+            sharing.start()
+        if worker_metrics is not None:
+            worker_metrics.start()
         store.start()
         file_logs.start()
         panel.start()
@@ -258,7 +296,13 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
         await panel.stop()
         await file_logs.stop()
         await store.stop()
+        if sharing is not None:
+            await sharing.stop()
+        if worker_metrics is not None:
+            await worker_metrics.stop()
         await cooldowns.close()
+        if ack_inbox is not None:
+            await ack_inbox.stop()
         await outbox.close()
         await upstream.close()
 
@@ -267,7 +311,7 @@ def create_app(settings: ProxySettings, store: ConfigStore) -> web.Application:
     app.add_routes(anthropic_routes.routes)
     app.add_routes(responses_routes.routes)
     app.add_routes(gemini_routes.routes)
-    app.add_routes(usage_routes(outbox, _accepted_usage_keys(settings)))
+    app.add_routes(usage_routes(outbox, _accepted_usage_keys(settings), siblings))
     app.add_routes(oauth_callback_routes(oauth))
     app.add_routes(spend_routes(limiter.spend, _accepted_usage_keys(settings)))
     app.add_routes(

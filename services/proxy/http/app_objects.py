@@ -9,11 +9,13 @@ from ..config.store import ConfigStore
 from ..limits.limiter import Limiter
 from ..management.control_panel import ControlPanel
 from ..observability.metrics import Metrics
+from ..observability.worker_metrics import WorkerMetrics
 from ..routing.cooldowns import Cooldowns
 from ..routing.runtime import RuntimeHolder
 from ..settings import ProxySettings
 from ..upstream.executor import Executor
 from ..usage.outbox import Outbox
+from ..workers import WorkerSlot
 
 SETTINGS = web.AppKey("settings", ProxySettings)
 STORE = web.AppKey("store", ConfigStore)
@@ -25,3 +27,5 @@ OUTBOX = web.AppKey("outbox", Outbox)
 PATHS = web.AppKey("paths", ProxyPaths)
 PANEL = web.AppKey("control_panel", ControlPanel)
 LIMITER = web.AppKey("limiter", Limiter)
+WORKER = web.AppKey("worker", WorkerSlot)
+WORKER_METRICS = web.AppKey("worker_metrics", WorkerMetrics)  # set with worker processes only

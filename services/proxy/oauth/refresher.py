@@ -12,6 +12,8 @@
   login (or a new file, which the pool adopts).
 - Success: the live token changes first (requests use it at once), then the file is written
   back atomically.
+- Worker processes (`locks`): one refresh per auth file across processes; a worker that waited
+  for another's refresh adopts the tokens it wrote instead of refreshing again.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from ..routing.credentials import Credential
 from .accounts import AccountEntry, AccountPool
 from .http import HttpFactory, TransportError
 from .provider import NotSupported, Refreshed, RefreshFailed, RefreshRejected, rfc3339
+from .refresh_lock import RefreshLocks
 
 log = structlog.get_logger(__name__)
 
@@ -45,6 +48,7 @@ class Refresher:
         on_refreshed: Callable[[AccountEntry], None] = lambda _e: None,
         clock: Callable[[], float] = time.time,
         retry_delays: tuple[float, ...] = RETRY_DELAYS,
+        locks: RefreshLocks | None = None,
     ) -> None:
         self.pool = pool
         self.http = http
@@ -52,6 +56,7 @@ class Refresher:
         self.on_refreshed = on_refreshed
         self.clock = clock
         self.retry_delays = retry_delays
+        self.locks = locks
         self._flights: dict[int, asyncio.Task[bool]] = {}
         self._task: asyncio.Task[None] | None = None
 
@@ -93,6 +98,21 @@ class Refresher:
     async def _run(self, entry: AccountEntry, force: bool) -> bool:
         if not force and entry.failed_until > self.clock():
             return False
+        if self.locks is None:
+            return await self._refresh_now(entry)
+        used = entry.token.access_token
+        async with self.locks.hold(entry.name):
+            await self.pool.rescan()  # another worker may have refreshed while we waited
+            current = self.pool.entries.get(entry.name)
+            if current is None or current.token is not entry.token:
+                return False  # the file went away or was replaced meanwhile
+            if not force and current.token.access_token != used:
+                log.info("oauth_refreshed_by_another_worker", name=entry.name)
+                self.on_refreshed(current)  # ends this worker's 401 cooldowns of the old token
+                return True
+            return await self._refresh_now(current)
+
+    async def _refresh_now(self, entry: AccountEntry) -> bool:
         for attempt, delay in enumerate((*self.retry_delays, None)):
             try:
                 refreshed = await self._attempt(entry)

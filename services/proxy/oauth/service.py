@@ -26,6 +26,7 @@ from .http import http_factory
 from .logins import Callback, Logins, parse_redirect
 from .provider import LoginError, OAuthProvider, QuotaReport, rfc3339
 from .providers import PROVIDERS, by_name
+from .refresh_lock import RefreshLocks
 from .refresher import Refresher
 
 log = structlog.get_logger(__name__)
@@ -64,6 +65,7 @@ class OAuthService:
         on_refreshed: Callable[[list[str]], None] = lambda _ids: None,
         scan_interval: float = 0.25,
         refresh_interval: float = 5.0,
+        shared_refresh: bool = False,
     ) -> None:
         self.config = config
         self.scan_interval = scan_interval
@@ -76,6 +78,8 @@ class OAuthService:
             self.http,
             workers=lambda: config().auth_auto_refresh_workers,
             on_refreshed=lambda entry: on_refreshed(self._credential_ids(entry)),
+            # Worker processes share the auth files: one refresh per file among them.
+            locks=RefreshLocks(auth_dir) if shared_refresh else None,
         )
         self.logins = Logins(self.pool, self.http, rewrite_url=upstream.overrides.rewrite_text)
         self.forwarders = Forwarders(

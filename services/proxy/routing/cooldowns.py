@@ -65,6 +65,9 @@ class Cooldowns:
         self._path = path
         self._clock = clock
         self._entries: dict[tuple[str, str], Entry] = {}
+        # Entries another worker process observed (routing/shared_cooldowns.py): applied here,
+        # never written to this process's file, dropped when the other worker drops them.
+        self._adopted: set[tuple[str, str]] = set()
         self._dirty = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._write_lock = threading.Lock()
@@ -99,6 +102,7 @@ class Cooldowns:
         if seconds <= 0:
             return 0.0
         self._entries[key] = Entry(until=self._clock() + seconds, level=level, status=status)
+        self._adopted.discard(key)
         self._dirty.set()
         return seconds
 
@@ -130,6 +134,21 @@ class Cooldowns:
             self._dirty.set()
         return len(keys)
 
+    def merge_shared(self, shared: dict[tuple[str, str], Entry]) -> None:
+        """Apply what the other worker processes cool now (their files, merged).
+
+        An entry this process observed itself stays as it is; one adopted earlier follows the
+        other worker (later `until`, or gone when that worker cleared it).
+        """
+        for key in [k for k in self._adopted if k not in shared]:
+            self._adopted.discard(key)
+            self._entries.pop(key, None)
+        for key, entry in shared.items():
+            own = self._entries.get(key)
+            if own is None or key in self._adopted:
+                self._entries[key] = entry
+                self._adopted.add(key)
+
     def active(self) -> list[dict[str, object]]:
         """The pairs cooling now, for metrics and the management API."""
         now = self._clock()
@@ -158,12 +177,17 @@ class Cooldowns:
                 self._entries[key] = entry
         log.info("cooldowns_restored", count=len(self._entries))
 
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
     def _serialize(self) -> bytes:
         now = self._clock()
+        adopted = self._adopted
         entries = [
             {"auth_index": c, "model": m, **asdict(e)}
             for (c, m), e in self._entries.items()
-            if e.until > now
+            if e.until > now and (c, m) not in adopted
         ]
         return orjson.dumps({"version": 1, "entries": entries})
 

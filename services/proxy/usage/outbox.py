@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import time
 from collections import deque
@@ -31,6 +32,8 @@ MAX_READ = 5000
 FULL_LOG_INTERVAL = 60.0  # seconds between two "outbox full" errors
 _OPEN_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
 _HINTS_KEPT = 64
+OWNER_LOCK = "owner.lock"
+OWNER_POLL_S = 0.2
 
 
 @dataclass(slots=True)
@@ -54,8 +57,13 @@ class Outbox:
         segment_max_bytes: int = 16 * MIB,
         soft_cap_bytes: int,
         cache_events: int = 10_000,
+        exclusive: bool = False,
     ) -> None:
         self.directory = directory
+        # Worker processes: hold an flock on the folder for the outbox's lifetime, so a worker
+        # started while the previous one still drains waits instead of appending beside it.
+        self._exclusive = exclusive
+        self._owner_fd = -1
         self._fsync_interval = fsync_interval
         self._segment_max = segment_max_bytes
         self._soft_cap = soft_cap_bytes
@@ -92,6 +100,8 @@ class Outbox:
         """Load or create the directory's state and start the group-commit task."""
         if self._task is not None:
             return
+        if self._exclusive:
+            await self._take_ownership()
         await asyncio.to_thread(self._load)
         self._stopping.clear()
         self._task = asyncio.create_task(self._commit_loop(), name="usage-outbox-fsync")
@@ -115,6 +125,24 @@ class Outbox:
         fds = [*self._retired, *([self._fd] if self._fd >= 0 else [])]
         self._retired, self._fd = [], -1
         await asyncio.to_thread(self._sync, fds, -1, self._new_names)
+        if self._owner_fd >= 0:
+            os.close(self._owner_fd)  # releases the folder to the next owner
+            self._owner_fd = -1
+
+    async def _take_ownership(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.directory / OWNER_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        logged = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not logged:
+                    log.warning("usage_outbox_owned_elsewhere", directory=str(self.directory))
+                    logged = True
+            await asyncio.sleep(OWNER_POLL_S)  # another process owns it; flock has no event
+        self._owner_fd = fd
 
     def _load(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)

@@ -14,14 +14,24 @@ from aiohttp import web
 
 from ..inbound.request_body import read_body
 from .outbox import MAX_READ, Outbox
+from .siblings import SiblingOutboxes
 
 DEFAULT_LIMIT = 1000
 ACK_MAX_BYTES = 64 * 1024  # {"instance_id", "upto"} needs well under 1 KiB
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def usage_routes(outbox: Outbox, accepted_keys: Callable[[], Sequence[str]]) -> list[web.RouteDef]:
-    """Routes for the collector; `accepted_keys` is read per request so key changes apply live."""
+def usage_routes(
+    outbox: Outbox,
+    accepted_keys: Callable[[], Sequence[str]],
+    siblings: SiblingOutboxes | None = None,
+) -> list[web.RouteDef]:
+    """Routes for the collector; `accepted_keys` is read per request so key changes apply live.
+
+    With `siblings` (worker processes), `?instance=ID` reads any worker's outbox, an ack for
+    any of them is accepted, and every answer lists the proxy's outboxes in `instances`.
+    An unknown or missing `instance` reads this process's own outbox, as a single process does.
+    """
 
     async def list_events(request: web.Request) -> web.StreamResponse:
         try:
@@ -33,14 +43,24 @@ def usage_routes(outbox: Outbox, accepted_keys: Callable[[], Sequence[str]]) -> 
             return error_json(
                 400, "limit must be at least 1", "invalid_request_error", "bad_request"
             )
-        lines, next_seq = await outbox.read(after, min(limit, MAX_READ))
-        return web.Response(body=_events_body(outbox.instance_id, lines, next_seq), headers=_JSON)
+        wanted = request.query.get("instance", "")
+        sibling = await siblings.folder(wanted) if siblings is not None and wanted else None
+        if siblings is not None and sibling is not None:
+            lines, next_seq = await siblings.read(wanted, after, min(limit, MAX_READ))
+        else:
+            wanted = outbox.instance_id
+            lines, next_seq = await outbox.read(after, min(limit, MAX_READ))
+        instances = await siblings.instance_ids() if siblings is not None else []
+        return web.Response(body=_events_body(wanted, lines, next_seq, instances), headers=_JSON)
 
     async def ack_events(request: web.Request) -> web.StreamResponse:
         try:
             instance_id, upto = _parse_ack(await read_body(request, ACK_MAX_BYTES))
         except ValueError as exc:
             return error_json(400, str(exc), "invalid_request_error", "bad_request")
+        if siblings is not None and await siblings.folder(instance_id) is not None:
+            acked = await siblings.ack(instance_id, upto)
+            return web.Response(body=orjson.dumps({"acked": acked}), headers=_JSON)
         if instance_id != outbox.instance_id:
             message = "instance_id does not match this proxy instance"
             return error_json(409, message, "invalid_request_error", "instance_mismatch")
@@ -106,7 +126,9 @@ def _parse_ack(body: bytes) -> tuple[str, int]:
     return instance_id, upto
 
 
-def _events_body(instance_id: str, lines: list[bytes], next_seq: int) -> bytes:
+def _events_body(
+    instance_id: str, lines: list[bytes], next_seq: int, instances: list[str]
+) -> bytes:
     # The stored lines are already JSON objects: splice them in rather than re-encode them.
     return b"".join(
         (
@@ -116,6 +138,7 @@ def _events_body(instance_id: str, lines: list[bytes], next_seq: int) -> bytes:
             b",".join(lines),
             b'],"next":',
             str(next_seq).encode(),
+            b',"instances":' + orjson.dumps(instances) if instances else b"",
             b"}",
         )
     )

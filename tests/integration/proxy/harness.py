@@ -114,7 +114,7 @@ class ProxyProcess:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    async def start(self) -> None:
+    async def start(self, limit: float = 20) -> None:
         env = {
             **os.environ,
             "MANAGEMENT_API_KEY": MANAGEMENT_KEY,
@@ -127,7 +127,7 @@ class ProxyProcess:
             env,
             self.log_path,
         )
-        await wait_healthy(self.base_url, self.proc)
+        await wait_healthy(self.base_url, self.proc, limit)
 
     def kill9(self) -> None:
         assert self.proc is not None
@@ -149,13 +149,14 @@ class ProxyProcess:
 
 @asynccontextmanager
 async def proxy_process(
-    tmp: Path, config: dict[str, Any], env: dict[str, str] | None = None
+    tmp: Path, config: dict[str, Any], env: dict[str, str] | None = None, limit: float = 20
 ) -> AsyncIterator[ProxyProcess]:
-    """`python -m services.proxy` on a free port with `config` (and `env`), stopped afterwards."""
+    """`python -m services.proxy` on a free port with `config` (and `env`), stopped afterwards;
+    `limit`: seconds it may take to answer /healthz."""
     path = tmp / "config.yaml"
     write_config(path, {**config, "port": free_port()})
     proc = ProxyProcess(path, env)
-    await proc.start()
+    await proc.start(limit)
     try:
         yield proc
     finally:
