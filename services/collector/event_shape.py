@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Annotated
 
 import msgspec
+from msgspec.structs import astuple
 
 from services.collector.usage_events import NOT_NULL_TEXT, TEXT_COLUMNS, EventRow
 
@@ -26,6 +27,8 @@ _Millis = Annotated[int, msgspec.Meta(ge=0, le=_MAX_INT4)]
 _Status = Annotated[int, msgspec.Meta(ge=-_MAX_INT4, le=_MAX_INT4)]
 _Text = Annotated[str, msgspec.Meta(max_length=512)] | None  # longer ones are cut: slow path
 _KeyId = Annotated[str, msgspec.Meta(max_length=64)] | None
+# The NOT NULL texts: absent is '' as there; a null (the proxy writes '') takes the slow path.
+_NotNull = Annotated[str, msgspec.Meta(max_length=512)]
 
 
 class _Tokens(msgspec.Struct):
@@ -55,13 +58,13 @@ class _Event(msgspec.Struct):
     status_code: _Status | None = None
     tokens: _Tokens | None = None
     request_id: _Text = None
-    provider: _Text = None
+    provider: _NotNull = ""
     executor_type: _Text = None
     auth_type: _Text = None
-    auth_index: _Text = None
+    auth_index: _NotNull = ""
     source: _Text = None
     endpoint: _Text = None
-    model: _Text = None
+    model: _NotNull = ""
     alias: _Text = None
     reasoning_effort: _Text = None
     service_tier: _Text = None
@@ -70,10 +73,11 @@ class _Event(msgspec.Struct):
     refused: _Text = None
 
 
-assert tuple(_Event.__struct_fields__[11:]) == TEXT_COLUMNS
+assert tuple(_Event.__struct_fields__[-len(TEXT_COLUMNS) :]) == TEXT_COLUMNS
 _NO_TOKENS = _Tokens()
-# Positions of the NOT NULL texts: None there becomes '' (as the full validator does).
-_NOT_NULL = tuple(i for i, name in enumerate(TEXT_COLUMNS) if name in NOT_NULL_TEXT)
+_FIRST_TEXT = len(_Event.__struct_fields__) - len(TEXT_COLUMNS)
+_EMPTY = _Event(uuid.UUID(int=0), "", 0)
+assert {name for name in TEXT_COLUMNS if getattr(_EMPTY, name) == ""} == NOT_NULL_TEXT
 
 
 def plain_row(raw: object, instance_id: str, oldest: datetime, newest: datetime) -> EventRow | None:
@@ -87,51 +91,21 @@ def plain_row(raw: object, instance_id: str, oldest: datetime, newest: datetime)
         return None
     if event.instance_id is not msgspec.UNSET and event.instance_id != instance_id:
         return None
-    texts = _texts(event)
-    if texts is None:
-        return None
+    texts = astuple(event)[_FIRST_TEXT:]
+    if "\x00" in "".join(filter(None, texts)):
+        return None  # Postgres text cannot hold NUL: the full validator strips it
     return _row(event, ts, instance_id, texts)
 
 
-def _texts(event: _Event) -> list[str | None] | None:
-    """The text columns in order, or None when one holds a NUL (the slow path strips it)."""
-    texts: list[str | None] = [
-        event.request_id, event.provider, event.executor_type, event.auth_type,
-        event.auth_index, event.source, event.endpoint, event.model, event.alias,
-        event.reasoning_effort, event.service_tier, event.client_ip, event.user_agent,
-        event.refused,
-    ]  # fmt: skip
-    if "\x00" in "".join([t for t in texts if t]):
-        return None
-    for i in _NOT_NULL:
-        if texts[i] is None:
-            texts[i] = ""
-    return texts
-
-
-def _row(event: _Event, ts: datetime, instance_id: str, texts: list[str | None]) -> EventRow:
+def _row(event: _Event, ts: datetime, instance_id: str, texts: tuple[object, ...]) -> EventRow:
     t = event.tokens or _NO_TOKENS
     total = t.total_tokens or t.input_tokens + t.output_tokens  # the seed's rule, as there
     key = event.api_key_id.lower() if event.api_key_id else ""
     return EventRow._make(
         (
-            event.event_id,
-            ts,
-            instance_id,
-            event.seq,
-            key,
-            event.latency_ms,
-            event.ttft_ms,
-            bool(event.stream),
-            bool(event.failed),
-            event.status_code,
-            t.input_tokens,
-            t.output_tokens,
-            t.reasoning_tokens,
-            t.cached_tokens,
-            t.cache_read_tokens,
-            t.cache_creation_tokens,
-            total,
-            *texts,
+            event.event_id, ts, instance_id, event.seq, key, event.latency_ms, event.ttft_ms,
+            bool(event.stream), bool(event.failed), event.status_code,
+            t.input_tokens, t.output_tokens, t.reasoning_tokens, t.cached_tokens,
+            t.cache_read_tokens, t.cache_creation_tokens, total, *texts,
         )
-    )
+    )  # fmt: skip

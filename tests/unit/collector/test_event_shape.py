@@ -126,6 +126,7 @@ def test_what_only_the_full_validator_does_leaves_the_fast_path():
         {"model": "a\x00b"},
         {"event_id": "{" + ID + "}"},
         {"tokens": {"input_tokens": None}},
+        {"model": None},
     ):
         raw = {**make_event(1, "proxy-a", random.Random(1), at=NOW), **change}
         assert plain_row(raw, "proxy-a", WINDOW.oldest, WINDOW.newest) is None, change
