@@ -131,3 +131,25 @@ def test_what_only_the_full_validator_does_leaves_the_fast_path():
         raw = {**make_event(1, "proxy-a", random.Random(1), at=NOW), **change}
         assert plain_row(raw, "proxy-a", WINDOW.oldest, WINDOW.newest) is None, change
         assert isinstance(parse_event(raw, "proxy-a", WINDOW), EventRow), change
+
+
+_EDGES = [None, True, False, 0, -1, 1.5, 2.0, 2**31 - 1, 2**31, -(2**31), 2**62, 2**62 + 1, 2**64]
+_EDGES += ["", "\x00", "x" * 512, "x" * 513, "k" * 64, "K" * 65, [], {}, ID, "{" + ID + "}"]
+_EDGES += ["2026-11-27T11:55:00Z", "2026-11-27T11:55:00", "2027-01-01T00:00:00Z", "proxy-a"]
+
+
+def test_every_field_with_every_edge_value_agrees():
+    """Each field of the event and of its tokens set to each boundary value, one at a time."""
+    base = make_event(1, "proxy-a", random.Random(2), at=NOW)
+    for name in [*_VALUES, "tokens", "unknown"]:
+        for value in _EDGES:
+            raw = {**base, name: value}
+            assert typed(parse_event(raw, "proxy-a", WINDOW)) == typed(
+                check_event(raw, "proxy-a", WINDOW)
+            ), (name, value)
+    for name in TOKEN_COLUMNS:
+        for value in _EDGES:
+            raw = {**base, "tokens": {**base["tokens"], name: value}}  # type: ignore[dict-item]
+            assert typed(parse_event(raw, "proxy-a", WINDOW)) == typed(
+                check_event(raw, "proxy-a", WINDOW)
+            ), (name, value)
