@@ -37,7 +37,7 @@ import structlog
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from bench.ingest_baseline import previous_insert, rollups_before_0010
+from bench.ingest_baseline import full_validator, previous_insert, rollups_before_0010
 from bench.ingest_rig import CpuMeter, ProxyChild, cluster_pids, fill_outbox
 from services.collector.settings import CollectorSettings
 from services.collector.worker import Collector
@@ -199,6 +199,13 @@ INSERTS: dict[str, Callable[[], contextlib.AbstractContextManager[None]]] = {
 }
 
 
+BASELINES = {"rollups": rollups_before_0010, "validator": full_validator}
+BASELINE_NOTES = {
+    "rollups": "; previous = the current insert without the rollups of 0010",
+    "validator": "; previous = the current insert, events through the full validator only",
+}
+
+
 async def _one_run(
     args: argparse.Namespace, dsn: str, data_dir: Path | None, name: str
 ) -> IngestRun:
@@ -210,20 +217,15 @@ async def _one_run(
 
 
 async def bench_ingest(args: argparse.Namespace, dsn: str, data_dir: Path | None) -> None:
-    if args.baseline == "rollups":
-        INSERTS["previous"] = rollups_before_0010
+    if args.baseline != "insert":
+        INSERTS["previous"] = BASELINES[args.baseline]
     names = list(INSERTS) if args.previous else ["current"]
     print(
         f"ingest: {args.events:,} events from the {args.source} source, pages of"
         f" {args.batch}, {args.timeline} timestamps, {args.repeat} round(s) of"
         f" {' and '.join(names)}"
         " (order alternates), each run into a fresh database; end to end = first fetch to"
-        " last ack (store, rollups, commit with fsync)"
-        + (
-            "; previous = the current insert without the rollups of 0010"
-            if args.baseline == "rollups"
-            else ""
-        )
+        " last ack (store, rollups, commit with fsync)" + BASELINE_NOTES.get(args.baseline, "")
     )
     runs: dict[str, list[IngestRun]] = {name: [] for name in names}
     for i in range(args.repeat):
@@ -393,10 +395,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--baseline",
-        choices=["insert", "rollups"],
+        choices=["insert", "rollups", "validator"],
         default="insert",
-        help="what `previous` runs: the previous batch insert, or the current one without"
-        " the rollups of migration 0010 (usage_daily, usage_hourly_dim_totals)",
+        help="what `previous` runs: the previous batch insert, the current one without"
+        " the rollups of migration 0010 (usage_daily, usage_hourly_dim_totals), or the current"
+        " one with every event through the full validator (no compiled fast path)",
     )
     parser.add_argument(
         "--timeline",

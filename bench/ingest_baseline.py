@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 import orjson
 from psycopg import sql
 
-from services.collector import rollup_sql, usage_events
+from services.collector import events, ingest, rollup_sql, usage_events
 from services.collector.rollup_sql import RETURNED, comma, identifiers, rollup_ctes
 from services.collector.usage_events import (
     STAGING_TYPES,
@@ -120,3 +120,15 @@ def rollups_before_0010() -> Iterator[None]:
         yield
     finally:
         usage_events._STORE = current_store
+
+
+@contextlib.contextmanager
+def full_validator() -> Iterator[None]:
+    """Let the collector validate every event with the full validator alone (no compiled fast
+    path, as before December 2026) while active: what `event_shape` saves per event."""
+    current = ingest.parse_event
+    ingest.parse_event = events.check_event
+    try:
+        yield
+    finally:
+        ingest.parse_event = current
