@@ -209,6 +209,7 @@ async def _serve_fast(host: str, port: int, chunks: int) -> None:
     runner = web.AppRunner(fast_app(chunks), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
+    print(f"listening http://{host}:{runner.addresses[0][1]}", flush=True)
     try:
         await asyncio.Event().wait()  # until SIGTERM/SIGINT ends the process
     finally:
