@@ -4,12 +4,19 @@ Streams carry `usage` in both message_start and message_delta (the SDK's stream 
 both); errors are JSON bodies, or `event: error` once a stream has started.
 
     async with FakeAnthropic() as fake: ... fake.base_url, fake.push(Reply(...)), fake.requests
-    python -m tests.fakes.anthropic_upstream --port 18001
+    python -m tests.fakes.anthropic_upstream --port 18001 [--fast [--chunks N]]
+
+`--fast` serves one precomputed answer (N text deltas when streamed) with no scripting,
+checking or recording, on uvloop: the benchmarks' upstream, as fast as the OpenAI fake's.
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import contextlib
 import json
+import sys
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -158,5 +165,72 @@ def _block_frames(index: int, block: dict[str, Any], reply: Reply) -> list[dict[
     return frames
 
 
+# -- fast mode, for benchmarks ----------------------------------------------------------------
+
+
+def _fast_frames(reply: Reply, model: str) -> list[bytes]:
+    """The frames `stream_message` writes for `reply`, precomputed."""
+    message = _message(reply, model)
+    start = {**message, "content": [], "stop_reason": None}
+    start["usage"] = {**message["usage"], "output_tokens": 1}
+    frames = [{"type": "message_start", "message": start}, {"type": "ping"}]
+    for index, block in enumerate(message["content"]):
+        frames += _block_frames(index, block, reply)
+    delta = {"stop_reason": message["stop_reason"], "stop_sequence": None}
+    usage = {"output_tokens": reply.output_tokens}
+    frames.append({"type": "message_delta", "delta": delta, "usage": usage})
+    frames.append({"type": "message_stop"})
+    return [frame(data, data["type"]) for data in frames]
+
+
+def fast_app(chunks: int = 16) -> web.Application:
+    """One precomputed answer, whole or as a stream of `chunks` text deltas; the request body is
+    only searched for `"stream":true`, not parsed."""
+    reply = Reply(text=" ".join(["word"] * chunks), chunk=5)  # "word " per delta
+    whole = json.dumps(_message(reply, "claude-sonnet-4-5")).encode()
+    frames = _fast_frames(reply, "claude-sonnet-4-5")
+
+    async def messages(request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        if b'"stream":true' not in raw and b'"stream": true' not in raw:
+            return web.Response(body=whole, content_type="application/json")
+        response = await sse_response(request)
+        for data in frames:
+            await response.write(data)
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_post("/v1/messages", messages)
+    return app
+
+
+async def _serve_fast(host: str, port: int, chunks: int) -> None:
+    runner = web.AppRunner(fast_app(chunks), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    print(f"listening http://{host}:{runner.addresses[0][1]}", flush=True)
+    try:
+        await asyncio.Event().wait()  # until SIGTERM/SIGINT ends the process
+    finally:
+        await runner.cleanup()
+
+
+def _main_fast(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description="Fake Anthropic Messages upstream, fast mode")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--fast", action="store_true")
+    parser.add_argument("--chunks", type=int, default=16, help="text deltas per stream")
+    args = parser.parse_args(argv)
+    import uvloop
+
+    with contextlib.suppress(KeyboardInterrupt):
+        uvloop.run(_serve_fast(args.host, args.port, args.chunks))
+
+
 if __name__ == "__main__":
-    main(FakeAnthropic, "Fake Anthropic Messages upstream")
+    if "--fast" in sys.argv[1:]:
+        _main_fast(sys.argv[1:])
+    else:
+        main(FakeAnthropic, "Fake Anthropic Messages upstream")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import os
 from typing import Any
 
 import orjson
@@ -17,8 +17,33 @@ log = structlog.get_logger(__name__)
 _LOGGED_SKIPS = 3
 
 
+# The RFC 4122 variant puts 10 in the top bits of the 17th hex digit: 8, 9, a or b.
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+
+
+class _HexIds:
+    """The first 24 hex digits of a version-4 UUID, as `uuid.uuid4().hex[:24]` gives them, from
+    one 4 KiB read of the OS CSPRNG per 341 ids: `uuid4()` was a getrandom syscall and a UUID
+    object per translated answer (and per tool call)."""
+
+    def __init__(self) -> None:
+        self._pool = ""
+        self._pos = 0
+
+    def next(self) -> str:
+        pos = self._pos
+        if pos + 24 > len(self._pool):
+            self._pool, pos = os.urandom(4096).hex(), 0
+        self._pos = pos + 24
+        h = self._pool[pos : pos + 24]
+        return h[:12] + "4" + h[13:16] + _VARIANT[h[16]] + h[17:]
+
+
+_IDS = _HexIds()
+
+
 def new_id(prefix: str) -> str:
-    return prefix + uuid.uuid4().hex[:24]
+    return prefix + _IDS.next()
 
 
 def dumps(value: Any) -> bytes:

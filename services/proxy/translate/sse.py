@@ -101,6 +101,10 @@ class SSEParser:
 def _parse_frame(raw: bytes) -> Frame | None:
     if raw.startswith(b"data: ") and b"\n" not in raw:
         return "", raw[6:]  # the common case: one data line, no event name
+    if raw.startswith(b"event: "):  # Anthropic's and Responses' frames: one event, one data line
+        nl = raw.find(b"\n")
+        if raw.startswith(b"data: ", nl + 1) and raw.find(b"\n", nl + 1) < 0:
+            return raw[7:nl].decode("utf-8", "replace"), raw[nl + 7 :]
     event = ""
     data: list[bytes] = []
     for line in raw.split(b"\n"):

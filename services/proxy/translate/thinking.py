@@ -34,10 +34,13 @@ ANTHROPIC_DEFAULT_MAX_TOKENS = 8192
 AUTO_BUDGET = 8192  # what "auto" becomes where a model can only take a fixed budget
 
 _SUFFIX = re.compile(r"^(.+?)\(([A-Za-z]+|-?\d+)\)$")
+_SUFFIX_ENDS = (")", ")\n")
 
 
 def parse_model_suffix(model: str) -> tuple[str, Thinking | None]:
     """Split `name(8192|high|none|auto|-1)` into the bare name and the thinking it asks for."""
+    if not model.endswith(_SUFFIX_ENDS):  # most names: no regex run (`$` allows a final \n)
+        return model, None
     match = _SUFFIX.match(model)
     if match is None:
         return model, None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.proxy.translate.sse import SSEParser, encode
+from services.proxy.translate.sse import SSEParser, _parse_frame, encode
 
 STREAM = (
     b": keep-alive\n\n"
@@ -70,3 +70,22 @@ def test_flush_returns_an_unterminated_last_frame():
 def test_encode():
     assert encode("ping", b"{}") == b"event: ping\ndata: {}\n\n"
     assert encode(None, b"{}") == b"data: {}\n\n"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"event: message_start\ndata: {}",
+        b"event: \ndata: ",
+        b"event: a:b\ndata: x: y",
+        b"event: \xff\ndata: {}",
+        b"event: e\ndata: 1\ndata: 2",
+        b"event: e\n: comment",
+        b"event: e\ndata:no-space",
+        b"event: e",
+    ],
+)
+def test_event_frame_shortcut_parses_as_the_general_path(raw: bytes) -> None:
+    """`event: X` + `data: Y` takes a shortcut; it gives what the line-by-line path gives."""
+    general = _parse_frame(b"\n" + raw)  # a leading blank line skips both shortcuts
+    assert _parse_frame(raw) == general

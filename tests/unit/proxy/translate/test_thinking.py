@@ -24,6 +24,8 @@ USER = [{"role": "user", "content": "hi"}]
         ("plain-model", "plain-model", None),
         ("odd(name)", "odd(name)", None),
         ("(high)", "(high)", None),
+        ("x(high)\n", "x", Thinking("level", 24576, "high")),  # the regex's `$` allows it
+        ("x(high) ", "x(high) ", None),
     ],
 )
 def test_parse_model_suffix(model, base, thinking):
