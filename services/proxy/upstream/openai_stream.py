@@ -17,6 +17,9 @@ from ..translate.usage import Usage, from_openai
 
 MAX_FRAME = 8 * 1024 * 1024
 _USAGE = b'"usage"'
+# OpenAI sends `"usage":null` in every chunk but the last when usage is asked for: a frame whose
+# every `"usage"` is that has no usage to read or strip, and is relayed without parsing it.
+_NO_USAGE = b'"usage":null'
 _DONE = b"data: [DONE]"
 _DONE_DATA = b"[DONE]"  # `data:[DONE]` without the space, or after a comment line, counts too
 
@@ -55,11 +58,24 @@ class OpenAIStream:
             return b""
         complete, self._tail = data[: end + 2], data[end + 2 :]
         self.started = True
-        if self.rewrite is None and _USAGE not in complete and _DONE_DATA not in complete:
-            return complete  # the common case: relay untouched
+        if self._untouched(complete) and b"\n\n\n" not in complete and complete[:1] != b"\n":
+            # The common case: relay untouched. (Without blank lines next to a frame's end,
+            # the frame loop below would give back exactly these bytes; with them it drops
+            # empty frames.)
+            return complete
         return b"".join(self._frame(f) for f in complete.split(b"\n\n") if f)
 
+    def _untouched(self, data: bytes) -> bool:
+        """True when frames `data` need no look inside: no rewrite, no [DONE], no usage."""
+        return (
+            self.rewrite is None
+            and _DONE_DATA not in data
+            and data.count(_USAGE) == data.count(_NO_USAGE)
+        )
+
     def _frame(self, frame: bytes) -> bytes:
+        if self._untouched(frame):
+            return frame + b"\n\n"
         head, payload = _split_frame(frame)
         if payload is None or payload == b"[DONE]":
             self.done = self.done or payload == b"[DONE]"
