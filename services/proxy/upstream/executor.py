@@ -538,10 +538,10 @@ class Executor:
         config = call.runtime.config
         keepalive = config.streaming.keepalive_seconds
         idle = config.timeouts.idle
+        wait = min(keepalive, idle) if keepalive > 0 else idle
         loop = asyncio.get_running_loop()
         last_data = loop.time()
         while True:
-            wait = min(keepalive, idle) if keepalive > 0 else idle
             try:
                 chunk = await deadline.within(wait, resp.readany())
             except TimeoutError:

@@ -58,11 +58,8 @@ class OpenAIStream:
             return b""
         complete, self._tail = data[: end + 2], data[end + 2 :]
         self.started = True
-        if self._untouched(complete) and b"\n\n\n" not in complete and complete[:1] != b"\n":
-            # The common case: relay untouched. (Without blank lines next to a frame's end,
-            # the frame loop below would give back exactly these bytes; with them it drops
-            # empty frames.)
-            return complete
+        if self._untouched(complete) and _unchanged_by_split(complete, end):
+            return complete  # the common case: relay untouched
         return b"".join(self._frame(f) for f in complete.split(b"\n\n") if f)
 
     def _untouched(self, data: bytes) -> bool:
@@ -116,6 +113,15 @@ class OpenAIStream:
         if not tail.strip():
             return b""
         return self.feed(tail + b"\n\n")
+
+
+def _unchanged_by_split(complete: bytes, last: int) -> bool:
+    """True when the frame loop would give back `complete` byte for byte: it drops empty
+    frames, i.e. blank lines at the start or next to a frame's end. `last` is where the
+    final frame's blank line starts."""
+    if complete.find(b"\n\n") == last:  # one frame: the usual read of a live stream
+        return last > 0
+    return b"\n\n\n" not in complete and complete[:1] != b"\n"
 
 
 def _split_frame(frame: bytes) -> tuple[bytes, bytes | None]:
