@@ -7,10 +7,13 @@ and absolute-form plain-HTTP requests (several per connection, as keep-alive cli
 `Proxy-Authorization`, which it never forwards. `Socks5Proxy` with `auth` asks for RFC 1929
 username/password; `reply` makes it refuse every CONNECT with that SOCKS5 reply code.
 `open_tunnels` counts relays in progress; `tunnel_closed` is set whenever one ends.
+
+As a process (for benchmarks): `python -m tests.fakes.forward_proxy --port P [--socks5]`.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
 import contextlib
@@ -204,3 +207,25 @@ class Socks4Proxy(_Proxy):
         self.targets.append(f"{host}:{port}")
         writer.write(b"\x00\x5a" + bytes(6))
         await self._relay(reader, writer, host, port)
+
+
+async def _serve_forever(kind: type[_Proxy], port: int) -> None:
+    proxy = kind()
+    proxy._server = await asyncio.start_server(proxy._guarded, "127.0.0.1", port)
+    print(f"listening 127.0.0.1:{port}", flush=True)
+    await asyncio.Event().wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--socks5", action="store_true")
+    args = parser.parse_args()
+    import uvloop
+
+    with contextlib.suppress(KeyboardInterrupt):
+        uvloop.run(_serve_forever(Socks5Proxy if args.socks5 else HttpForwardProxy, args.port))
+
+
+if __name__ == "__main__":
+    main()

@@ -4,20 +4,15 @@ it needs; and a test CA for TLS cases."""
 from __future__ import annotations
 
 import asyncio
-import datetime
-import ipaddress
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from yarl import URL
 
 from services.proxy.upstream.lean_client import LeanClient
+from tests.fakes.tls import write_test_ca
 
 OK = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{"ok":true}'
 
@@ -91,38 +86,8 @@ async def post(lean: LeanClient, url: URL, body: bytes = b'{"q":1}') -> tuple[in
 
 def tls_pair(tmp: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
     """A test CA, a server certificate it signed for 127.0.0.1, and both sides' contexts."""
-    now = datetime.datetime.now(datetime.UTC)
-
-    def cert(subject: str, key, issuer: str, issuer_key, ca: bool) -> x509.Certificate:
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-        )
-        if not ca:
-            san = [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-            builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
-        return builder.sign(issuer_key, hashes.SHA256())
-
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = cert("lean test CA", ca_key, "lean test CA", ca_key, True)
-    key = ec.generate_private_key(ec.SECP256R1())
-    leaf = cert("127.0.0.1", key, "lean test CA", ca_key, False)
-    (tmp / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    (tmp / "leaf.pem").write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
-    (tmp / "key.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    files = write_test_ca(tmp)
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server_ctx.load_cert_chain(tmp / "leaf.pem", tmp / "key.pem")
-    client_ctx = ssl.create_default_context(cafile=str(tmp / "ca.pem"))
+    server_ctx.load_cert_chain(files.cert, files.key)
+    client_ctx = ssl.create_default_context(cafile=str(files.ca))
     return server_ctx, client_ctx
