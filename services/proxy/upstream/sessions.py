@@ -129,7 +129,7 @@ class Answer(Protocol):
 
 
 class AiohttpAnswer:
-    """An aiohttp response seen as an `Answer` (requests through an outbound proxy)."""
+    """An aiohttp response seen as an `Answer` (lean client off, or an `https://` proxy)."""
 
     __slots__ = ("_resp", "status")
 
