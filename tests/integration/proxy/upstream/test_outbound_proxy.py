@@ -17,19 +17,20 @@ BODY = {"model": "gpt-test", "messages": [{"role": "user", "content": "hi"}]}
 SECRET = "pr0xy-s3cret"
 
 
-async def _post(base: str) -> tuple[int, str]:
+async def _post(base: str, stream: bool = False) -> tuple[int, str]:
     async with aiohttp.ClientSession() as session:
         async with session.post(
             f"{base}/v1/chat/completions",
-            json=BODY,
+            json={**BODY, "stream": stream},
             headers={"Authorization": f"Bearer {CLIENT_KEY}"},
         ) as resp:
             return resp.status, await resp.text()
 
 
-async def _ok(base: str) -> None:
-    status, text = await _post(base)
+async def _ok(base: str, stream: bool = False) -> None:
+    status, text = await _post(base, stream)
     assert status == 200, text
+    assert not stream or text.rstrip().endswith("data: [DONE]")
 
 
 def _socks5h() -> Socks5Proxy:
@@ -50,19 +51,21 @@ KINDS = {
 @pytest.mark.parametrize("lean", [True, False])
 @pytest.mark.parametrize("kind", list(KINDS))
 async def test_per_key_proxy_url_carries_the_upstream_calls(fake, tmp_path, kind, lean):
-    """A key's proxy-url routes its upstream calls through that proxy, on either client; the
-    lean client keeps the tunnel (or the connection to an HTTP proxy) for the next request."""
+    """A key's proxy-url routes its upstream calls (plain and streamed) through that proxy, on
+    either client; the lean client keeps the tunnel (or the connection to an HTTP proxy) for
+    the next request."""
     async with KINDS[kind]() as outbound:
         config = compat_config(fake.base_url, ["k"], **{"lean-upstream-client": lean})
         config["openai-compatibility"][0]["api-key-entries"][0]["proxy-url"] = outbound.url
         async with run_proxy(tmp_path, config) as px:
             await _ok(px.base_url)
+            await _ok(px.base_url, stream=True)
             await _ok(px.base_url)
             proxied = px.app[EXECUTOR].upstream.lean_for(outbound.url)
             pooled = proxied.idle_count() if proxied is not None else None
     assert all(fake.origin.split("//")[1] in target for target in outbound.targets)
-    assert len(outbound.targets) == (2 if kind.startswith("http") else 1)
-    assert len(fake.requests) == 2
+    assert len(outbound.targets) == (3 if kind.startswith("http") else 1)
+    assert len(fake.requests) == 3
     if lean:
         assert pooled == 1
 
