@@ -168,6 +168,14 @@ def _connector() -> aiohttp.TCPConnector:
     return aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=60)
 
 
+def socks_connector(proxy_url: str, **kwargs: Any) -> ProxyConnector:
+    """aiohttp-socks' connector for a SOCKS proxy URL. It knows no `socks5h`: its `socks5`
+    already lets the proxy resolve names, which is what `socks5h` asks for."""
+    if proxy_url[:10].lower() == "socks5h://":
+        proxy_url = "socks5://" + proxy_url[10:]
+    return ProxyConnector.from_url(proxy_url, **kwargs)
+
+
 class UpstreamClients:
     """Owns every client session; `for_proxy` picks the session and `proxy=` argument to use."""
 
@@ -216,9 +224,7 @@ class UpstreamClients:
         if proxy_url.startswith(("socks5://", "socks5h://", "socks4://")):
             session = self._socks.get(proxy_url)
             if session is None:
-                # aiohttp-socks knows no socks5h: its socks5 already lets the proxy resolve.
-                url = proxy_url.replace("socks5h://", "socks5://", 1)
-                connector: Any = ProxyConnector.from_url(url, limit=0)
+                connector: Any = socks_connector(proxy_url, limit=0)
                 session = upstream_session(connector, self.overrides)
                 self._socks[proxy_url] = session
             return session, None
