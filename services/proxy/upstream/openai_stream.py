@@ -17,9 +17,11 @@ from ..translate.usage import Usage, from_openai
 
 MAX_FRAME = 8 * 1024 * 1024
 _USAGE = b'"usage"'
-# OpenAI sends `"usage":null` in every chunk but the last when usage is asked for: a frame whose
-# every `"usage"` is that has no usage to read or strip, and is relayed without parsing it.
+# OpenAI sends `"usage":null` in every chunk but the last when usage is asked for (servers
+# that write JSON with spaces, `"usage": null`): a frame whose every `"usage"` is one of these
+# has no usage to read or strip, and is relayed without parsing it.
 _NO_USAGE = b'"usage":null'
+_NO_USAGE_SPACED = b'"usage": null'
 _DONE = b"data: [DONE]"
 _DONE_DATA = b"[DONE]"  # `data:[DONE]` without the space, or after a comment line, counts too
 
@@ -64,11 +66,13 @@ class OpenAIStream:
 
     def _untouched(self, data: bytes) -> bool:
         """True when frames `data` need no look inside: no rewrite, no [DONE], no usage."""
-        return (
-            self.rewrite is None
-            and _DONE_DATA not in data
-            and data.count(_USAGE) == data.count(_NO_USAGE)
-        )
+        if self.rewrite is not None or _DONE_DATA in data:
+            return False
+        usages = data.count(_USAGE)
+        if not usages:
+            return True
+        nulls = data.count(_NO_USAGE)
+        return usages == nulls or usages == nulls + data.count(_NO_USAGE_SPACED)
 
     def _frame(self, frame: bytes) -> bytes:
         if self._untouched(frame):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -82,6 +84,8 @@ _PIECES = [
     b'data: {"usage":null,"choices":[{"usage":{"prompt_tokens":3}}]}\n\n',
     b'data: {"usage":null,"usage":{"prompt_tokens":5,"completion_tokens":1}}\n\n',
     b'data: {"usage": null, "choices": []}\n\n',
+    b'data: {"id": "c2", "usage": null, "choices": [{"delta": {"usage":null}}]}\n\n',
+    b'data: {"usage": null, "usage": {"prompt_tokens": 2}}\n\n',
     b": keep-alive\n\n",
     b": comment\ndata: " + orjson.dumps(_NULL_USAGE) + b"\n\n",
     b"\n\n",
@@ -112,6 +116,6 @@ def test_the_shortcut_relays_what_the_frame_loop_would(pieces, cuts, strip):
 def test_null_usage_chunks_are_relayed_as_they_came():
     """OpenAI's `"usage":null` in every chunk of a stream that asked for usage: untouched."""
     relay = OpenAIStream(strip_usage=True)
-    chunk = _frame(_NULL_USAGE)
-    assert relay.feed(chunk) == chunk
+    for chunk in (_frame(_NULL_USAGE), b"data: " + json.dumps(_NULL_USAGE).encode() + b"\n\n"):
+        assert relay.feed(chunk) == chunk
     assert relay.tokens is None
