@@ -122,6 +122,8 @@ class Inflater:
 
 def inflater_for(request: web.BaseRequest) -> Inflater | None:
     """The decoder the request's Content-Encoding needs (None: as is); 415 when unsupported."""
+    if "Content-Encoding" not in request.headers:
+        return None  # nearly every request: skip the parsing below
     raw = ",".join(request.headers.getall("Content-Encoding", ()))
     codings = [c.strip().lower() for c in raw.split(",") if c.strip()]
     codings = [c for c in codings if c != "identity"]

@@ -32,6 +32,7 @@ from ..routing.selector import Selector
 from ..translate.errors import error_body, upstream_message
 from ..translate.rules import Unsupported
 from ..usage.recorder import Recorder
+from .deadline import Deadline
 from .openai_stream import FrameTooLarge
 from .sessions import AiohttpAnswer, Answer, UpstreamClients
 
@@ -284,26 +285,35 @@ class Executor:
         except Unsupported as exc:
             return self._unsupported(call, target, exc)
         started = time.monotonic()
+        deadline = Deadline()  # one timer for every time limit of this attempt
         try:
-            async with asyncio.timeout(timeouts.first_byte):
-                resp = await self._send(call, target, upstream)
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            return self._fail(
-                call, target, started, NETWORK_ERROR, f"upstream unreachable: {type(exc).__name__}"
-            )
-        except asyncio.CancelledError:
-            self._client_gone(call, target, started, None, None)
-            raise
-        try:
-            if 300 <= resp.status < 400:
-                return self._redirected(call, target, started, resp)
-            if resp.status != 200:
-                return await self._upstream_error(call, target, started, resp, reauth)
-            if call.stream:
-                return await self._relay(call, codec, target, started, resp)
-            return await self._complete(call, codec, target, started, resp)
+            try:
+                resp = await deadline.within(
+                    timeouts.first_byte, self._send(call, target, upstream)
+                )
+            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                return self._fail(
+                    call,
+                    target,
+                    started,
+                    NETWORK_ERROR,
+                    f"upstream unreachable: {type(exc).__name__}",
+                )
+            except asyncio.CancelledError:
+                self._client_gone(call, target, started, None, None)
+                raise
+            try:
+                if 300 <= resp.status < 400:
+                    return self._redirected(call, target, started, resp)
+                if resp.status != 200:
+                    return await self._upstream_error(call, target, started, resp, reauth)
+                if call.stream:
+                    return await self._relay(call, codec, target, started, resp, deadline)
+                return await self._complete(call, codec, target, started, resp)
+            finally:
+                resp.close()
         finally:
-            resp.close()
+            deadline.close()
 
     async def _send(self, call: Call, target: Target, upstream: UpstreamRequest) -> Answer:
         """POST upstream; returns at the answer's head. The lean client sends, directly or
@@ -455,13 +465,20 @@ class Executor:
                 return out
 
     async def _relay(
-        self, call: Call, codec: Codec, target: Target, started: float, resp: Answer
+        self,
+        call: Call,
+        codec: Codec,
+        target: Target,
+        started: float,
+        resp: Answer,
+        deadline: Deadline,
     ) -> web.StreamResponse | Failure:
         config = call.runtime.config
         proc = codec.stream(call, target)
         try:
-            async with asyncio.timeout(config.timeouts.first_byte):
-                first = await self._first_output(proc, resp)
+            first = await deadline.within(
+                config.timeouts.first_byte, self._first_output(proc, resp)
+            )
         except (aiohttp.ClientError, TimeoutError, FrameTooLarge) as exc:
             first, reason = None, type(exc).__name__
         except asyncio.CancelledError:
@@ -482,7 +499,7 @@ class Executor:
         try:
             await reply.prepare(call.request)
             await reply.write(first)
-            failure = await self._pump(call, proc, resp, reply)
+            failure = await self._pump(call, proc, resp, reply, deadline)
             if failure is None and not proc.done:
                 failure = "upstream stream ended early"
             if failure is not None:
@@ -517,18 +534,18 @@ class Executor:
         proc: StreamProcessor,
         resp: Answer,
         reply: web.StreamResponse,
+        deadline: Deadline,
     ) -> str | None:
         """Relay chunks until upstream EOF; returns why the stream failed, or None."""
         config = call.runtime.config
         keepalive = config.streaming.keepalive_seconds
         idle = config.timeouts.idle
+        wait = min(keepalive, idle) if keepalive > 0 else idle
         loop = asyncio.get_running_loop()
         last_data = loop.time()
         while True:
-            wait = min(keepalive, idle) if keepalive > 0 else idle
             try:
-                async with asyncio.timeout(wait):
-                    chunk = await resp.readany()
+                chunk = await deadline.within(wait, resp.readany())
             except TimeoutError:
                 if loop.time() - last_data >= idle:
                     return "upstream idle timeout"

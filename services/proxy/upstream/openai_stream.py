@@ -17,6 +17,11 @@ from ..translate.usage import Usage, from_openai
 
 MAX_FRAME = 8 * 1024 * 1024
 _USAGE = b'"usage"'
+# OpenAI sends `"usage":null` in every chunk but the last when usage is asked for (servers
+# that write JSON with spaces, `"usage": null`): a frame whose every `"usage"` is one of these
+# has no usage to read or strip, and is relayed without parsing it.
+_NO_USAGE = b'"usage":null'
+_NO_USAGE_SPACED = b'"usage": null'
 _DONE = b"data: [DONE]"
 _DONE_DATA = b"[DONE]"  # `data:[DONE]` without the space, or after a comment line, counts too
 
@@ -55,11 +60,23 @@ class OpenAIStream:
             return b""
         complete, self._tail = data[: end + 2], data[end + 2 :]
         self.started = True
-        if self.rewrite is None and _USAGE not in complete and _DONE_DATA not in complete:
+        if self._untouched(complete) and _unchanged_by_split(complete, end):
             return complete  # the common case: relay untouched
         return b"".join(self._frame(f) for f in complete.split(b"\n\n") if f)
 
+    def _untouched(self, data: bytes) -> bool:
+        """True when frames `data` need no look inside: no rewrite, no [DONE], no usage."""
+        if self.rewrite is not None or _DONE_DATA in data:
+            return False
+        usages = data.count(_USAGE)
+        if not usages:
+            return True
+        nulls = data.count(_NO_USAGE)
+        return usages == nulls or usages == nulls + data.count(_NO_USAGE_SPACED)
+
     def _frame(self, frame: bytes) -> bytes:
+        if self._untouched(frame):
+            return frame + b"\n\n"
         head, payload = _split_frame(frame)
         if payload is None or payload == b"[DONE]":
             self.done = self.done or payload == b"[DONE]"
@@ -100,6 +117,15 @@ class OpenAIStream:
         if not tail.strip():
             return b""
         return self.feed(tail + b"\n\n")
+
+
+def _unchanged_by_split(complete: bytes, last: int) -> bool:
+    """True when the frame loop would give back `complete` byte for byte: it drops empty
+    frames, i.e. blank lines at the start or next to a frame's end. `last` is where the
+    final frame's blank line starts."""
+    if complete.find(b"\n\n") == last:  # one frame: the usual read of a live stream
+        return last > 0
+    return b"\n\n\n" not in complete and complete[:1] != b"\n"
 
 
 def _split_frame(frame: bytes) -> tuple[bytes, bytes | None]:

@@ -5,6 +5,8 @@ Field names follow PROTOCOLS.md section 5. The client key never appears: only `a
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -21,6 +23,39 @@ _EMPTY = Usage()
 
 class EventSink(Protocol):
     def append(self, event: dict[str, Any]) -> int: ...
+
+
+class _Timestamps:
+    """`datetime.now(UTC).isoformat(timespec="milliseconds")`, the same text, for a tenth of
+    its cost (about 3 us): the date and time of day are formatted once per second.
+
+    `datetime.now` floors the clock to microseconds and the milliseconds are floored from
+    those, which is flooring `time.time_ns()` to milliseconds.
+    """
+
+    def __init__(self, clock: Callable[[], int] = time.time_ns) -> None:
+        self._clock = clock
+        self._second = -1
+        self._prefix = ""
+
+    def now(self) -> str:
+        ms = self._clock() // 1_000_000
+        second, millis = divmod(ms, 1000)
+        if second != self._second:
+            self._prefix = datetime.fromtimestamp(second, UTC).isoformat()[:19]
+            self._second = second
+        return f"{self._prefix}.{millis:03d}+00:00"
+
+
+_TIMESTAMPS = _Timestamps()
+# The top-level fields reasoning_effort reads; a body with none of them skips the search.
+_EFFORT_FIELDS = (
+    "reasoning_effort",
+    "reasoning",
+    "output_config",
+    "thinking",
+    "generationConfig",
+)
 
 
 def _dig(body: dict[str, Any], *path: str) -> Any:
@@ -40,6 +75,8 @@ def reasoning_effort(call: Call) -> str:
     if thinking is not None:
         modes: dict[str, str] = {"budget": str(thinking.budget), "level": thinking.level}
         effort = modes.get(thinking.mode, str(thinking.mode))
+    elif call.body.keys().isdisjoint(_EFFORT_FIELDS):
+        effort = ""  # most requests name no effort: skip the six lookups below
     else:
         body = call.body
         value = (
@@ -110,7 +147,7 @@ def _event(
     body = call.body
     request = call.request
     return {
-        "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "timestamp": _TIMESTAMPS.now(),
         "request_id": call.request_id,
         "api_key_id": call.api_key_id,
         "provider": cred.channel if cred else "",

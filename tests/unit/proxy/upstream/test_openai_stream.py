@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -66,3 +68,54 @@ def test_malformed_frames_pass_without_crashing():
     relay = OpenAIStream(strip_usage=True)
     junk = b'data: {"usage": oops\n\n'
     assert _run(relay, [junk]) == junk
+
+
+class _FrameByFrame(OpenAIStream):
+    """The relay without its shortcut: every frame through the frame loop."""
+
+    def _untouched(self, data: bytes) -> bool:
+        return False
+
+
+_NULL_USAGE = {"id": "c1", "usage": None, "choices": [{"index": 0, "delta": {"content": "x"}}]}
+_PIECES = [
+    _frame(_NULL_USAGE),
+    b'data: {"usage":null,"choices":[{"delta":{"content":"\\"usage\\":{}"}}]}\n\n',
+    b'data: {"usage":null,"choices":[{"usage":{"prompt_tokens":3}}]}\n\n',
+    b'data: {"usage":null,"usage":{"prompt_tokens":5,"completion_tokens":1}}\n\n',
+    b'data: {"usage": null, "choices": []}\n\n',
+    b'data: {"id": "c2", "usage": null, "choices": [{"delta": {"usage":null}}]}\n\n',
+    b'data: {"usage": null, "usage": {"prompt_tokens": 2}}\n\n',
+    b": keep-alive\n\n",
+    b": comment\ndata: " + orjson.dumps(_NULL_USAGE) + b"\n\n",
+    b"\n\n",
+    b"\n",
+    b"\r\n",
+    b"data: not json\n\n",
+    *CHUNKS,
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(_PIECES), max_size=10),
+    st.lists(st.integers(min_value=0, max_value=2000), max_size=8),
+    st.booleans(),
+)
+def test_the_shortcut_relays_what_the_frame_loop_would(pieces, cuts, strip):
+    """Frames relayed without parsing (`"usage":null` chunks) give the same bytes, usage and
+    end as the frame loop, however the stream is cut into reads."""
+    stream = b"".join(pieces)
+    points = sorted({c for c in cuts if c < len(stream)})
+    reads = [stream[a:b] for a, b in zip([0, *points], [*points, len(stream)], strict=True)]
+    fast, slow = OpenAIStream(strip_usage=strip), _FrameByFrame(strip_usage=strip)
+    assert _run(fast, reads) == _run(slow, reads)
+    assert (fast.tokens, fast.done, fast.started) == (slow.tokens, slow.done, slow.started)
+
+
+def test_null_usage_chunks_are_relayed_as_they_came():
+    """OpenAI's `"usage":null` in every chunk of a stream that asked for usage: untouched."""
+    relay = OpenAIStream(strip_usage=True)
+    for chunk in (_frame(_NULL_USAGE), b"data: " + json.dumps(_NULL_USAGE).encode() + b"\n\n"):
+        assert relay.feed(chunk) == chunk
+    assert relay.tokens is None
