@@ -174,7 +174,13 @@ class _StreamWriter(AbstractStreamWriter):
             data = b"%x\r\n%b\r\n" % (len(data), data)
         if self._head:
             data, self._head = self._head + data, b""
-        await self._conn.send(data)
+        conn = self._conn
+        transport = conn.transport
+        if transport is None or transport.is_closing():
+            raise ConnectionResetError("Cannot write to closing transport")
+        transport.write(data)  # inline (not conn.send): once per stream chunk
+        if conn.write_paused:
+            await conn.drain()
 
     async def write_eof(self, chunk: bytes = b"") -> None:
         if self.done:

@@ -158,8 +158,8 @@ class FastRequest(web.Request):
         return self._read_bytes
 
     async def _prepare_hook(self, response: web.StreamResponse) -> None:
-        if signal := self._app.on_response_prepare:
-            await signal.send(self, response)
+        for receiver in self._app.on_response_prepare:  # Signal.send, minus a frame per hook
+            await receiver(self, response)
 
     # Called by the connection as the body arrives.
 
