@@ -70,6 +70,7 @@ class Route:
     handler: Handler
     route: AbstractRoute
     name: str  # the metrics label aiohttp's lane gives it: the canonical path
+    no_target: UrlMappingMatchInfo  # the (read-only) match of an exact route, shared
 
 
 class RouteTable:
@@ -84,7 +85,7 @@ class RouteTable:
                 if route.method != "POST":
                     continue
                 canonical = resource.canonical
-                entry = Route(route.handler, route, canonical)
+                entry = Route(route.handler, route, canonical, UrlMappingMatchInfo({}, route))
                 if canonical in ROUTES:
                     self.exact[canonical] = entry
                 elif canonical in targets:
@@ -413,7 +414,9 @@ class FastConnection(asyncio.Protocol):
         keep_alive = parser.should_keep_alive()
         if not keep_alive:
             self.closing = True
-        match_info = UrlMappingMatchInfo({"target": target} if target else {}, route.route)
+        match_info = (
+            UrlMappingMatchInfo({"target": target}, route.route) if target else route.no_target
+        )
         request = FastRequest(
             self,
             self.lane.app,
