@@ -246,7 +246,12 @@ class FastConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._buf += data
-        self._advance()
+        try:
+            self._advance()
+        except Exception:  # a bug here must cost this connection only, visibly
+            log.exception("fast_lane_failed")
+            if self.transport is not None:
+                self.transport.close()
 
     def eof_received(self) -> None:
         return None  # the transport closes: connection_lost cancels any handler
@@ -378,7 +383,7 @@ class FastConnection(asyncio.Protocol):
         self._url, self._headers, self._message_done = b"", [], False
         try:
             self._parser.feed_data(bytes(buf[:size]))
-        except httptools.HttpParserError:
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade):  # (not a subclass)
             self._hand_over()  # aiohttp answers it as it always has (400, closed)
             return False
         if not self._start():
@@ -453,7 +458,7 @@ class FastConnection(asyncio.Protocol):
         begun = self._begun
         try:
             self._parser.feed_data(data)
-        except httptools.HttpParserError:
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade):
             self._bad_body()
             return False
         if self._message_done:

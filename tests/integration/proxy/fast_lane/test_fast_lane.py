@@ -276,6 +276,15 @@ async def test_expect_continue_is_served_by_aiohttp(px):
     writer.close()
 
 
+async def test_upgrade_requests_are_served_by_aiohttp(px):
+    reader, writer = await connect(px.base_url)
+    writer.write(post(extra="Connection: Upgrade\r\nUpgrade: h2c\r\n"))
+    head = await reader.readuntil(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 ")
+    assert _lanes(px) == ["RequestHandler"]
+    writer.close()
+
+
 async def test_idle_connections_close_after_the_keepalive_timeout(px, monkeypatch):
     monkeypatch.setattr(fast_lane, "KEEPALIVE_TIMEOUT", 0.2)
     reader, writer = await connect(px.base_url)
