@@ -12,9 +12,8 @@ CL+TE, no duplicate Content-Length, no bad chunk sizes) and routed:
   health, metrics, usage, OAuth callbacks, preflights and errors keep their exact behaviour.
 
 Pipelined requests are served in order; bytes of the next request wait unparsed (bounded by
-`PENDING_LIMIT`, then reading pauses), so a handover always starts at a request boundary. The
-one exception: a request that follows a *chunked* body within the same read cannot be located,
-so the connection closes after the current response (the client retries on a new one).
+`PENDING_LIMIT`, then reading pauses), so a handover always starts at a request boundary (after
+a chunked body, `ChunkedEnd` finds that boundary in the bytes llhttp accepted).
 Writes honour the transport's buffer limits (a slow reader pauses the stream relay). A client
 that leaves cancels its handler task, as aiohttp's `handler_cancellation` does. Idle
 connections close after `KEEPALIVE_TIMEOUT` (a partial head gets no more time than that).
@@ -42,6 +41,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from services.core.errors import BadRequest
 
+from .chunked_end import ChunkedEnd
 from .fast_request import FastRequest
 
 log = structlog.get_logger(__name__)
@@ -223,7 +223,7 @@ class FastConnection(asyncio.Protocol):
         self._headers: list[tuple[str, str]] = []
         self._begun = 0
         self._message_done = False
-        self._chunked = False
+        self._chunked: ChunkedEnd | None = None
         self._remaining = 0
         self._request: FastRequest | None = None
         self._task: asyncio.Task[None] | None = None
@@ -439,7 +439,7 @@ class FastConnection(asyncio.Protocol):
             self._phase = _BUSY
         else:
             self._phase = _BODY
-            self._chunked = chunked
+            self._chunked = ChunkedEnd() if chunked else None
             self._remaining = 0 if chunked or length is None else int(length)
         self._task = self.loop.create_task(self._serve(request, route))
         return True
@@ -448,22 +448,29 @@ class FastConnection(asyncio.Protocol):
         buf = self._buf
         if not buf:
             return False
-        if self._chunked:
+        if self._chunked is not None:
             data = bytes(buf)
             buf.clear()
         else:
             data = bytes(buf[: self._remaining])
             del buf[: len(data)]
             self._remaining -= len(data)
-        begun = self._begun
         try:
             self._parser.feed_data(data)
         except (httptools.HttpParserError, httptools.HttpParserUpgrade):
             self._bad_body()
             return False
+        if self._chunked is not None:
+            end = self._chunked.feed(data)
+            if self._message_done:
+                if end is None:  # never expected: the scanner disagrees with llhttp
+                    self.closing = True
+                elif end < len(data):
+                    # The parser went on into the next request: it starts again from its
+                    # first byte, with a fresh parser.
+                    buf[:0] = data[end:]
+                    self._parser = httptools.HttpRequestParser(self)
         if self._message_done:
-            if self._begun != begun:
-                self.closing = True  # a request followed a chunked body: its start is lost
             self._body_ended()
         return True
 

@@ -149,6 +149,22 @@ async def test_chunked_request_body(px):
     writer.close()
 
 
+async def test_a_request_pipelined_after_a_chunked_body_starts_at_its_own_first_byte(px):
+    """The chunked body's end and the next request arrive in one read: the next request is
+    found (and here handed to aiohttp) without losing a byte."""
+    body = orjson.dumps(CHAT)
+    head = (
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: p\r\n"
+        f"Authorization: Bearer {CLIENT_KEY}\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    chunked = b"%x\r\n%b\r\n0\r\nX-Trailer: 1\r\n\r\n" % (len(body), body)
+    reader, writer = await connect(px.base_url)
+    writer.write(head.encode() + chunked + post() + get("/healthz") + post())
+    statuses = [(await read_answer(reader)).status for _ in range(4)]
+    assert statuses == [200, 200, 200, 200]
+    writer.close()
+
+
 @pytest.mark.parametrize(
     "raw",
     [
