@@ -20,9 +20,10 @@ when the request asks for `stream_options.include_usage`, unless `Reply.usage` f
 `Reply` fields say what else can be scripted: status, JSON or raw body, headers, delays, a cut
 after N frames, a hang, tool calls, text, token counts.
 
-As a process: `python -m tests.fakes.openai_upstream --port P [--fast [--chunks N]]`; it prints
-one line `listening http://HOST:PORT` when ready. `--fast` serves one fixed answer with minimal
-per-request work on uvloop (for benchmarks); without it the process serves `Reply()`.
+As a process: `python -m tests.fakes.openai_upstream --port P [--fast [--chunks N]
+[--tls CERT KEY]]`; it prints one line `listening http(s)://HOST:PORT` when ready. `--fast`
+serves one fixed answer with minimal per-request work on uvloop (for benchmarks, https with
+`--tls`); without it the process serves `Reply()`.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import asyncio
 import contextlib
 import json
 import secrets
+import ssl
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -561,11 +563,14 @@ def fast_app(chunks: int = 16) -> web.Application:
     return app
 
 
-async def _serve(app: web.Application, host: str, port: int) -> None:
+async def _serve(
+    app: web.Application, host: str, port: int, context: ssl.SSLContext | None = None
+) -> None:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
-    print(f"listening http://{host}:{runner.addresses[0][1]}", flush=True)
+    await web.TCPSite(runner, host, port, ssl_context=context).start()
+    scheme = "https" if context is not None else "http"
+    print(f"listening {scheme}://{host}:{runner.addresses[0][1]}", flush=True)
     try:
         await asyncio.Event().wait()  # until SIGTERM/SIGINT ends the process
     finally:
@@ -588,12 +593,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--chunk-delay", type=float, default=0.0, help="seconds between stream frames (scripted)"
     )
+    parser.add_argument(
+        "--tls", nargs=2, metavar=("CERT", "KEY"), help="serve https with this chain (fast)"
+    )
     args = parser.parse_args(argv)
+    context = None
+    if args.tls:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(*args.tls)
     with contextlib.suppress(KeyboardInterrupt):
         if args.fast:
             import uvloop
 
-            uvloop.run(_serve(fast_app(args.chunks), args.host, args.port))
+            uvloop.run(_serve(fast_app(args.chunks), args.host, args.port, context))
         else:
             asyncio.run(_serve_scripted(args.host, args.port, args.chunk_delay))
 

@@ -17,13 +17,18 @@ import aiohttp
 import orjson
 import structlog
 from aiohttp import web
-from aiohttp_socks import ProxyConnector
 from yarl import URL
 
 from services.core.errors import AppError, BadRequest, Forbidden, NotFound, UpstreamError
 
 from ..oauth.provider import LoginError
-from ..upstream.sessions import BodyTooLarge, is_direct, read_capped, upstream_session
+from ..upstream.sessions import (
+    BodyTooLarge,
+    is_direct,
+    read_capped,
+    socks_connector,
+    upstream_session,
+)
 from .bodies import read_object
 from .context import CredentialInfo, ManagementContext
 from .middleware import MANAGEMENT_PREFIX, json_response
@@ -134,7 +139,7 @@ async def _session_for(
     if is_direct(proxy_url):
         yield ctx.http_session(), None
     elif proxy_url.lower().startswith("socks"):
-        async with upstream_session(ProxyConnector.from_url(proxy_url)) as session:
+        async with upstream_session(socks_connector(proxy_url)) as session:
             yield session, None
     else:
         yield ctx.http_session(), proxy_url

@@ -33,7 +33,7 @@ from ..translate.errors import error_body, upstream_message
 from ..translate.rules import Unsupported
 from ..usage.recorder import Recorder
 from .openai_stream import FrameTooLarge
-from .sessions import AiohttpAnswer, Answer, UpstreamClients, is_direct
+from .sessions import AiohttpAnswer, Answer, UpstreamClients
 
 log = structlog.get_logger(__name__)
 
@@ -306,12 +306,14 @@ class Executor:
             resp.close()
 
     async def _send(self, call: Call, target: Target, upstream: UpstreamRequest) -> Answer:
-        """POST upstream; returns at the answer's head. Direct requests take the lean client,
-        those through an outbound proxy aiohttp."""
+        """POST upstream; returns at the answer's head. The lean client sends, directly or
+        through the credential's outbound proxy, unless it is switched off or does not speak
+        that proxy (sessions.UpstreamClients.lean_for); aiohttp sends the rest."""
         runtime = call.runtime
         proxy_url = target.credential.proxy_url
-        if runtime.config.lean_upstream_client and is_direct(proxy_url):
-            return await self.upstream.lean.post(
+        lean = self.upstream.lean_for(proxy_url) if runtime.config.lean_upstream_client else None
+        if lean is not None:
+            return await lean.post(
                 upstream.url,
                 upstream.headers,
                 upstream.body,

@@ -8,7 +8,7 @@ no redirect machinery at all: a 3xx is an answer like any other and the caller d
 A connection goes back to its pool only once the whole answer was read and the upstream said
 keep-alive; anything else (a reader that stopped mid-body, a cancel, a parse error) closes it.
 The errors raised are aiohttp's client error classes so callers catch one family for both
-clients (outbound proxies still go through aiohttp).
+clients (aiohttp still sends what the lean client does not: `https://` proxies, other calls).
 """
 
 from __future__ import annotations

@@ -1,9 +1,15 @@
-"""The lean upstream client: direct HTTP/1.1 POSTs over pooled keep-alive connections.
+"""The lean upstream client: HTTP/1.1 POSTs over pooled keep-alive connections.
 
-Used by the executor for inference requests that go straight to their upstream (no outbound
-proxy); everything else keeps aiohttp (sessions.py). It applies `upstream-host-overrides`
-like every session does, verifies https upstreams against the system CA bundle, and never
-follows a redirect: it has no code that could (a 3xx comes back as an answer).
+Used by the executor for inference requests, straight to their upstream or through an
+outbound proxy it speaks (outbound_proxy.py: HTTP, SOCKS5, SOCKS4; one client per proxy URL,
+sessions.py); everything else keeps aiohttp. It applies `upstream-host-overrides` like every
+session does, verifies https upstreams against the system CA bundle, and never follows a
+redirect: it has no code that could (a 3xx comes back as an answer).
+
+Through a proxy, connections are tunnels (tunnel.py) pooled like direct ones, so a client's
+pool is keyed by (proxy URL, scheme, host, port); http upstreams behind an HTTP proxy are
+sent as absolute-form requests on a keep-alive connection to the proxy instead (aiohttp's way,
+see outbound_proxy.py), and a 407 there is the proxy's, so it is raised as a proxy error.
 
 Pool: idle connections per (scheme, host, port), reused last-in first-out; one the upstream
 closed while idle is dropped when it is next picked, so a request is never sent on a socket
@@ -25,6 +31,8 @@ from yarl import URL
 
 from ..config.host_overrides import HostOverrides
 from .http1 import Connection, Response
+from .outbound_proxy import OutboundProxy, ProxyAuthFailed
+from .tunnel import connect_to, open_through
 
 Key = tuple[str, str, int]
 
@@ -62,12 +70,17 @@ class Route:
     url: URL  # its hash, and codecs hand out the same URL objects)
     key: Key
     prefix: bytes
+    forwarded: bool = False  # sent to an HTTP proxy in absolute form
 
 
-def route_of(source: URL, url: URL) -> Route:
+def route_of(source: URL, url: URL, proxy: OutboundProxy | None = None) -> Route:
     scheme = url.scheme
     key = (scheme, url.raw_host or "", url.port or (443 if scheme == "https" else 80))
-    line = f"POST {url.raw_path_qs} HTTP/1.1\r\nHost: {url.host_port_subcomponent}\r\n"
+    authority = url.host_port_subcomponent
+    if proxy is not None and proxy.kind == "http" and scheme == "http":
+        line = f"POST http://{authority}{url.raw_path_qs} HTTP/1.1\r\nHost: {authority}\r\n"
+        return Route(source, url, key, (line + proxy.authorization()).encode("latin-1"), True)
+    line = f"POST {url.raw_path_qs} HTTP/1.1\r\nHost: {authority}\r\n"
     return Route(source, url, key, line.encode())
 
 
@@ -111,9 +124,11 @@ class LeanClient:
         overrides: HostOverrides | None = None,
         ssl_context: ssl.SSLContext | None = None,
         keepalive: float = KEEPALIVE_SECONDS,
+        proxy: OutboundProxy | None = None,
     ) -> None:
         self.overrides = overrides or HostOverrides()
-        self._ssl = ssl_context or system_context()
+        self.ssl_context = ssl_context or system_context()
+        self._proxy = proxy
         self._keepalive = keepalive
         self._idle: dict[Key, list[Connection]] = {}
         self._open: set[Connection] = set()
@@ -139,10 +154,15 @@ class LeanClient:
             assert conn.transport is not None
             conn.transport.write(body)
         try:
-            return await answer
+            resp = await answer
         except BaseException:
             conn.abort()  # cancelled or broken: the socket is never reused mid-exchange
             raise
+        if route.forwarded and resp.status == 407:
+            conn.abort()  # the proxy's answer, not the upstream's: nothing to keep
+            assert self._proxy is not None
+            raise ProxyAuthFailed(f"outbound proxy {self._proxy.address} refused the request (407)")
+        return resp
 
     def idle_count(self) -> int:
         return sum(len(conns) for conns in self._idle.values())
@@ -155,7 +175,7 @@ class LeanClient:
         if route is None or route.source is not url:
             if len(self._routes) >= MAX_CACHED:
                 self._routes.clear()
-            route = self._routes[id(url)] = route_of(url, self.overrides.rewrite(url))
+            route = self._routes[id(url)] = route_of(url, self.overrides.rewrite(url), self._proxy)
         return route
 
     async def _acquire(self, key: Key, connect_timeout: float) -> Connection:
@@ -173,16 +193,24 @@ class LeanClient:
         scheme, host, port = key
         if scheme not in ("http", "https"):
             raise aiohttp.InvalidURL(f"{scheme}://{host}")
-        context = self._ssl if scheme == "https" else None
+        context = self.ssl_context if scheme == "https" else None
+        factory = partial(Connection, partial(self._release, key))
+        proxy = self._proxy
         loop = asyncio.get_running_loop()
+        # Through a proxy the timeout covers its connect, the handshake and the TLS.
         async with asyncio.timeout(connect_timeout):
-            _, conn = await loop.create_connection(
-                partial(Connection, partial(self._release, key)),
-                host,
-                port,
-                ssl=context,
-                server_hostname=host if context is not None else None,
-            )
+            if proxy is None:
+                _, conn = await loop.create_connection(
+                    factory,
+                    host,
+                    port,
+                    ssl=context,
+                    server_hostname=host if context is not None else None,
+                )
+            elif scheme == "http" and proxy.kind == "http":
+                _, conn = await connect_to(proxy, factory)  # absolute-form requests
+            else:
+                conn = await open_through(proxy, factory, host, port, context)
         if len(self._open) > 4 * MAX_IDLE_PER_ORIGIN:
             self._open = {c for c in self._open if not c.closed}
         self._open.add(conn)

@@ -1,7 +1,9 @@
-"""Pooled HTTP clients towards upstreams: one shared session, plus one per SOCKS proxy URL.
+"""Pooled HTTP clients towards upstreams: one shared session, plus one per SOCKS proxy URL,
+and the lean clients of inference requests (one direct, one per outbound proxy URL it speaks).
 
 HTTP(S) proxies are passed per request on the shared session; SOCKS proxies need their own
-connector, created on first use and kept for the life of the process.
+connector, created on first use and kept for the life of the process. The same goes for the
+lean client of a proxy URL (`lean_for`).
 
 Every session made here sends through `upstream-host-overrides` (config/host_overrides.py): its
 request class rewrites the URL's origin just before the request goes out, so no call site can
@@ -28,6 +30,7 @@ from yarl import URL
 from ..config.host_overrides import HostOverrides
 from .http1 import BodyTooLarge as BodyTooLarge  # re-exported: its home before http1.py
 from .lean_client import LeanClient
+from .outbound_proxy import parse_proxy_url
 
 _DIRECT = {"", "direct", "none"}
 _NO_OVERRIDES = HostOverrides()
@@ -126,7 +129,7 @@ class Answer(Protocol):
 
 
 class AiohttpAnswer:
-    """An aiohttp response seen as an `Answer` (requests through an outbound proxy)."""
+    """An aiohttp response seen as an `Answer` (lean client off, or an `https://` proxy)."""
 
     __slots__ = ("_resp", "status")
 
@@ -165,6 +168,14 @@ def _connector() -> aiohttp.TCPConnector:
     return aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=60)
 
 
+def socks_connector(proxy_url: str, **kwargs: Any) -> ProxyConnector:
+    """aiohttp-socks' connector for a SOCKS proxy URL. It knows no `socks5h`: its `socks5`
+    already lets the proxy resolve names, which is what `socks5h` asks for."""
+    if proxy_url[:10].lower() == "socks5h://":
+        proxy_url = "socks5://" + proxy_url[10:]
+    return ProxyConnector.from_url(proxy_url, **kwargs)
+
+
 class UpstreamClients:
     """Owns every client session; `for_proxy` picks the session and `proxy=` argument to use."""
 
@@ -173,6 +184,8 @@ class UpstreamClients:
         self._default: aiohttp.ClientSession | None = None
         self._socks: dict[str, aiohttp.ClientSession] = {}
         self._lean: LeanClient | None = None
+        # Per proxy URL: its lean client, or None when aiohttp must send (an https proxy...).
+        self._proxied: dict[str, LeanClient | None] = {}
 
     async def start(self) -> None:
         self._default = upstream_session(overrides=self.overrides)
@@ -183,6 +196,22 @@ class UpstreamClients:
         """The lean client of direct inference requests (lean_client.py)."""
         assert self._lean is not None, "UpstreamClients.start() was not awaited"
         return self._lean
+
+    def lean_for(self, proxy_url: str) -> LeanClient | None:
+        """The lean client of inference requests through `proxy_url` (the direct one when it
+        means no proxy); None when the lean client does not speak that proxy: use aiohttp."""
+        if is_direct(proxy_url):
+            return self.lean
+        try:
+            return self._proxied[proxy_url]
+        except KeyError:
+            pass
+        proxy = parse_proxy_url(proxy_url)
+        client = None
+        if proxy is not None:
+            client = LeanClient(self.overrides, self.lean.ssl_context, proxy=proxy)
+        self._proxied[proxy_url] = client
+        return client
 
     @property
     def default(self) -> aiohttp.ClientSession:
@@ -195,7 +224,7 @@ class UpstreamClients:
         if proxy_url.startswith(("socks5://", "socks5h://", "socks4://")):
             session = self._socks.get(proxy_url)
             if session is None:
-                connector: Any = ProxyConnector.from_url(proxy_url, limit=0)
+                connector: Any = socks_connector(proxy_url, limit=0)
                 session = upstream_session(connector, self.overrides)
                 self._socks[proxy_url] = session
             return session, None
@@ -204,5 +233,6 @@ class UpstreamClients:
     async def close(self) -> None:
         sessions = [s for s in (self._default, *self._socks.values()) if s is not None]
         await asyncio.gather(*(s.close() for s in sessions), return_exceptions=True)
-        if self._lean is not None:
-            await self._lean.close()
+        for lean in (self._lean, *self._proxied.values()):
+            if lean is not None:
+                await lean.close()

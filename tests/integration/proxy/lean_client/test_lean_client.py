@@ -5,20 +5,11 @@ timeouts, cancellation, redirects, TLS with a test CA, oversized heads and backp
 from __future__ import annotations
 
 import asyncio
-import datetime
 import gzip
-import ipaddress
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import aiohttp
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from yarl import URL
 
 from services.proxy.config.host_overrides import HostOverrides
@@ -27,106 +18,15 @@ from services.proxy.upstream.lean_client import BadRequestHead, LeanClient
 from services.proxy.upstream.sessions import BodyTooLarge
 
 from ..harness import eventually
+from .scripted import OK, Exchange, answer_ok, post, tls_pair
 
 pytestmark = pytest.mark.integration
-
-
-OK = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{"ok":true}'
-
-
-@dataclass
-class Exchange:
-    """One request as the server read it, and the server's side of the connection."""
-
-    head: bytes
-    body: bytes
-    reader: asyncio.StreamReader
-    writer: asyncio.StreamWriter
-    conn_no: int
-
-
-Script = Callable[[Exchange], Awaitable[bool]]  # returns False to stop serving the connection
-
-
-@dataclass
-class Server:
-    script: Script
-    connections: int = 0
-    requests: list[Exchange] = field(default_factory=list)
-    closed: asyncio.Event = field(default_factory=asyncio.Event)
-    server: asyncio.Server | None = None
-
-    @property
-    def port(self) -> int:
-        assert self.server is not None
-        return int(self.server.sockets[0].getsockname()[1])
-
-    def url(self, path: str = "/v1/chat", scheme: str = "http") -> URL:
-        return URL(f"{scheme}://127.0.0.1:{self.port}{path}")
-
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        conn_no = self.connections
-        try:
-            while True:
-                try:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                except (asyncio.IncompleteReadError, ConnectionError):
-                    return
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":")[1])
-                body = await reader.readexactly(length)
-                exchange = Exchange(head, body, reader, writer, conn_no)
-                self.requests.append(exchange)
-                if not await self.script(exchange):
-                    return
-        finally:
-            writer.close()
-            self.closed.set()
-
-
-@pytest.fixture
-async def serve() -> AsyncIterator[Callable[..., Awaitable[Server]]]:
-    started: list[asyncio.Server] = []
-
-    async def start(script: Script, context: ssl.SSLContext | None = None) -> Server:
-        server = Server(script)
-        server.server = await asyncio.start_server(server.handle, "127.0.0.1", 0, ssl=context)
-        started.append(server.server)
-        return server
-
-    yield start
-    for srv in started:
-        srv.close()
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[LeanClient]:
-    lean = LeanClient()
-    yield lean
-    await lean.close()
-
-
-async def answer_ok(ex: Exchange) -> bool:
-    ex.writer.write(OK)
-    await ex.writer.drain()
-    return True
-
-
-async def _post(lean: LeanClient, url: URL, body: bytes = b'{"q":1}') -> tuple[int, bytes]:
-    resp = await lean.post(url, {"Content-Type": "application/json"}, body, connect_timeout=5)
-    try:
-        return resp.status, await resp.read_capped(1 << 20, 5)
-    finally:
-        resp.close()
 
 
 async def test_keep_alive_reuses_one_connection(serve, client):
     server = await serve(answer_ok)
     for _ in range(3):
-        assert await _post(client, server.url()) == (200, b'{"ok":true}')
+        assert await post(client, server.url()) == (200, b'{"ok":true}')
     assert server.connections == 1
     assert len(server.requests) == 3
     assert client.idle_count() == 1
@@ -143,9 +43,9 @@ async def test_a_connection_the_server_closed_while_idle_is_not_used(serve, clie
         return False
 
     server = await serve(answer_then_close)
-    assert (await _post(client, server.url()))[0] == 200
+    assert (await post(client, server.url()))[0] == 200
     await eventually(lambda: all(c.closed for conns in client._idle.values() for c in conns))
-    assert (await _post(client, server.url()))[0] == 200
+    assert (await post(client, server.url()))[0] == 200
     assert server.connections == 2
     assert len(server.requests) == 2  # each request sent once
 
@@ -161,9 +61,9 @@ async def test_a_request_sent_on_a_reused_connection_is_never_resent(serve, clie
         return True
 
     server = await serve(first_only)
-    assert (await _post(client, server.url()))[0] == 200
+    assert (await post(client, server.url()))[0] == 200
     with pytest.raises(aiohttp.ServerDisconnectedError):
-        await _post(client, server.url(), b"x")
+        await post(client, server.url(), b"x")
     assert [len(ex.body) for ex in server.requests] == [7, 1]
     assert server.connections == 1
     assert client.idle_count() == 0
@@ -180,7 +80,7 @@ async def test_chunked_body_arrives_whole_and_the_connection_is_reused(serve, cl
 
     server = await serve(chunked)
     for _ in range(2):
-        status, body = await _post(client, server.url())
+        status, body = await post(client, server.url())
         assert (status, body) == (200, b"data: one\n\ndata: two\n\ndata: [DONE]\n\n")
     assert server.connections == 1
 
@@ -191,7 +91,7 @@ async def test_a_body_delimited_by_the_close_ends_with_it(serve, client):
         return False
 
     server = await serve(until_close)
-    assert await _post(client, server.url()) == (200, b"all of it")
+    assert await post(client, server.url()) == (200, b"all of it")
     assert client.idle_count() == 0
 
 
@@ -202,7 +102,7 @@ async def test_a_truncated_body_is_an_error_and_the_connection_is_dropped(serve,
 
     server = await serve(truncated)
     with pytest.raises(aiohttp.ClientPayloadError):
-        await _post(client, server.url())
+        await post(client, server.url())
     assert client.idle_count() == 0
 
 
@@ -304,52 +204,13 @@ async def test_a_redirect_is_returned_as_is_and_never_followed(serve, client):
     assert trap.connections == 0
 
 
-def _tls_pair(tmp: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    """A test CA, a server certificate it signed for 127.0.0.1, and both sides' contexts."""
-    now = datetime.datetime.now(datetime.UTC)
-
-    def cert(subject: str, key, issuer: str, issuer_key, ca: bool) -> x509.Certificate:
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-        )
-        if not ca:
-            san = [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-            builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
-        return builder.sign(issuer_key, hashes.SHA256())
-
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = cert("lean test CA", ca_key, "lean test CA", ca_key, True)
-    key = ec.generate_private_key(ec.SECP256R1())
-    leaf = cert("127.0.0.1", key, "lean test CA", ca_key, False)
-    (tmp / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    (tmp / "leaf.pem").write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
-    (tmp / "key.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server_ctx.load_cert_chain(tmp / "leaf.pem", tmp / "key.pem")
-    client_ctx = ssl.create_default_context(cafile=str(tmp / "ca.pem"))
-    return server_ctx, client_ctx
-
-
 async def test_tls_upstream_verified_against_the_ca(serve, tmp_path):
-    server_ctx, client_ctx = _tls_pair(tmp_path)
+    server_ctx, client_ctx = tls_pair(tmp_path)
     server = await serve(answer_ok, server_ctx)
     lean = LeanClient(ssl_context=client_ctx)
     try:
         for _ in range(2):
-            assert await _post(lean, server.url(scheme="https")) == (200, b'{"ok":true}')
+            assert await post(lean, server.url(scheme="https")) == (200, b'{"ok":true}')
         assert server.connections == 1
     finally:
         await lean.close()
@@ -357,7 +218,7 @@ async def test_tls_upstream_verified_against_the_ca(serve, tmp_path):
     system = LeanClient()
     try:
         with pytest.raises(ssl.SSLCertVerificationError):
-            await _post(system, server.url(scheme="https"))
+            await post(system, server.url(scheme="https"))
     finally:
         await system.close()
     assert len(server.requests) == 2
@@ -390,7 +251,7 @@ async def test_gzip_answer_is_decoded(serve, client):
         return True
 
     server = await serve(gzipped)
-    _, body = await _post(client, server.url())
+    _, body = await post(client, server.url())
     assert body == b'{"answer":"' + b"z" * 5000 + b'"}'
     assert b"Accept-Encoding: gzip, deflate\r\n" in server.requests[0].head
 
@@ -427,7 +288,7 @@ async def test_host_overrides_send_to_the_replacement_origin(serve):
     overrides = HostOverrides({"https://api.example.com": f"http://127.0.0.1:{server.port}"})
     lean = LeanClient(overrides)
     try:
-        status, _ = await _post(lean, URL("https://api.example.com/v1/chat?x=1"))
+        status, _ = await post(lean, URL("https://api.example.com/v1/chat?x=1"))
     finally:
         await lean.close()
     assert status == 200
@@ -447,9 +308,9 @@ async def test_a_change_of_the_host_overrides_applies_to_the_next_request(serve)
     lean = LeanClient(overrides)
     url = URL("https://api.example.com/v1/chat")
     try:
-        assert (await _post(lean, url))[0] == 200
+        assert (await post(lean, url))[0] == 200
         overrides.update({"https://api.example.com": f"http://127.0.0.1:{second.port}"})
-        assert (await _post(lean, url))[0] == 200
+        assert (await post(lean, url))[0] == 200
     finally:
         await lean.close()
     assert (len(first.requests), len(second.requests)) == (1, 1)
@@ -478,5 +339,5 @@ async def test_an_interim_answer_is_skipped_for_the_real_one(serve, client):
 
     server = await serve(early_hints)
     for _ in range(2):
-        assert await _post(client, server.url()) == (200, b'{"ok":true}')
+        assert await post(client, server.url()) == (200, b'{"ok":true}')
     assert server.connections == 1

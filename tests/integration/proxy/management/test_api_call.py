@@ -12,6 +12,7 @@ from aiohttp import web
 from services.core.logging import configure_logging
 from services.proxy.management import CredentialInfo, ManagementLimits
 from services.proxy.management.api_call import allowed_origins, checked_target
+from tests.fakes.forward_proxy import Socks5Proxy
 
 SECRET = "sk-upstream-secret-0123456789abcdef"
 INDEX = "0123456789abcdef"
@@ -90,6 +91,24 @@ async def test_token_is_substituted_in_header_url_and_data(mgmt, upstream, with_
             "body": f'{{"k": "{SECRET}"}}',
         }
     ]
+
+
+@pytest.mark.parametrize("scheme", ["socks5", "socks5h"])
+async def test_calls_go_through_the_credentials_socks_proxy(mgmt, upstream, scheme):
+    """`socks5h://` is a proxy-url the inference path accepts, so api-call accepts it too."""
+    base = str(upstream.make_url("/v1"))
+    async with Socks5Proxy() as proxy:
+        proxy.scheme = scheme
+        mgmt.fakes.credentials[INDEX] = CredentialInfo(
+            "openai-compatibility", base, SECRET, proxy_url=proxy.url
+        )
+        resp = await mgmt.call(
+            "POST", "/api-call", json={"authIndex": INDEX, "method": "GET", "url": f"{base}/models"}
+        )
+        assert resp.status == 200
+        assert (await resp.json())["status_code"] == 200
+        assert len(proxy.targets) == 1
+    assert upstream.seen[-1]["path"] == "/v1/models"
 
 
 @pytest.mark.parametrize(
