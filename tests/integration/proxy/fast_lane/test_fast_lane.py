@@ -8,11 +8,15 @@ import asyncio
 import orjson
 import pytest
 
+from services.proxy.config.store import ConfigStore
 from services.proxy.http import fast_lane
+from services.proxy.http.app import create_app
 from services.proxy.http.fast_lane import FastConnection
+from services.proxy.http.serving import start_serving
+from tests.conftest import free_port
 from tests.fakes.openai_upstream import Reply
 
-from ..harness import CLIENT_KEY, compat_config, run_proxy
+from ..harness import CLIENT_KEY, compat_config, run_proxy, settings_for, write_config
 from .wire import CHAT, closed, connect, get, post, read_answer
 
 
@@ -322,3 +326,32 @@ async def test_the_switch_serves_everything_through_aiohttp(fake, tmp_path):
         assert (await read_answer(reader)).status == 200
         assert _lanes(proxy) == ["RequestHandler"]
         writer.close()
+
+
+async def test_shutdown_lets_the_request_in_flight_finish_and_closes_idle_connections(
+    fake, tmp_path
+):
+    """runner.cleanup() (SIGTERM): an idle fast connection closes at once, the one serving a
+    request answers it (with `Connection: close`), then the app's resources close."""
+    fake.default = Reply(hang_after=0)
+    path = tmp_path / "config.yaml"
+    write_config(path, compat_config(fake.base_url, ["k"]))
+    app = create_app(settings_for(path), ConfigStore(path))
+    port = free_port()
+    runner = await start_serving(app, "127.0.0.1", port, shutdown_timeout=30)
+    base = f"http://127.0.0.1:{port}"
+    idle_reader, idle_writer = await connect(base)
+    idle_writer.write(post(key="wrong"))
+    assert (await read_answer(idle_reader)).status == 401
+    reader, writer = await connect(base)
+    writer.write(post())
+    await asyncio.wait_for(fake.hanging.wait(), 10)
+    stopping = asyncio.create_task(runner.cleanup())
+    assert await closed(idle_reader)
+    assert not stopping.done()
+    fake.release()
+    answer = await asyncio.wait_for(read_answer(reader), 10)
+    assert answer.status == 200 and answer.headers["connection"] == "close"
+    await asyncio.wait_for(stopping, 10)
+    for w in (idle_writer, writer):
+        w.close()
