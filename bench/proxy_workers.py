@@ -110,7 +110,7 @@ async def idle_streams_rss(url: str, pid: int, count: int) -> float:
 
 
 def hold_config(px_port: int, up_port: int, hold_port: int, claude_port: int) -> dict[str, object]:
-    config = proxy_config(px_port, up_port, claude_port)
+    config = proxy_config(px_port, up_port, claude_port, claude_port)  # no scripted model here
     compat = list(config["openai-compatibility"])  # type: ignore[call-overload]
     compat.append(
         {

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import structlog
 import uvloop
-from aiohttp import web
 from pydantic import ValidationError
 
 from services.core.logging import configure_logging, register_secret
@@ -20,6 +19,7 @@ from services.core.logging import configure_logging, register_secret
 from .config.loader import ConfigError, load_file
 from .config.store import ConfigStore
 from .http.app import create_app
+from .http.serving import start_serving
 from .oauth.cli import login
 from .settings import ProxySettings
 from .supervisor import exec_supervisor
@@ -82,20 +82,15 @@ async def serve(settings: ProxySettings, config_path: Path, slot: WorkerSlot = S
     store = ConfigStore(config_path)
     app = create_app(settings, store, slot)
     config = store.current.config
-    # Cancelling the handler when the client leaves is what cancels the upstream request.
     # On SIGTERM, cleanup() closes the listener and idle connections, lets requests in flight
     # finish for up to `shutdown_timeout`, cancels the rest, then closes the outbox (fsync).
-    runner = web.AppRunner(
+    runner = await start_serving(
         app,
-        handler_cancellation=True,
-        access_log=None,
+        config.host or None,
+        config.port,
+        reuse_port=slot.shared_port,
         shutdown_timeout=settings.proxy_shutdown_grace,
     )
-    await runner.setup()
-    site = web.TCPSite(
-        runner, config.host or None, config.port, backlog=1024, reuse_port=slot.shared_port
-    )
-    await site.start()
     tune_gc()
     log.info(
         "proxy_listening",

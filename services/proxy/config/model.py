@@ -198,6 +198,9 @@ class ProxyConfig(_Section):
     # (ours) direct inference requests go through the lean HTTP/1.1 client (upstream/
     # lean_client.py); false sends them through aiohttp like everything else.
     lean_upstream_client: bool = Field(True, alias="lean-upstream-client")
+    # (ours) the server's fast lane for the inference routes (http/fast_lane.py), checked per
+    # new connection; false serves every request through aiohttp's server.
+    fast_lane: bool = Field(True, alias="fast-lane")
 
     remote_management: RemoteManagement = Field(
         default_factory=RemoteManagement, alias="remote-management"

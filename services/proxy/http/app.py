@@ -76,9 +76,14 @@ def client_format(path: str) -> ClientFormat:
 @web.middleware
 async def errors_and_metrics(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Render AppErrors in the client's format, count every request, never leak a traceback."""
-    started = time.perf_counter()
     route = request.match_info.route.resource
-    route_name = route.canonical if route is not None else "unmatched"
+    return await guarded(request, handler, route.canonical if route is not None else "unmatched")
+
+
+async def guarded(request: web.Request, handler: Handler, route_name: str) -> web.StreamResponse:
+    """Run `handler` as both server lanes do: errors in the client's format, metrics per route
+    (`route_name`: the route's canonical path), a crash a 500 without its traceback."""
+    started = time.perf_counter()
     status = 500
     try:
         response = await handler(request)

@@ -1,4 +1,5 @@
-"""Run the real proxy for tests: in-process (aiohttp TestServer) or as a `python -m` process."""
+"""Run the real proxy for tests: in-process (served as `python -m services.proxy` does) or as
+a process."""
 
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiohttp.test_utils import TestServer
+from aiohttp import web
 
 from services.proxy.config.store import ConfigStore
 from services.proxy.http.app import create_app
+from services.proxy.http.serving import start_serving
 from services.proxy.settings import ProxySettings
 from tests.conftest import free_port
 
@@ -65,14 +67,17 @@ def settings_for(config_path: Path) -> ProxySettings:
 
 
 class InProcessProxy:
-    def __init__(self, server: TestServer, config_path: Path) -> None:
-        self.server = server
+    def __init__(
+        self, app: web.Application, runner: web.AppRunner, port: int, config_path: Path
+    ) -> None:
+        self.app = app
+        self.runner = runner
+        self.port = port
         self.config_path = config_path
-        self.app = server.app
 
     @property
     def base_url(self) -> str:
-        return str(self.server.make_url("")).rstrip("/")
+        return f"http://127.0.0.1:{self.port}"
 
     def rewrite(self, config: dict[str, Any]) -> None:
         write_config(self.config_path, config)
@@ -80,18 +85,19 @@ class InProcessProxy:
 
 @asynccontextmanager
 async def run_proxy(tmp: Path, config: dict[str, Any]) -> AsyncIterator[InProcessProxy]:
-    """The proxy app on a free port in this event loop, with client-disconnect cancellation."""
+    """The proxy app on a free port in this event loop, served as `python -m services.proxy`
+    serves it (both server lanes, client-disconnect cancellation)."""
     tmp.mkdir(parents=True, exist_ok=True)
     path = tmp / "config.yaml"
     write_config(path, config)
     store = ConfigStore(path, poll_interval=0.05)
     app = create_app(settings_for(path), store)
-    server = TestServer(app, host="127.0.0.1", port=free_port(), handler_cancellation=True)
-    await server.start_server()
+    port = free_port()
+    runner = await start_serving(app, "127.0.0.1", port)
     try:
-        yield InProcessProxy(server, path)
+        yield InProcessProxy(app, runner, port, path)
     finally:
-        await server.close()
+        await runner.cleanup()
 
 
 def spawn_logged(argv: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
