@@ -376,7 +376,9 @@ class FastConnection(asyncio.Protocol):
             return False
         end = buf.find(b"\r\n\r\n", 0, HEAD_LIMIT)
         if end < 0:
-            if len(buf) >= HEAD_LIMIT:
+            # A head past the limit, or one ended by a bare LF (`\r\n\r\n` would never
+            # come): aiohttp's parser gives its answer rather than the idle timeout.
+            if len(buf) >= HEAD_LIMIT or b"\n\n" in buf or b"\n\r\n" in buf:
                 self._hand_over()
             return False
         size = end + 4

@@ -34,6 +34,7 @@ from ..translate.rules import Unsupported
 from ..usage.recorder import Recorder
 from .deadline import Deadline
 from .openai_stream import FrameTooLarge
+from .outbound_proxy import ProxyError
 from .sessions import AiohttpAnswer, Answer, UpstreamClients
 
 log = structlog.get_logger(__name__)
@@ -297,7 +298,7 @@ class Executor:
                     target,
                     started,
                     NETWORK_ERROR,
-                    f"upstream unreachable: {type(exc).__name__}",
+                    f"upstream unreachable: {_network_error(exc)}",
                 )
             except asyncio.CancelledError:
                 self._client_gone(call, target, started, None, None)
@@ -615,3 +616,12 @@ class Executor:
             content_type="application/json",
             headers=headers,
         )
+
+
+def _network_error(exc: BaseException) -> str:
+    """What a failed send says in logs and usage events: the error's type, and for the outbound
+    proxy's errors their message too (which proxy, which reply), written never to hold the
+    proxy's credentials."""
+    if isinstance(exc, ProxyError):
+        return f"{type(exc).__name__} ({exc})"
+    return type(exc).__name__

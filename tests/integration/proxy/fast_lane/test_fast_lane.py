@@ -355,3 +355,12 @@ async def test_shutdown_lets_the_request_in_flight_finish_and_closes_idle_connec
     await asyncio.wait_for(stopping, 10)
     for w in (idle_writer, writer):
         w.close()
+
+
+async def test_a_head_with_bare_line_feeds_is_answered_at_once(px):
+    """`\\r\\n\\r\\n` never comes: the head must not wait for more bytes until the idle timeout."""
+    reader, writer = await connect(px.base_url)
+    writer.write(b"POST /v1/chat/completions HTTP/1.1\nHost: p\nContent-Length: 2\n\n{}")
+    answer = await asyncio.wait_for(read_answer(reader), 10)
+    assert answer.status == 400
+    writer.close()

@@ -110,5 +110,6 @@ async def test_a_refused_proxy_password_is_in_no_output(fake, tmp_path, capfd):
     seen += [out, err]
     assert status == 502
     assert fake.requests == []
-    assert "upstream_failed" in out + err  # the attempt was logged...
+    assert "upstream_failed" in out + err  # the attempt was logged, naming the proxy...
+    assert f"ProxyAuthFailed (outbound proxy 127.0.0.1:{outbound.port} refused" in out + err
     assert SECRET not in "\n".join(seen)  # ...without the password
