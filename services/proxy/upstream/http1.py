@@ -76,6 +76,11 @@ class Response:
     def complete(self) -> bool:
         return self._eof and self._exc is None
 
+    @property
+    def ended(self) -> bool:
+        """Read to the end: `readany` would return b"" at once."""
+        return self._eof and self._exc is None and not self._chunks
+
     # Called by the connection.
     def _start(self, status: int, headers: CIMultiDict[str]) -> None:
         self.status = status
