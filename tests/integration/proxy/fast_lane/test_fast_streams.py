@@ -14,6 +14,7 @@ import orjson
 import pytest
 
 from services.proxy.http.fast_lane import FastConnection
+from tests.fakes.openai_upstream import Reply
 
 from ..harness import run_proxy
 from ..limits.helpers import limited_config
@@ -204,3 +205,16 @@ async def test_the_last_frames_and_the_end_share_one_write(tmp_path):
     assert writes[0].startswith(b"HTTP/1.1 200 OK\r\n")
     assert writes[0].endswith(b"\r\n\r\n" + _chunk(_SSE[:split]))
     assert writes[1] == _chunk(_SSE[split:]) + b"0\r\n\r\n"
+
+
+@pytest.mark.parametrize("on", [True, False], ids=["fast-lane", "aiohttp-lane"])
+async def test_client_leaving_mid_stream_cancels_the_upstream_on_both_lanes(fake, tmp_path, on):
+    fake.default = Reply(chunks=["a", "b", "c"], hang_after=2)
+    config = limited_config(fake.base_url, {}, **{"fast-lane": on})
+    async with run_proxy(tmp_path, config) as px:
+        reader, writer = await connect(px.base_url)
+        writer.write(post(body=STREAM))
+        await reader.readuntil(b"\r\n\r\n")
+        await asyncio.wait_for(fake.hanging.wait(), 10)
+        writer.close()
+        await asyncio.wait_for(fake.disconnected.wait(), 10)
