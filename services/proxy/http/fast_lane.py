@@ -219,7 +219,6 @@ class _StreamWriter(FastWriter):
     async def write_eof(self, chunk: bytes = b"") -> None:
         if self.done:
             return
-        self.done = True
         data = bytes(chunk)
         if self._chunked:
             framed = b"%x\r\n%b\r\n0\r\n\r\n" % (len(data), data) if data else b"0\r\n\r\n"
@@ -228,6 +227,7 @@ class _StreamWriter(FastWriter):
         tail, self._head = self._head + framed, b""
         if tail:
             await self._conn.send(tail)  # the head (if still held), the last chunk, the end
+        self.done = True  # (not after a failed send: a second write_eof fails as well)
 
     async def drain(self) -> None:
         await self._conn.drain()
