@@ -15,8 +15,10 @@ from services.proxy.translate.usage import Usage
 
 Json = dict[str, Any]
 _SEQUENCE = b'"sequence_number":'
-# Gemini frames held unparsed before the newest of them is looked at (see UsageTracker).
+# Gemini frames held unparsed before the newest of them is looked at (see UsageTracker), by
+# count and by bytes (a frame may carry inline media).
 GEMINI_UNREAD_LIMIT = 16
+GEMINI_UNREAD_BYTES = 64 * 1024
 _DIGITS = re.compile(rb"\s*(\d+)")
 
 
@@ -29,14 +31,15 @@ class UsageTracker:
 
     Gemini puts `usageMetadata` in every frame and the last valid one wins, so its frames are
     held unparsed and read newest first when `usage` is asked for (or every
-    `GEMINI_UNREAD_LIMIT` frames): one parse per stream instead of one per frame, the same
-    result.
+    `GEMINI_UNREAD_LIMIT` frames or `GEMINI_UNREAD_BYTES`): one parse per stream instead of
+    one per frame, the same result.
     """
 
     def __init__(self, fmt: Format) -> None:
         self.fmt = fmt
         self._usage = Usage()
         self._unread: list[bytes] = []
+        self._unread_bytes = 0
         self._parser = SSEParser()
         self.response_id: str | None = None
         self.sequence = -1  # the highest sequence_number seen (Responses)
@@ -69,7 +72,8 @@ class UsageTracker:
             return  # "usage" and "usageMetadata"; a Responses stream's first frame, for its id
         if self.fmt == "gemini":
             self._unread.append(data)
-            if len(self._unread) >= GEMINI_UNREAD_LIMIT:
+            self._unread_bytes += len(data)
+            if len(self._unread) >= GEMINI_UNREAD_LIMIT or self._unread_bytes > GEMINI_UNREAD_BYTES:
                 self._read_gemini()
             return
         try:
@@ -88,7 +92,7 @@ class UsageTracker:
     def _read_gemini(self) -> None:
         """The usage of the newest held frame that has a `usageMetadata` object (as parsing
         every frame in order and keeping the last would give); none: the usage stays."""
-        frames, self._unread = self._unread, []
+        frames, self._unread, self._unread_bytes = self._unread, [], 0
         for data in reversed(frames):
             try:
                 obj = orjson.loads(data)

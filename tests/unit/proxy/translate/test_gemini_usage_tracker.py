@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from services.proxy.translate import UsageTracker
 from services.proxy.translate import usage as usage_map
 from services.proxy.translate.sse import SSEParser
-from services.proxy.translate.tracker import GEMINI_UNREAD_LIMIT
+from services.proxy.translate.tracker import GEMINI_UNREAD_BYTES, GEMINI_UNREAD_LIMIT
 from services.proxy.translate.usage import Usage
 
 _counts = st.one_of(st.integers(-5, 10**6), st.booleans(), st.none(), st.text(max_size=3))
@@ -89,6 +89,15 @@ def test_held_frames_give_the_usage_of_parsing_every_frame(frames, cuts, asked_a
             assert tracker.usage == expected
     tracker.finish()
     assert tracker.usage == _eager(reference, b"", expected, flush=True)
+
+
+def test_large_frames_are_not_held_past_the_byte_bound():
+    tracker = UsageTracker("gemini")
+    media = "x" * (GEMINI_UNREAD_BYTES // 3)
+    for n in range(1, 10):
+        tracker.feed(_json_frame({"inlineData": media, "usageMetadata": {"promptTokenCount": n}}))
+        assert sum(map(len, tracker._unread)) <= GEMINI_UNREAD_BYTES
+    assert tracker.usage.input_tokens == 9
 
 
 def test_a_long_stream_holds_a_bounded_number_of_frames():
