@@ -32,7 +32,7 @@ from typing import Any, cast
 import httptools
 import structlog
 from aiohttp import web
-from aiohttp.abc import AbstractStreamWriter
+from aiohttp.helpers import rfc822_formatted_time
 from aiohttp.http import SERVER_SOFTWARE
 from aiohttp.tcp_helpers import tcp_nodelay
 from aiohttp.web_protocol import RequestHandler
@@ -42,7 +42,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from services.core.errors import BadRequest
 
 from .chunked_end import ChunkedEnd
-from .fast_request import FastRequest
+from .fast_request import FastRequest, FastWriter
 
 log = structlog.get_logger(__name__)
 
@@ -144,10 +144,10 @@ def _head_bytes(lines: list[str]) -> bytes:
     return head.encode("utf-8")
 
 
-class _StreamWriter(AbstractStreamWriter):
+class _StreamWriter(FastWriter):
     """Where a prepared `StreamResponse` writes (the executor's streams): chunked framing
     straight onto the transport, the head sent with the first chunk, waiting while the
-    client's socket buffer is full."""
+    client's socket buffer is full. The last chunk and the terminator go out in one write."""
 
     def __init__(self, conn: FastConnection) -> None:
         self._conn = conn
@@ -161,6 +161,39 @@ class _StreamWriter(AbstractStreamWriter):
 
     def enable_compression(self, encoding: str = "deflate", strategy: int | None = None) -> None:
         raise NotImplementedError("the fast lane sends responses uncompressed")
+
+    async def start_stream(self, request: web.Request, response: web.StreamResponse) -> None:
+        """What `StreamResponse.prepare` does for a chunked answer to an HTTP/1.1 POST (no
+        cookies, no compression, a body allowed): the same headers in the same order (the
+        response's own, Transfer-Encoding, Date, Server, Connection, then the prepare hooks')."""
+        if (
+            response.prepared
+            or response.status in (204, 304)
+            or response.status < 200
+            or response.chunked
+            or response.compression
+            or response._cookies
+            or "Content-Length" in response.headers
+        ):
+            await response.prepare(request)  # not the executor's streams: aiohttp's own rules
+            return
+        response._req = request
+        response._payload_writer = self
+        keep_alive = request.keep_alive
+        response._keep_alive = keep_alive
+        headers = response.headers
+        self._chunked = True
+        headers["Transfer-Encoding"] = "chunked"
+        if "Content-Type" not in headers:
+            headers["Content-Type"] = "application/octet-stream"
+        if "Date" not in headers:
+            headers["Date"] = rfc822_formatted_time()
+        if "Server" not in headers:
+            headers["Server"] = SERVER_SOFTWARE
+        if not keep_alive and "Connection" not in headers:
+            headers["Connection"] = "close"
+        await request._prepare_hook(response)
+        await self.write_headers(f"HTTP/1.1 {response.status} {response.reason}", headers)
 
     async def write_headers(self, status_line: str, headers: CIMultiDict[str]) -> None:
         if self._conn.closing and "Connection" not in headers:
@@ -186,13 +219,15 @@ class _StreamWriter(AbstractStreamWriter):
     async def write_eof(self, chunk: bytes = b"") -> None:
         if self.done:
             return
-        if chunk:
-            await self.write(chunk)
-        tail = self._head + (b"0\r\n\r\n" if self._chunked else b"")
-        self._head = b""
-        self.done = True
+        data = bytes(chunk)
+        if self._chunked:
+            framed = b"%x\r\n%b\r\n0\r\n\r\n" % (len(data), data) if data else b"0\r\n\r\n"
+        else:
+            framed = data
+        tail, self._head = self._head + framed, b""
         if tail:
-            await self._conn.send(tail)
+            await self._conn.send(tail)  # the head (if still held), the last chunk, the end
+        self.done = True  # (not after a failed send: a second write_eof fails as well)
 
     async def drain(self) -> None:
         await self._conn.drain()

@@ -14,6 +14,7 @@ covers every attribute the inference routes use.
 from __future__ import annotations
 
 import asyncio
+from abc import abstractmethod
 from typing import Any, Protocol, cast
 
 from aiohttp import web
@@ -46,6 +47,14 @@ class Connection(Protocol):
     def resume_reading(self) -> None: ...
 
 
+class FastWriter(AbstractStreamWriter):
+    """The connection's writer for a request's answer; it can also start a stream itself."""
+
+    @abstractmethod
+    async def start_stream(self, request: web.Request, response: web.StreamResponse) -> None:
+        """`response.prepare(request)` for a chunked answer, without aiohttp's general cases."""
+
+
 class _ReaderFlow:
     """What an aiohttp `StreamReader` asks of its protocol (flow control), on our connection."""
 
@@ -69,7 +78,17 @@ class _ReaderFlow:
 
 class FastRequest(web.Request):
     ATTRS = web.Request.ATTRS | frozenset(
-        ["_conn", "_app", "_query_string", "_chunks", "_size", "_complete", "_waiter", "_error"]
+        [
+            "_conn",
+            "_app",
+            "_writer",
+            "_query_string",
+            "_chunks",
+            "_size",
+            "_complete",
+            "_waiter",
+            "_error",
+        ]
     )
 
     def __init__(
@@ -82,7 +101,7 @@ class FastRequest(web.Request):
         headers: CIMultiDictProxy[str],
         match_info: UrlMappingMatchInfo,
         keep_alive: bool,
-        writer: AbstractStreamWriter,
+        writer: FastWriter,
     ) -> None:
         # Not super().__init__(): see the module docstring.
         self._conn = conn
@@ -93,6 +112,7 @@ class FastRequest(web.Request):
         self._query_string = query_string
         self._match_info = match_info
         self._payload_writer = writer
+        self._writer = writer
         self._state: dict[web.RequestKey[Any] | str, Any] = {}
         self._cache: dict[str, Any] = {
             "path": path,
@@ -156,6 +176,11 @@ class FastRequest(web.Request):
             self._read_bytes = chunks[0] if len(chunks) == 1 else b"".join(chunks)
             chunks.clear()
         return self._read_bytes
+
+    async def start_stream(self, response: web.StreamResponse) -> None:
+        """Prepare a stream's response (the executor's SSE answers): the same head as
+        `response.prepare(self)` writes, built by the connection's writer (fast_lane.py)."""
+        await self._writer.start_stream(self, response)
 
     async def _prepare_hook(self, response: web.StreamResponse) -> None:
         for receiver in self._app.on_response_prepare:  # Signal.send, minus a frame per hook

@@ -15,6 +15,10 @@ from services.proxy.translate.usage import Usage
 
 Json = dict[str, Any]
 _SEQUENCE = b'"sequence_number":'
+# Gemini frames held unparsed before the newest of them is looked at (see UsageTracker), by
+# count and by bytes (a frame may carry inline media).
+GEMINI_UNREAD_LIMIT = 16
+GEMINI_UNREAD_BYTES = 64 * 1024
 _DIGITS = re.compile(rb"\s*(\d+)")
 
 
@@ -24,11 +28,18 @@ class UsageTracker:
     Only frames that mention "usage" are decoded, so relaying stays close to free. For a
     Responses stream it also keeps the response id and the last `sequence_number`, so an error
     the proxy adds (`error`) continues the stream instead of starting a new one.
+
+    Gemini puts `usageMetadata` in every frame and the last valid one wins, so its frames are
+    held unparsed and read newest first when `usage` is asked for (or every
+    `GEMINI_UNREAD_LIMIT` frames or `GEMINI_UNREAD_BYTES`): one parse per stream instead of
+    one per frame, the same result.
     """
 
     def __init__(self, fmt: Format) -> None:
         self.fmt = fmt
-        self.usage = Usage()
+        self._usage = Usage()
+        self._unread: list[bytes] = []
+        self._unread_bytes = 0
         self._parser = SSEParser()
         self.response_id: str | None = None
         self.sequence = -1  # the highest sequence_number seen (Responses)
@@ -46,6 +57,12 @@ class UsageTracker:
         for _event, data in self._parser.feed(chunk):
             self._frame(data)
 
+    @property
+    def usage(self) -> Usage:
+        if self._unread:
+            self._read_gemini()
+        return self._usage
+
     def finish(self) -> None:
         for _event, data in self._parser.flush():
             self._frame(data)
@@ -53,18 +70,37 @@ class UsageTracker:
     def _frame(self, data: bytes) -> None:
         if b"sage" not in data and (self.response_id is not None or self.fmt != "responses"):
             return  # "usage" and "usageMetadata"; a Responses stream's first frame, for its id
+        if self.fmt == "gemini":
+            self._unread.append(data)
+            self._unread_bytes += len(data)
+            if len(self._unread) >= GEMINI_UNREAD_LIMIT or self._unread_bytes > GEMINI_UNREAD_BYTES:
+                self._read_gemini()
+            return
         try:
             obj = orjson.loads(data)
         except orjson.JSONDecodeError:
             return
         if not isinstance(obj, dict):
             return
-        self.usage = _usage_of(self.fmt, obj, self.usage)
+        self._usage = _usage_of(self.fmt, obj, self._usage)
         if self.response_id is None and self.fmt == "responses":
             # response.created comes first: one frame tells, later ones are not searched.
             response = obj.get("response")
             found = response.get("id") if isinstance(response, dict) else None
             self.response_id = found if isinstance(found, str) else ""
+
+    def _read_gemini(self) -> None:
+        """The usage of the newest held frame that has a `usageMetadata` object (as parsing
+        every frame in order and keeping the last would give); none: the usage stays."""
+        frames, self._unread, self._unread_bytes = self._unread, [], 0
+        for data in reversed(frames):
+            try:
+                obj = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(obj, dict) and isinstance(obj.get("usageMetadata"), dict):
+                self._usage = usage_map.from_gemini(obj["usageMetadata"])
+                return
 
     def _scan_sequence(self, chunk: bytes) -> None:
         """The last `"sequence_number": N` of the stream so far; a number cut between two reads

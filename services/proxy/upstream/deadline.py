@@ -28,8 +28,9 @@ class Deadline:
     __slots__ = ("_active", "_end", "_expired", "_handle", "_loop", "_task", "_timer_end")
 
     def __init__(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
+        # (each asyncio.get_running_loop() asks the kernel for the pid: once, not twice)
+        self._loop = loop = asyncio.get_running_loop()
+        task = asyncio.current_task(loop)
         assert task is not None, "a Deadline bounds the awaits of a task"
         self._task = task
         self._handle: asyncio.TimerHandle | None = None

@@ -454,16 +454,19 @@ class Executor:
         )
         self.metrics.upstream_attempt(target.credential.provider, 499)
 
-    async def _first_output(self, proc: StreamProcessor, resp: Answer) -> bytes | None:
-        """Read until the processor yields client bytes; None when the stream ends first."""
+    async def _first_output(self, proc: StreamProcessor, resp: Answer) -> tuple[bytes | None, bool]:
+        """Read until the processor yields client bytes (None when the stream ends first);
+        and whether the processor was finished (the upstream's stream ended, nothing to read)."""
         while True:
             chunk = await resp.readany()
             if not chunk:
                 tail = proc.finish()
-                return tail or None
+                return tail or None, True
             out = proc.feed(chunk)
             if out:
-                return out
+                if resp.ended:
+                    return out + proc.finish(), True
+                return out, False
 
     async def _relay(
         self,
@@ -477,11 +480,11 @@ class Executor:
         config = call.runtime.config
         proc = codec.stream(call, target)
         try:
-            first = await deadline.within(
+            first, finished = await deadline.within(
                 config.timeouts.first_byte, self._first_output(proc, resp)
             )
         except (aiohttp.ClientError, TimeoutError, FrameTooLarge) as exc:
-            first, reason = None, type(exc).__name__
+            first, finished, reason = None, True, type(exc).__name__
         except asyncio.CancelledError:
             self._client_gone(call, target, started, proc, None)
             raise
@@ -498,14 +501,18 @@ class Executor:
             status=200, headers={**_SSE_HEADERS, "X-Request-Id": call.request_id}
         )
         try:
-            await reply.prepare(call.request)
-            await reply.write(first)
-            failure = await self._pump(call, proc, resp, reply, deadline)
+            start = getattr(call.request, "start_stream", None)  # the fast lane's (FastRequest)
+            await (start(reply) if start is not None else reply.prepare(call.request))
+            if finished:  # the whole stream came with the first output: nothing to read
+                failure, last = None, first
+            else:
+                await reply.write(first)
+                failure, last = await self._pump(call, proc, resp, reply, deadline)
             if failure is None and not proc.done:
                 failure = "upstream stream ended early"
             if failure is not None:
-                await reply.write(proc.error(failure, 502))
-            await reply.write_eof()
+                last += proc.error(failure, 502)
+            await reply.write_eof(last)  # the last bytes and the chunked end in one write
         except (ConnectionResetError, aiohttp.ClientConnectionResetError):
             self._client_gone(call, target, started, proc, ttft)
             return reply
@@ -536,8 +543,9 @@ class Executor:
         resp: Answer,
         reply: web.StreamResponse,
         deadline: Deadline,
-    ) -> str | None:
-        """Relay chunks until upstream EOF; returns why the stream failed, or None."""
+    ) -> tuple[str | None, bytes]:
+        """Relay chunks until upstream EOF; returns why the stream failed (or None) and the
+        bytes still to write: those that came with the upstream's end go with the client's."""
         config = call.runtime.config
         keepalive = config.streaming.keepalive_seconds
         idle = config.timeouts.idle
@@ -549,21 +557,20 @@ class Executor:
                 chunk = await deadline.within(wait, resp.readany())
             except TimeoutError:
                 if loop.time() - last_data >= idle:
-                    return "upstream idle timeout"
+                    return "upstream idle timeout", b""
                 await reply.write(_KEEPALIVE)
                 continue
             except (aiohttp.ClientError, FrameTooLarge) as exc:
-                return f"upstream stream broke: {type(exc).__name__}"
+                return f"upstream stream broke: {type(exc).__name__}", b""
             if not chunk:
-                tail = proc.finish()
-                if tail:
-                    await reply.write(tail)
-                return None
+                return None, proc.finish()
             last_data = loop.time()
             try:
                 out = proc.feed(chunk)
             except FrameTooLarge:
-                return "upstream frame too large"
+                return "upstream frame too large", b""
+            if resp.ended:
+                return None, out + proc.finish()
             if out:
                 await reply.write(out)
 

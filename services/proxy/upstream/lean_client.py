@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -181,7 +182,7 @@ class LeanClient:
     async def _acquire(self, key: Key, connect_timeout: float) -> Connection:
         idle = self._idle.get(key)
         if idle:
-            now = asyncio.get_running_loop().time()
+            now = time.monotonic()
             while idle:
                 conn = idle.pop()
                 if not conn.closed and now - conn.idle_since < self._keepalive:
@@ -217,7 +218,7 @@ class LeanClient:
         return conn
 
     def _release(self, key: Key, conn: Connection) -> None:
-        conn.idle_since = asyncio.get_running_loop().time()
+        conn.idle_since = time.monotonic()
         idle = self._idle.setdefault(key, [])
         idle.append(conn)
         if len(idle) > MAX_IDLE_PER_ORIGIN:

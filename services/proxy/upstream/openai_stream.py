@@ -7,6 +7,7 @@ its end. A single frame is capped so a hostile upstream cannot grow the buffer w
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,8 @@ _USAGE = b'"usage"'
 # has no usage to read or strip, and is relayed without parsing it.
 _NO_USAGE = b'"usage":null'
 _NO_USAGE_SPACED = b'"usage": null'
+# A `"usage"` that is not null: its frame is parsed (`_untouched` counts the same thing).
+_REAL_USAGE = re.compile(rb'"usage"(?!:null|: null)')
 _DONE = b"data: [DONE]"
 _DONE_DATA = b"[DONE]"  # `data:[DONE]` without the space, or after a comment line, counts too
 
@@ -62,7 +65,28 @@ class OpenAIStream:
         self.started = True
         if self._untouched(complete) and _unchanged_by_split(complete, end):
             return complete  # the common case: relay untouched
-        return b"".join(self._frame(f) for f in complete.split(b"\n\n") if f)
+        # Several frames, some to look at (a stream read whole: usage, [DONE]): the frames
+        # before the first of those are relayed as they came, the loop takes the rest.
+        start = self._clean_prefix(complete)
+        frames = (self._frame(f) for f in complete[start:].split(b"\n\n") if f)
+        return complete[:start] + b"".join(frames) if start else b"".join(frames)
+
+    def _clean_prefix(self, data: bytes) -> int:
+        """Where the first frame of `data` that needs a look starts, when every frame before
+        it is one the frame loop would give back byte for byte (no rewrite, no [DONE], every
+        `"usage"` null, no empty frame among them); 0 otherwise."""
+        if self.rewrite is not None:
+            return 0
+        first = data.find(_DONE_DATA)
+        usage = _REAL_USAGE.search(data, 0, first if first >= 0 else len(data))
+        if usage is not None:
+            first = usage.start()
+        if first < 0:
+            return 0
+        start = data.rfind(b"\n\n", 0, first) + 2
+        if start < 2 or data[:1] == b"\n" or data.find(b"\n\n\n", 0, start) >= 0:
+            return 0
+        return start
 
     def _untouched(self, data: bytes) -> bool:
         """True when frames `data` need no look inside: no rewrite, no [DONE], no usage."""

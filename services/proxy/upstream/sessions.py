@@ -123,6 +123,11 @@ class Answer(Protocol):
 
     async def read_capped(self, cap: int, idle: float | None = None) -> bytes: ...
 
+    @property
+    def ended(self) -> bool:
+        """The body was read to its end without error: `readany` would return b"" at once."""
+        ...
+
     def redirect_host(self) -> str: ...
 
     def close(self) -> None: ...
@@ -147,6 +152,11 @@ class AiohttpAnswer:
 
     async def readany(self) -> bytes:
         return await self._resp.content.readany()
+
+    @property
+    def ended(self) -> bool:
+        content = self._resp.content
+        return content.at_eof() and content.exception() is None
 
     async def read_capped(self, cap: int, idle: float | None = None) -> bytes:
         # The session's own sock_read timeout bounds the waits here.

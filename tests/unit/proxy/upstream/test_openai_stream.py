@@ -76,6 +76,9 @@ class _FrameByFrame(OpenAIStream):
     def _untouched(self, data: bytes) -> bool:
         return False
 
+    def _clean_prefix(self, data: bytes) -> int:
+        return 0
+
 
 _NULL_USAGE = {"id": "c1", "usage": None, "choices": [{"index": 0, "delta": {"content": "x"}}]}
 _PIECES = [
@@ -92,13 +95,17 @@ _PIECES = [
     b"\n",
     b"\r\n",
     b"data: not json\n\n",
+    b"data:[DONE]\n\n",
+    b": done soon\ndata: [DONE]\n\n",
+    b"\n\n\n",
+    *CHUNKS,
     *CHUNKS,
 ]
 
 
 @settings(max_examples=300, deadline=None)
 @given(
-    st.lists(st.sampled_from(_PIECES), max_size=10),
+    st.lists(st.sampled_from(_PIECES), max_size=24),
     st.lists(st.integers(min_value=0, max_value=2000), max_size=8),
     st.booleans(),
 )
