@@ -224,6 +224,16 @@ compose() {
     docker compose --project-directory "$HERE" "${files[@]}" --env-file "$ENV_FILE" "$@"
 }
 
+# No `printf ... | grep -q` here: under `pipefail`, grep's early exit can kill printf with
+# SIGPIPE and fail the test even when it matched (a flaky empty secret in `init`).
+is_secret_name() {
+    local name
+    for name in "${SECRET_NAMES[@]}"; do
+        [ "$name" = "$1" ] && return 0
+    done
+    return 1
+}
+
 random_hex() {
     # 32 random bytes as 64 hex characters: URL-safe, so usable in DATABASE_URL as is.
     od -An -N32 -tx1 /dev/urandom | tr -d ' \n'
@@ -249,7 +259,7 @@ cmd_init() {
         while IFS= read -r line || [ -n "$line" ]; do
             local key="${line%%=*}"
             if [[ "$line" != \#* ]] && [[ "$line" == *=* ]] \
-                && printf '%s\n' "${SECRET_NAMES[@]}" | grep -qx "$key"; then
+                && is_secret_name "$key"; then
                 line="$key=$(random_hex)"
             fi
             printf '%s\n' "$line" >> "$tmp"
@@ -534,8 +544,9 @@ cmd_pull() {
     local last registry
     last="$(printf '%s\n' "$out" | grep -v '^[[:space:]]*$' | tail -n 1)"
     registry="$(printf '%s\n' "$out" | sed -nE 's#.*"(https?://[^/"]+)/.*#\1#p' | head -n 1)"
-    if [ -n "$registry" ] && printf '%s\n' "$out" | grep -qiE \
-        'no such host|connection refused|i/o timeout|network is unreachable|no route to host|TLS handshake timeout|server misbehaving'; then
+    if [ -n "$registry" ] && grep -qiE \
+        'no such host|connection refused|i/o timeout|network is unreachable|no route to host|TLS handshake timeout|server misbehaving' \
+        <<< "$out"; then
         die "pull failed: the registry $registry cannot be reached (${last##*: }); the images in use are unchanged"
     fi
     die "pull failed: ${last:-docker compose pull exited with an error}"
@@ -603,8 +614,9 @@ stack_ready() {
     while read -r service replicas; do
         case "$service" in
             "${name}_migrate")
-                docker service ps --format '{{.CurrentState}}' "$service" | head -n 1 \
-                    | grep -q '^Complete' || return 1
+                local states
+                states="$(docker service ps --format '{{.CurrentState}}' "$service")" || return 1
+                [[ "${states%%$'\n'*}" == Complete* ]] || return 1
                 ;;
             *) [ "${replicas%%/*}" = "$(echo "${replicas#*/}" | cut -d' ' -f1)" ] || return 1 ;;
         esac

@@ -483,6 +483,12 @@ def _health(web: httpx.Client) -> tuple[int, list[str]]:
     return response.status_code, response.json()["data"]["failed"]
 
 
+def _container_state(stack: Stack, service: str) -> str:
+    """Status, main PID, restarts and start time: says in a failure whether the kill took."""
+    fmt = "{{.State.Status}} pid={{.State.Pid}} restarts={{.RestartCount}} {{.State.StartedAt}}"
+    return stack.engine.docker("inspect", "-f", fmt, stack.container(service)).stdout.strip()
+
+
 def _restarts(stack: Stack, service: str) -> int:
     inspect = ("inspect", "-f", "{{.RestartCount}}", stack.container(service))
     return int(stack.engine.docker(*inspect).stdout)
@@ -522,7 +528,11 @@ def _crash(stack: Stack, service: str, web: httpx.Client, component: str) -> Non
     killed = time.monotonic()
     os.kill(_main_pid(stack, service), signal.SIGKILL)
     eventually(
-        watch, limit=30, interval=0.05, what=f"{component} reported down", detail=lambda: watch.seen
+        watch,
+        limit=30,
+        interval=0.05,
+        what=f"{component} reported down",
+        detail=lambda: [*watch.seen, _container_state(stack, service)],
     )
     budgets.record(f"{service} SIGKILL: reported down after", time.monotonic() - killed, "s")
     eventually(
