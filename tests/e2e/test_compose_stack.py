@@ -495,27 +495,29 @@ def _restarts(stack: Stack, service: str) -> int:
 
 
 class DownWatch:
-    """Whether the dashboard reports `component` down: /api/health (asked without a session,
-    as a monitor does) answers 503 naming it and the header's badge, fetched as an open page
-    of the signed-in `web` does, says so too. What it last saw goes into the failure message."""
+    """Whether the dashboard reported `component` down: /api/health (asked without a session,
+    as a monitor does) answered 503 naming it, and the header's badge, fetched as an open page
+    of the signed-in `web` does, said so too. Both are asked on every poll and each is
+    remembered once seen: a Postgres restart can be shorter than two requests, so the badge's
+    poll may come after the outage that the API's poll saw. What it saw goes into the
+    failure message."""
 
     def __init__(self, stack: Stack, web: httpx.Client, component: str) -> None:
         self.stack, self.web, self.component = stack, web, component
+        self.api_saw = self.badge_saw = False
         self.seen: list[object] = []
 
     def __call__(self) -> bool:
         try:
             with self.stack.web() as probe:
                 status, failed = _health(probe)
-            self.seen = [status, failed]
-            if status != 503 or self.component not in failed:
-                return False
+            self.api_saw |= status == 503 and self.component in failed
             badge = self.web.get("/dashboard/partials/health").text
-            self.seen.append(badge)
-            return f"Degraded: {self.component}" in badge
+            self.badge_saw |= f"Degraded: {self.component}" in badge
+            self.seen = [status, failed, self.api_saw, self.badge_saw]
         except (httpx.HTTPError, ValueError, KeyError) as exc:  # the dashboard too is affected
-            self.seen = [repr(exc)]
-            return False
+            self.seen = [repr(exc), self.api_saw, self.badge_saw]
+        return self.api_saw and self.badge_saw
 
 
 def _crash(stack: Stack, service: str, web: httpx.Client, component: str) -> None:
