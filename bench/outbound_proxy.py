@@ -22,9 +22,7 @@ import asyncio
 import json
 import os
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -38,6 +36,7 @@ from bench.proxy_overhead import (
     lua_script,
     rotated,
     start,
+    stop,
     stream_cpu,
     wait_ready,
     wrk,
@@ -158,12 +157,7 @@ def main() -> int:
                 "\n(medians of the per-round ratios)"
             )
         finally:
-            for proc in procs:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            stop(procs)
     return 0
 
 

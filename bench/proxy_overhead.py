@@ -118,6 +118,16 @@ def start(
     )
 
 
+def stop(procs: list[subprocess.Popen[bytes]], timeout: float = 10.0) -> None:
+    """SIGTERM each process (a graceful stop), SIGKILL what has not ended within `timeout`."""
+    for proc in procs:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 async def wait_ready(url: str, limit: float = 20.0) -> None:
     deadline = time.monotonic() + limit
     async with aiohttp.ClientSession() as session:
@@ -434,12 +444,7 @@ def main() -> int:
             )
             print(f"load average at end {os.getloadavg()[0]:.1f}")
         finally:
-            for proc in procs:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            stop(procs)
     return 0
 
 

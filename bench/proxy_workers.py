@@ -18,9 +18,7 @@ import asyncio
 import json
 import os
 import resource
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,6 +35,7 @@ from bench.proxy_overhead import (
     proxy_config,
     rss_mib,
     start,
+    stop,
     wait_ready,
     wrk,
 )
@@ -225,12 +224,7 @@ def main() -> int:
                 )
             raise
         finally:
-            for proc in procs:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            stop(procs, timeout=30)
     return 0
 
 

@@ -76,6 +76,20 @@ async def answer_ok(ex: Exchange) -> bool:
     return True
 
 
+async def endless_stream(ex: Exchange) -> bool:
+    """A chunked answer that never ends: a frame every 10 ms until the client goes away."""
+    ex.writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+    while True:
+        ex.writer.write(b"6\r\ndata:x\r\n")
+        try:
+            await ex.writer.drain()
+        except ConnectionError:
+            return False
+        if ex.reader.at_eof():
+            return False
+        await asyncio.sleep(0.01)
+
+
 async def post(lean: LeanClient, url: URL, body: bytes = b'{"q":1}') -> tuple[int, bytes]:
     resp = await lean.post(url, {"Content-Type": "application/json"}, body, connect_timeout=5)
     try:

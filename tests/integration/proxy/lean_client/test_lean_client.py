@@ -18,7 +18,7 @@ from services.proxy.upstream.lean_client import BadRequestHead, LeanClient
 from services.proxy.upstream.sessions import BodyTooLarge
 
 from ..harness import eventually
-from .scripted import OK, Exchange, answer_ok, post, tls_pair
+from .scripted import OK, Exchange, answer_ok, endless_stream, post, tls_pair
 
 pytestmark = pytest.mark.integration
 
@@ -150,19 +150,7 @@ async def test_idle_body_times_out(serve, client):
 
 
 async def test_cancel_mid_stream_closes_the_connection(serve, client):
-    async def endless(ex: Exchange) -> bool:
-        ex.writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
-        while True:
-            ex.writer.write(b"6\r\ndata:x\r\n")
-            try:
-                await ex.writer.drain()
-            except ConnectionError:
-                return False
-            if ex.reader.at_eof():
-                return False
-            await asyncio.sleep(0.01)
-
-    server = await serve(endless)
+    server = await serve(endless_stream)
     got = asyncio.Event()
 
     async def consume() -> None:

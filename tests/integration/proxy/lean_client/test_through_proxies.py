@@ -22,7 +22,7 @@ from services.proxy.upstream.outbound_proxy import (
 from tests.conftest import free_port
 from tests.fakes.forward_proxy import HttpForwardProxy, Socks4Proxy, Socks5Proxy
 
-from .scripted import Exchange, answer_ok, post, tls_pair
+from .scripted import answer_ok, endless_stream, post, tls_pair
 
 pytestmark = pytest.mark.integration
 
@@ -178,19 +178,7 @@ async def test_the_connect_timeout_covers_the_handshake(clients):
 async def test_cancel_mid_stream_closes_the_tunnel(serve, clients, tmp_path):
     server_ctx, client_ctx = tls_pair(tmp_path)
 
-    async def endless(ex: Exchange) -> bool:
-        ex.writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
-        while True:
-            ex.writer.write(b"6\r\ndata:x\r\n")
-            try:
-                await ex.writer.drain()
-            except ConnectionError:
-                return False
-            if ex.reader.at_eof():
-                return False
-            await asyncio.sleep(0.01)
-
-    server = await serve(endless, server_ctx)
+    server = await serve(endless_stream, server_ctx)
     async with HttpForwardProxy() as proxy:
         lean = _through(proxy.url, client_ctx)
         clients.append(lean)
